@@ -1,0 +1,6 @@
+"""Subcommands of the ``pointing`` command line, one module per job.
+
+Importing this package registers every subcommand with :mod:`pointing.cli`.
+"""
+
+from pointing.commands import fit  # noqa: F401

@@ -1,0 +1,526 @@
+"""The pointing model the station daemon applies: raw (encoder) ↔ true positions.
+
+How the terms are applied (raw → true), reproducing TPOINT's own solutions
+for the AuxTel runs to the last printed digit where its model is regular:
+
+1. Index terms, exact: mount azimuth ``α = a − IA``, tube elevation
+   ``ε₀ = e + IE``.
+2. Tube-frame offsets of the boresight, evaluated at ε₀: cross-elevation
+   ``x = −CA − NRX·cos ε₀ − NRY·sin ε₀`` and elevation
+   ``ε = ε₀ − NRX·sin ε₀ + NRY·cos ε₀``.
+3. The yoke, exact: the elevation axis is tilted by NPAE, the boresight makes
+   the angle 90° − x with it; at azimuth α this gives the direction
+   ``b = cos x·(cos ε, −sin ε·sin NPAE, sin ε·cos NPAE) + sin x·(0, cos NPAE, sin NPAE)``
+   in the frame (north, east, up) of the azimuth axis, rotated by α about it.
+4. Azimuth-axis tilt, exact: the rotation whose small-angle form moves the
+   axis AN toward north and AW toward west.
+5. Every other term, in model order, as a small additive correction at the
+   position reached so far: ``A += c·bx / cos E``, ``E += c·be``.
+
+Steps 1–4 are rigorous, so the model stays exact for a compass-and-level
+setup (IA of degrees, tilts of a fraction of a degree).  The inverse
+(true → raw) undoes step 5 by fixed-point iteration (it is a small
+correction) and steps 1–4 in closed form.
+
+Positions beyond the zenith (raw elevation above 90°, reachable on a mount
+whose elevation range ends at 93°) are expressed as elevations above 90° on
+the mount's side of the sky: ``(A, E)`` with ``E > 90°`` is the direction
+``(A + 180°, 180° − E)``.  Azimuths are returned on the same cable-wrap turn
+as the input (the result differs from the input by less than 180°).
+
+All angles are radians; coefficients are arcseconds.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pointing.errors import FileFormatError, TermError
+from pointing.model.terms import MATH, Term, parse_term, parse_terms
+
+__all__ = ["MODEL_FILE_VERSION", "PointingModel"]
+
+ARCSEC = math.pi / 648000.0
+#: version of the project's JSON model file; loading refuses any other
+MODEL_FILE_VERSION = 1
+_FORMAT_NAME = "ogs-pointing-model"
+_TWO_PI = 2.0 * math.pi
+_HALF_PI = 0.5 * math.pi
+_ITER_TOL = 1e-10  # last step; the error left is ~1e-3 of it (the contraction)
+_MAX_ITER = 60
+_CHUNK = 8192  # elements per block in the vectorised path
+
+
+def _wrap(x: Any) -> Any:
+    """Wrap an angle (float or array, radians) into [−π, π)."""
+    return (x + math.pi) % _TWO_PI - math.pi
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Constants of one model, precomputed for the kernels (radians)."""
+
+    ia: float
+    ie: float
+    x0: float  # −CA
+    cx: float
+    sx: float
+    cn: float  # cos NPAE
+    sn: float  # sin NPAE
+    nrx: float
+    nry: float
+    has_nr: bool
+    rot: tuple[float, ...] | None  # row-major 3×3 tilt rotation, or None
+    # (moves azimuth, coefficient, ΔA-or-ΔE function for numpy, the same for floats)
+    additive: tuple[tuple[bool, float, Any, Any], ...]
+
+
+def _tilt_matrix(an: float, aw: float) -> tuple[float, ...] | None:
+    """Rotation moving the azimuth axis AN toward north and AW toward west (radians)."""
+    theta = math.hypot(an, aw)
+    if theta == 0.0:
+        return None
+    # generator K (K v is the first-order displacement), normalised
+    k = np.array([[0.0, 0.0, an], [0.0, 0.0, -aw], [-an, aw, 0.0]]) / theta
+    r = np.eye(3) + math.sin(theta) * k + (1.0 - math.cos(theta)) * (k @ k)
+    return tuple(float(v) for v in r.ravel())
+
+
+def _make_plan(terms: Sequence[Term], values_arcsec: Sequence[float]) -> _Plan:
+    geo = {t.name: v * ARCSEC for t, v in zip(terms, values_arcsec, strict=True)
+           if t.kind == "geometric"}
+    npae = geo.get("NPAE", 0.0)
+    x0 = -geo.get("CA", 0.0)
+    additive = tuple(
+        (t.moves_azimuth, v * ARCSEC, t.delta(np), t.delta(MATH))
+        for t, v in zip(terms, values_arcsec, strict=True)
+        if t.kind == "additive" and v != 0.0
+    )
+    nrx, nry = geo.get("NRX", 0.0), geo.get("NRY", 0.0)
+    return _Plan(
+        ia=geo.get("IA", 0.0),
+        ie=geo.get("IE", 0.0),
+        x0=x0,
+        cx=math.cos(x0),
+        sx=math.sin(x0),
+        cn=math.cos(npae),
+        sn=math.sin(npae),
+        nrx=nrx,
+        nry=nry,
+        has_nr=(nrx != 0.0 or nry != 0.0),
+        rot=_tilt_matrix(geo.get("AN", 0.0), geo.get("AW", 0.0)),
+        additive=additive,
+    )
+
+
+# --------------------------------------------------------------------------
+# kernels: written once, run on numpy arrays (xp=numpy) or floats (xp=MATH)
+# --------------------------------------------------------------------------
+
+def _geometric_forward(p: _Plan, a: Any, e: Any, xp: Any) -> tuple[Any, Any]:
+    alpha = a - p.ia
+    eps = e + p.ie
+    if p.has_nr:
+        c0, s0 = xp.cos(eps), xp.sin(eps)
+        x = p.x0 - p.nrx * c0 - p.nry * s0
+        eps = eps - p.nrx * s0 + p.nry * c0
+        cx, sx = xp.cos(x), xp.sin(x)
+    else:
+        cx, sx = p.cx, p.sx
+    ce, se = xp.cos(eps), xp.sin(eps)
+    bx = cx * ce
+    by = sx * p.cn - cx * se * p.sn
+    bz = sx * p.sn + cx * se * p.cn
+    ca, sa = xp.cos(alpha), xp.sin(alpha)
+    vx = ca * bx - sa * by
+    vy = sa * bx + ca * by
+    vz = bz
+    if p.rot is not None:
+        r = p.rot
+        vx, vy, vz = (r[0] * vx + r[1] * vy + r[2] * vz,
+                      r[3] * vx + r[4] * vy + r[5] * vz,
+                      r[6] * vx + r[7] * vy + r[8] * vz)
+    az = xp.arctan2(vy, vx)
+    el = xp.arcsin(xp.clip(vz, -1.0, 1.0))
+    # tube beyond the zenith: report the mount's side (elevation above 90°)
+    over = ce < 0.0
+    el = xp.where(over, math.pi - el, el)
+    az = xp.where(over, az + math.pi, az)
+    return alpha + _wrap(az - alpha), el
+
+
+def _geometric_inverse(p: _Plan, az: Any, el: Any, xp: Any) -> tuple[Any, Any]:
+    """Closed-form inverse of :func:`_geometric_forward`.
+
+    Near the zenith a direction is reached from two encoder positions (yoke
+    elevation ε and 180° − ε, azimuths half a turn apart).  The forward model
+    reports the over-the-top one with an elevation above 90°, so ``el`` above
+    π/2 selects it here.  The mount azimuth is put on the turn nearest the
+    requested azimuth (the forward model keeps them within half a turn), and
+    the azimuth zero point is added after that, so the cable-wrap turn
+    survives the round trip even for degree-size IA.
+    """
+    return _geometric_inverse_branch(p, az, el, el > _HALF_PI, xp)
+
+
+def _geometric_inverse_branch(p: _Plan, az: Any, el: Any, over: Any, xp: Any
+                              ) -> tuple[Any, Any]:
+    ce_, se_ = xp.cos(el), xp.sin(el)
+    vx, vy, vz = ce_ * xp.cos(az), ce_ * xp.sin(az), se_
+    if p.rot is not None:
+        r = p.rot  # inverse rotation is the transpose
+        vx, vy, vz = (r[0] * vx + r[3] * vy + r[6] * vz,
+                      r[1] * vx + r[4] * vy + r[7] * vz,
+                      r[2] * vx + r[5] * vy + r[8] * vz)
+
+    def yoke_elevation(cx: Any, sx: Any) -> Any:
+        s = xp.clip((vz - sx * p.sn) / (cx * p.cn), -1.0, 1.0)
+        eps = xp.arcsin(s)
+        return xp.where(over, math.pi - eps, eps)
+
+    if p.has_nr:
+        eps0 = yoke_elevation(p.cx, p.sx)
+        for _ in range(4):  # NRX/NRY are arcseconds: contraction ~1e-4 per pass
+            c0, s0 = xp.cos(eps0), xp.sin(eps0)
+            x = p.x0 - p.nrx * c0 - p.nry * s0
+            cx, sx = xp.cos(x), xp.sin(x)
+            eps = yoke_elevation(cx, sx)
+            eps0 = eps + p.nrx * s0 - p.nry * c0
+    else:
+        cx, sx = p.cx, p.sx
+        eps = eps0 = yoke_elevation(cx, sx)
+    bx = cx * xp.cos(eps)
+    by = sx * p.cn - cx * xp.sin(eps) * p.sn
+    alpha = xp.arctan2(vy, vx) - xp.arctan2(by, bx)
+    return az + _wrap(alpha - az) + p.ia, eps0 - p.ie
+
+
+def _additive_forward(p: _Plan, az: Any, el: Any, xp: Any) -> tuple[Any, Any]:
+    scalar = xp is MATH
+    for moves_az, c, f_np, f_math in p.additive:
+        d = c * (f_math if scalar else f_np)(az, el)
+        if moves_az:
+            az = az + d
+        else:
+            el = el + d
+    return az, el
+
+
+def _additive_inverse(p: _Plan, az: Any, el: Any, xp: Any) -> tuple[Any, Any]:
+    if not p.additive:
+        return az, el
+    pa, pe = az, el
+    for _ in range(_MAX_ITER):
+        qa, qe = _additive_forward(p, pa, pe, xp)
+        da, de = _wrap(az - qa), el - qe
+        pa, pe = pa + da, pe + de
+        if xp is MATH:
+            if abs(da) < _ITER_TOL and abs(de) < _ITER_TOL:
+                break
+        elif np.all(np.abs(da) < _ITER_TOL) and np.all(np.abs(de) < _ITER_TOL):
+            break
+    return pa, pe
+
+
+def _true_from_raw_np(p: _Plan, a: np.ndarray, e: np.ndarray) -> tuple[Any, Any]:
+    a, e = _geometric_forward(p, a, e, np)
+    return _additive_forward(p, a, e, np)
+
+
+def _raw_from_true_np(p: _Plan, a: np.ndarray, e: np.ndarray) -> tuple[Any, Any]:
+    a, e = _additive_inverse(p, a, e, np)
+    return _geometric_inverse(p, a, e, np)
+
+
+def _chunked(p: _Plan, az: Any, el: Any, kernel: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Run a kernel over broadcast arrays in cache-sized blocks (~1.6× faster at 10⁶)."""
+    a, e = np.broadcast_arrays(np.asarray(az, dtype=float), np.asarray(el, dtype=float))
+    if a.size <= _CHUNK:
+        ra, re = kernel(p, a, e)
+        return np.asarray(ra, dtype=float), np.asarray(re, dtype=float)
+    fa, fe = a.ravel(), e.ravel()
+    out_a, out_e = np.empty(fa.shape), np.empty(fe.shape)
+    for i in range(0, fa.size, _CHUNK):
+        s = slice(i, i + _CHUNK)
+        out_a[s], out_e[s] = kernel(p, fa[s], fe[s])
+    return out_a.reshape(a.shape), out_e.reshape(e.shape)
+
+
+def _is_scalar(x: Any) -> bool:
+    return isinstance(x, (float, int)) and not isinstance(x, bool)
+
+
+class PointingModel:
+    """A TPOINT-style alt-az pointing model.
+
+    Parameters
+    ----------
+    terms : sequence of str or Term
+        Term names (TPOINT spelling, see :mod:`pointing.model.terms`), in the
+        order additive terms are applied.
+    values : sequence of float
+        Coefficients in arcseconds, one per term.
+    sigmas : sequence of float, optional
+        1-sigma uncertainties of the coefficients (arcsec), TPOINT style.
+    fixed : sequence of bool, optional
+        Which terms were held fixed in the fit that produced the model.
+    covariance : array_like, optional
+        Covariance of the fitted coefficients (arcsec²), in term order.
+    info : mapping, optional
+        Free-form metadata written to the model file: ``site``, ``fit``
+        statistics, ``provenance``, ``created_utc``, ``caption``.
+
+    Notes
+    -----
+    Instances are immutable and keep no global state: ``raw_from_true`` and
+    ``true_from_raw`` may be called from several threads at once.
+    """
+
+    __slots__ = ("_covariance", "_fixed", "_info", "_plan", "_sigmas", "_terms", "_values")
+
+    def __init__(
+        self,
+        terms: Iterable[str | Term],
+        values: Iterable[float] | None = None,
+        *,
+        sigmas: Iterable[float | None] | None = None,
+        fixed: Iterable[bool] | None = None,
+        covariance: Any = None,
+        info: Mapping[str, Any] | None = None,
+    ):
+        term_list = [t if isinstance(t, Term) else parse_term(t) for t in terms]
+        self._terms = parse_terms([t.name for t in term_list])
+        n = len(self._terms)
+        vals = [0.0] * n if values is None else [float(v) for v in values]
+        if len(vals) != n:
+            raise TermError(f"{n} terms but {len(vals)} coefficient values")
+        if not all(math.isfinite(v) for v in vals):
+            bad = [t.name for t, v in zip(self._terms, vals, strict=True) if not math.isfinite(v)]
+            raise TermError(f"coefficients of {', '.join(bad)} are not finite")
+        self._values = tuple(vals)
+        sig = [None] * n if sigmas is None else [None if s is None else float(s) for s in sigmas]
+        if len(sig) != n:
+            raise TermError(f"{n} terms but {len(sig)} sigmas")
+        self._sigmas = tuple(sig)
+        fx = [False] * n if fixed is None else [bool(f) for f in fixed]
+        if len(fx) != n:
+            raise TermError(f"{n} terms but {len(fx)} fixed flags")
+        self._fixed = tuple(fx)
+        if covariance is not None:
+            covariance = np.array(covariance, dtype=float)
+            covariance.setflags(write=False)
+        self._covariance = covariance
+        self._info = dict(info or {})
+        self._plan = _make_plan(self._terms, self._values)
+
+    # -- description --------------------------------------------------------
+    @property
+    def terms(self) -> tuple[Term, ...]:
+        return self._terms
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(t.name for t in self._terms)
+
+    @property
+    def values(self) -> dict[str, float]:
+        """Coefficients in arcseconds, by term name, in model order."""
+        return dict(zip(self.names, self._values, strict=True))
+
+    @property
+    def sigmas(self) -> dict[str, float | None]:
+        return dict(zip(self.names, self._sigmas, strict=True))
+
+    @property
+    def fixed(self) -> dict[str, bool]:
+        return dict(zip(self.names, self._fixed, strict=True))
+
+    @property
+    def covariance(self) -> np.ndarray | None:
+        return self._covariance
+
+    @property
+    def info(self) -> dict[str, Any]:
+        return dict(self._info)
+
+    def __getitem__(self, name: str) -> float:
+        key = parse_term(name).name
+        for t, v in zip(self._terms, self._values, strict=True):
+            if t.name == key or {t.name, key} == {"TX", "TX10"}:
+                return v
+        raise KeyError(name)
+
+    def __len__(self) -> int:
+        return len(self._terms)
+
+    def __repr__(self) -> str:
+        body = ", ".join(f"{n}={v:+.2f}" for n, v in zip(self.names, self._values, strict=True))
+        return f"PointingModel({body})"
+
+    def replace(self, **changes: Any) -> PointingModel:
+        """A copy with some constructor arguments replaced."""
+        args = dict(terms=self._terms, values=self._values, sigmas=self._sigmas,
+                    fixed=self._fixed, covariance=self._covariance, info=self._info)
+        args.update(changes)
+        return PointingModel(args.pop("terms"), args.pop("values"), **args)
+
+    # -- application --------------------------------------------------------
+    def true_from_raw(self, az: Any, el: Any) -> tuple[Any, Any]:
+        """True (observed) position seen at raw encoder readings.
+
+        Parameters
+        ----------
+        az, el : float or array_like
+            Raw azimuth and elevation (radians, azimuth from north through
+            east, any cable-wrap turn); arrays broadcast together.
+
+        Returns
+        -------
+        az, el : float or ndarray
+            True azimuth (same wrap turn as the input) and elevation, radians.
+        """
+        if _is_scalar(az) and _is_scalar(el):
+            a, e = _geometric_forward(self._plan, float(az), float(el), MATH)
+            return _additive_forward(self._plan, a, e, MATH)
+        return _chunked(self._plan, az, el, _true_from_raw_np)
+
+    def raw_from_true(self, az: Any, el: Any) -> tuple[Any, Any]:
+        """Encoder demand that points the telescope at a true position.
+
+        Parameters
+        ----------
+        az, el : float or array_like
+            True (observed, refracted) azimuth and elevation, radians; pass
+            the azimuth on the cable-wrap turn you want the mount to use.
+            ``el`` above π/2 asks for the over-the-zenith side.
+
+        Returns
+        -------
+        az, el : float or ndarray
+            Raw encoder azimuth (same wrap turn as the input) and elevation,
+            radians.  ``true_from_raw`` of the result gives back the input to
+            better than 1e-12 rad.
+        """
+        if _is_scalar(az) and _is_scalar(el):
+            a, e = _additive_inverse(self._plan, float(az), float(el), MATH)
+            return _geometric_inverse(self._plan, a, e, MATH)
+        return _chunked(self._plan, az, el, _raw_from_true_np)
+
+    def offsets(self, az: Any, el: Any) -> tuple[Any, Any]:
+        """Pointing correction at raw positions: (ΔA·cosE, ΔE) true − raw, radians."""
+        a = np.asarray(az, dtype=float)
+        e = np.asarray(el, dtype=float)
+        ta, te = self.true_from_raw(a, e)
+        return _wrap(ta - a) * np.cos(te), te - e
+
+    # -- files --------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """The project's JSON model file as a dict (see :meth:`save`)."""
+        info = dict(self._info)
+        return {
+            "format": _FORMAT_NAME,
+            "version": MODEL_FILE_VERSION,
+            "created_utc": info.pop("created_utc", None),
+            "caption": info.pop("caption", ""),
+            "site": info.pop("site", None),
+            "terms": [
+                {"name": t.name, "value_arcsec": v, "sigma_arcsec": s, "fixed": f}
+                for t, v, s, f in zip(self._terms, self._values, self._sigmas, self._fixed,
+                                      strict=True)
+            ],
+            "covariance_arcsec2": None if self._covariance is None
+            else self._covariance.tolist(),
+            "fit": info.pop("fit", None),
+            "provenance": info.pop("provenance", None),
+            "extra": info or None,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], source: str = "<dict>") -> PointingModel:
+        """Build a model from :meth:`to_dict` output; validates every field."""
+        def fail(msg: str) -> FileFormatError:
+            return FileFormatError(source, None, msg)
+
+        if not isinstance(data, Mapping):
+            raise fail("model file must hold a JSON object")
+        if data.get("format") != _FORMAT_NAME:
+            raise fail(f"field 'format' must be {_FORMAT_NAME!r}, found {data.get('format')!r}")
+        version = data.get("version")
+        if version != MODEL_FILE_VERSION:
+            raise fail(f"unsupported model file version {version!r} "
+                       f"(this toolkit reads version {MODEL_FILE_VERSION})")
+        rows = data.get("terms")
+        if not isinstance(rows, list):
+            raise fail("field 'terms' must be a list")
+        names, values, sigmas, fixed = [], [], [], []
+        for i, row in enumerate(rows):
+            where = f"terms[{i}]"
+            if not isinstance(row, Mapping) or "name" not in row or "value_arcsec" not in row:
+                raise fail(f"{where} needs 'name' and 'value_arcsec'")
+            try:
+                names.append(parse_term(row["name"]).name)
+            except TermError as exc:
+                raise fail(f"{where}.name: {exc}") from None
+            for key in ("value_arcsec", "sigma_arcsec"):
+                v = row.get(key)
+                if v is None and key == "sigma_arcsec":
+                    continue
+                if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v):
+                    raise fail(f"{where}.{key} must be a finite number, found {v!r}")
+            values.append(float(row["value_arcsec"]))
+            sigmas.append(row.get("sigma_arcsec"))
+            fixed.append(bool(row.get("fixed", False)))
+        cov = data.get("covariance_arcsec2")
+        if cov is not None:
+            cov = np.asarray(cov, dtype=float)
+            if cov.shape != (len(names), len(names)):
+                raise fail(f"covariance_arcsec2 must be {len(names)}×{len(names)}, "
+                           f"found shape {cov.shape}")
+        info = {k: data[k] for k in ("created_utc", "caption", "site", "fit", "provenance")
+                if data.get(k) is not None}
+        if isinstance(data.get("extra"), Mapping):
+            info.update(data["extra"])
+        try:
+            return cls(names, values, sigmas=sigmas, fixed=fixed, covariance=cov, info=info)
+        except TermError as exc:
+            raise fail(str(exc)) from None
+
+    def save(self, path: str | Path) -> Path:
+        """Write the project's JSON model file (``.json``) or a TPOINT ``.mod``."""
+        path = Path(path)
+        if path.suffix.lower() == ".mod":
+            from pointing.model.formats import write_mod
+
+            write_mod(path, self)
+            return path
+        text = json.dumps(self.to_dict(), indent=2, allow_nan=False)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(text + "\n", encoding="utf-8")
+        tmp.replace(path)  # atomic: the daemon never sees half a file
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> PointingModel:
+        """Load a model file: the project's JSON, or a TPOINT ``.mod`` by suffix."""
+        path = Path(path)
+        if path.suffix.lower() == ".mod":
+            from pointing.model.formats import read_mod
+
+            return read_mod(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise FileFormatError(path, None, f"cannot read model file: {exc.strerror}") from None
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise FileFormatError(path, exc.lineno, f"not valid JSON: {exc.msg}") from None
+        return cls.from_dict(data, source=str(path))
+

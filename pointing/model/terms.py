@@ -1,0 +1,300 @@
+"""Pointing-model terms for alt-az mounts, by their TPOINT names.
+
+Every term has a coefficient in arcseconds and a *basis*: the first-order
+displacement it causes on the sky per radian of coefficient, as a pair
+``(bx, be)`` where ``bx`` is the azimuth displacement times cos E (the
+"sky" or cross-elevation component) and ``be`` the elevation displacement.
+Displacements are **observed (true) minus raw (encoder)**, so a term with
+coefficient ``c`` moves a raw position by ``c * (bx, be)`` to first order.
+
+Convention (matches TPOINT; every sign below was checked by refitting the
+2020 Rubin AuxTel runs and reproducing TPOINT's own ``.mod`` solutions)::
+
+    IA    ΔA = −IA                         azimuth zero point
+    IE    ΔE = +IE                         elevation zero point
+    CA    ΔA·cosE = −CA                    collimation (left-right)
+    NPAE  ΔA·cosE = −NPAE·sinE             az/el axis non-perpendicularity
+    AN    ΔA·cosE = −AN·sinA·sinE, ΔE = −AN·cosA   az axis tilted toward north
+    AW    ΔA·cosE = −AW·cosA·sinE, ΔE = +AW·sinA   az axis tilted toward west
+    TF    ΔE = −TF·cosE                    tube flexure, cos law
+    TX    ΔE = −TX·cotE                    tube flexure, tan law; cot E is held at 10 below
+                                           5.7° elevation (TPOINT's TX10 spelling)
+    ECES  ΔE = +ECES·sinE                  elevation centring error, sin component
+    ECEC  ΔE = +ECEC·cosE                  elevation centring error, cos component
+    NRX   ΔA·cosE = −NRX·cosE, ΔE = −NRX·sinE     Nasmyth rotator displacement, horizontal
+    NRY   ΔA·cosE = −NRY·sinE, ΔE = +NRY·cosE     Nasmyth rotator displacement, vertical
+
+Azimuth ``A`` is reckoned from north (0) through east (90°).
+
+Generic harmonic terms are named ``H`` + result + one or more factors:
+
+* result ``A`` (azimuth, ΔA = −c·f), ``S`` (sky, ΔA·cosE = −c·f),
+  ``E`` (elevation, ΔE = +c·f) or ``Z`` (zenith distance, ΔE = −c·f);
+* each factor is ``S`` (sine) or ``C`` (cosine) of a coordinate ``A``, ``E``
+  or ``Z`` (= 90° − E) times an optional integer multiplier, e.g. ``HESE``,
+  ``HACA2``, ``HSCA5CE8``, ``HESACE``; ``f`` is the product of the factors.
+
+TPOINT evaluates the azimuth argument of its harmonics as ``A' = 180° − A``
+(azimuth reckoned from south through east), which flips the sign of sine
+factors of even multiples and of cosine factors of odd multiples relative to
+a north-based azimuth.  The A, S and E families and this azimuth origin are
+fixed by the AuxTel 2020-03-14 solution (HACA2, HASA7, HESA2, HESA3, HESACE,
+HSCE3, HSCA5CE8, HSSA6CE6, ...); the ``Z`` result family does not occur in
+the reference data and follows the ``E`` family with the sign of ΔZ = −ΔE.
+
+Where the terms act (see :mod:`pointing.model.model`): IA, IE, CA, NPAE, AN,
+AW, NRX and NRY are applied rigorously as the rotations of the mount's
+geometry; all other terms are small additive corrections applied in model
+order at the position reached so far.  The basis functions here are the
+first-order derivatives used by the fit.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from pointing.errors import TermError
+
+__all__ = [
+    "ADDITIVE",
+    "GEOMETRIC",
+    "Term",
+    "known_terms",
+    "parse_term",
+    "parse_terms",
+]
+
+#: terms applied rigorously in the mount's geometry (the rest are additive)
+GEOMETRIC = ("IA", "IE", "CA", "NPAE", "AN", "AW", "NRX", "NRY")
+
+_SIMPLE_DOC = {
+    "IA": "azimuth zero point",
+    "IE": "elevation zero point",
+    "CA": "collimation error (left-right)",
+    "NPAE": "non-perpendicularity of azimuth and elevation axes",
+    "AN": "azimuth axis tilt toward north",
+    "AW": "azimuth axis tilt toward west",
+    "NRX": "Nasmyth rotator displacement, horizontal",
+    "NRY": "Nasmyth rotator displacement, vertical",
+    "TF": "tube flexure, cos E law",
+    "TX": "tube flexure, cot E law",
+    "TX10": "tube flexure, cot E law (TPOINT spelling)",
+    "ECES": "elevation centring error, sin component",
+    "ECEC": "elevation centring error, cos component",
+}
+
+#: |cot E| limit of the TX term (TPOINT's TX10), avoiding the singular horizon
+TX_COT_LIMIT = 10.0
+
+#: additive (non-geometric) named terms
+ADDITIVE = ("TF", "TX", "TX10", "ECES", "ECEC")
+
+_HARMONIC = re.compile(r"^H([AESZ])((?:[SC][AEZ][0-9]*)+)$")
+_FACTOR = re.compile(r"([SC])([AEZ])([0-9]*)")
+_RESULT_NAMES = {"A": "azimuth", "S": "sky (ΔA·cosE)", "E": "elevation", "Z": "zenith distance"}
+
+
+@dataclass(frozen=True)
+class Term:
+    """One pointing-model term.
+
+    Attributes
+    ----------
+    name : str
+        The TPOINT name, upper case (``"IA"``, ``"HESE"``, ``"TX10"``).
+    kind : str
+        ``"geometric"`` for the terms applied as exact rotations,
+        ``"additive"`` for the rest.
+    result : str
+        For harmonics the result letter (A, E, S or Z), else ``""``.
+    factors : tuple of (str, str, int)
+        For harmonics the ``(function, coordinate, multiplier)`` factors,
+        e.g. ``(("S", "A", 2), ("C", "E", 1))``.
+    """
+
+    name: str
+    kind: str
+    result: str = ""
+    factors: tuple[tuple[str, str, int], ...] = ()
+
+    @property
+    def is_harmonic(self) -> bool:
+        return bool(self.result)
+
+    @property
+    def description(self) -> str:
+        if not self.is_harmonic:
+            return _SIMPLE_DOC[self.name]
+        parts = [
+            f"{'sin' if f == 'S' else 'cos'}({'' if n == 1 else n}{c})"
+            for f, c, n in self.factors
+        ]
+        return f"harmonic in {_RESULT_NAMES[self.result]}: " + "·".join(parts)
+
+    @property
+    def moves_azimuth(self) -> bool:
+        """True for additive terms with an azimuth (cross-elevation) component."""
+        return self.result in ("A", "S")
+
+    def delta(self, xp: Any = np) -> Any:
+        """Compiled correction of an additive term, per radian of coefficient.
+
+        Returns a function ``f(az, el)`` giving ΔA (radians of azimuth, for
+        terms that move the azimuth) or ΔE (for the rest), observed minus raw.
+        Compiled once per model so the daemon's hot path does no name lookup.
+        """
+        if self.kind != "additive":
+            raise TermError(f"{self.name} is a geometric term, applied as a rotation")
+        cos, sin = xp.cos, xp.sin
+        n = self.name
+        if n == "TF":
+            return lambda az, el: -cos(el)
+        if n in ("TX", "TX10"):
+            limit = TX_COT_LIMIT
+            maximum = xp.maximum
+
+            def tx(az: Any, el: Any) -> Any:
+                c = cos(el)  # cot E, held at the limit below arctan(1/limit) and under the horizon
+                return -c / maximum(sin(el), c / limit)
+
+            return tx
+        if n == "ECES":
+            return lambda az, el: sin(el)
+        if n == "ECEC":
+            return cos
+        sign = {"A": -1.0, "S": -1.0, "E": 1.0, "Z": -1.0}[self.result]
+        factors = tuple((sin if f == "S" else cos, coord, float(k))
+                        for f, coord, k in self.factors)
+        per_cos_e = self.result == "S"  # a sky displacement is ΔA·cosE
+        half_pi, pi = 0.5 * math.pi, math.pi
+
+        def harmonic(az: Any, el: Any) -> Any:
+            v: Any = sign
+            for fn, coord, k in factors:
+                # TPOINT's harmonic azimuth is reckoned from south through east
+                x = pi - az if coord == "A" else el if coord == "E" else half_pi - el
+                v = v * fn(k * x if k != 1.0 else x)
+            return v / cos(el) if per_cos_e else v
+
+        return harmonic
+
+    def basis(self, az: Any, el: Any, xp: Any = np) -> tuple[Any, Any]:
+        """First-order displacement per radian of coefficient.
+
+        Parameters
+        ----------
+        az, el : float or ndarray
+            Position (radians, azimuth from north through east) where the
+            term is evaluated.
+        xp : module-like
+            ``numpy`` for arrays, or :data:`pointing.model.terms.MATH` for
+            Python floats.
+
+        Returns
+        -------
+        bx, be : float or ndarray
+            ΔA·cosE and ΔE (radians per radian of coefficient), observed
+            minus raw.  A component a term does not have is the float ``0.0``.
+        """
+        n = self.name
+        if self.kind == "additive":
+            v = self.delta(xp)(az, el)
+            if self.moves_azimuth:
+                return v * xp.cos(el), 0.0
+            return 0.0, v
+        if n == "IA":
+            return -xp.cos(el), 0.0
+        if n == "IE":
+            return 0.0, 1.0
+        if n == "CA":
+            return -1.0, 0.0
+        if n == "NPAE":
+            return -xp.sin(el), 0.0
+        if n == "AN":
+            return -xp.sin(az) * xp.sin(el), -xp.cos(az)
+        if n == "AW":
+            return -xp.cos(az) * xp.sin(el), xp.sin(az)
+        if n == "NRX":
+            return -xp.cos(el), -xp.sin(el)
+        if n == "NRY":
+            return -xp.sin(el), xp.cos(el)
+        raise AssertionError(n)  # pragma: no cover - parse_term admits no other name
+
+
+@lru_cache(maxsize=1024)
+def parse_term(name: str) -> Term:
+    """Parse a TPOINT term name (case-insensitive) into a :class:`Term`.
+
+    Raises
+    ------
+    TermError
+        If the name is neither a known term nor a well-formed harmonic.
+    """
+    if not isinstance(name, str):
+        raise TermError(f"term name must be a string, not {type(name).__name__}")
+    key = name.strip().upper()
+    if key in GEOMETRIC:
+        return Term(key, "geometric")
+    if key in ADDITIVE:
+        return Term(key, "additive")
+    m = _HARMONIC.match(key)
+    if m:
+        factors = []
+        for func, coord, mult in _FACTOR.findall(m.group(2)):
+            k = int(mult) if mult else 1
+            if k < 1:
+                raise TermError(f"harmonic term {name!r}: multiplier must be ≥ 1")
+            factors.append((func, coord, k))
+        return Term(key, "additive", m.group(1), tuple(factors))
+    raise TermError(
+        f"unknown pointing term {name!r}: expected one of {', '.join(known_terms())} "
+        "or a harmonic H<A|E|S|Z><S|C><A|E|Z>[n]... such as HESE, HACA2, HSCA5CE8"
+    )
+
+
+def parse_terms(names: str | list[str] | tuple[str, ...]) -> tuple[Term, ...]:
+    """Parse a comma-separated string or a sequence of names; reject duplicates."""
+    if isinstance(names, str):
+        names = [n for n in names.replace(" ", ",").split(",") if n.strip()]
+    terms = tuple(parse_term(n) for n in names)
+    seen: dict[str, str] = {}
+    for t in terms:
+        key = "TX" if t.name == "TX10" else t.name
+        if key in seen:
+            raise TermError(f"term {t.name} given twice (also as {seen[key]})")
+        seen[key] = t.name
+    return terms
+
+
+def known_terms() -> tuple[str, ...]:
+    """Names of the non-harmonic terms this module knows."""
+    return GEOMETRIC + ADDITIVE
+
+
+class _MathNamespace:
+    """The subset of numpy's names used by the model kernels, for Python floats."""
+
+    sin = staticmethod(math.sin)
+    cos = staticmethod(math.cos)
+    arctan2 = staticmethod(math.atan2)
+    arcsin = staticmethod(math.asin)
+    sqrt = staticmethod(math.sqrt)
+    maximum = staticmethod(max)
+
+    @staticmethod
+    def clip(x: float, lo: float, hi: float) -> float:
+        return lo if x < lo else hi if x > hi else x
+
+    @staticmethod
+    def where(cond: bool, a: float, b: float) -> float:
+        return a if cond else b
+
+
+#: numpy-like namespace over :mod:`math`, for the scalar fast path
+MATH = _MathNamespace()
