@@ -138,16 +138,16 @@ class Term:
         return f"harmonic in {_RESULT_NAMES[self.result]}: " + "·".join(parts)
 
     @property
-    def moves_azimuth(self) -> bool:
-        """True for additive terms with an azimuth (cross-elevation) component."""
-        return self.result in ("A", "S")
+    def displacement(self) -> str:
+        """What an additive term moves: ``"az"`` (ΔA), ``"sky"`` (ΔA·cosE) or ``"el"`` (ΔE)."""
+        return {"A": "az", "S": "sky"}.get(self.result, "el")
 
     def delta(self, xp: Any = np) -> Any:
         """Compiled correction of an additive term, per radian of coefficient.
 
-        Returns a function ``f(az, el)`` giving ΔA (radians of azimuth, for
-        terms that move the azimuth) or ΔE (for the rest), observed minus raw.
-        Compiled once per model so the daemon's hot path does no name lookup.
+        Returns a function ``f(az, el)`` giving the displacement named by
+        :attr:`displacement` (radians), observed minus raw.  Compiled once per
+        model so the daemon's hot path does no name lookup.
         """
         if self.kind != "additive":
             raise TermError(f"{self.name} is a geometric term, applied as a rotation")
@@ -167,11 +167,10 @@ class Term:
         if n == "ECES":
             return lambda az, el: sin(el)
         if n == "ECEC":
-            return cos
+            return lambda az, el: cos(el)
         sign = {"A": -1.0, "S": -1.0, "E": 1.0, "Z": -1.0}[self.result]
         factors = tuple((sin if f == "S" else cos, coord, float(k))
                         for f, coord, k in self.factors)
-        per_cos_e = self.result == "S"  # a sky displacement is ΔA·cosE
         half_pi, pi = 0.5 * math.pi, math.pi
 
         def harmonic(az: Any, el: Any) -> Any:
@@ -180,7 +179,7 @@ class Term:
                 # TPOINT's harmonic azimuth is reckoned from south through east
                 x = pi - az if coord == "A" else el if coord == "E" else half_pi - el
                 v = v * fn(k * x if k != 1.0 else x)
-            return v / cos(el) if per_cos_e else v
+            return v
 
         return harmonic
 
@@ -205,8 +204,11 @@ class Term:
         n = self.name
         if self.kind == "additive":
             v = self.delta(xp)(az, el)
-            if self.moves_azimuth:
+            kind = self.displacement
+            if kind == "az":
                 return v * xp.cos(el), 0.0
+            if kind == "sky":
+                return v, 0.0
             return 0.0, v
         if n == "IA":
             return -xp.cos(el), 0.0

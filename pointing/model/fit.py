@@ -1,0 +1,464 @@
+"""Least-squares fit of a pointing model, with the statistics TPOINT reports and more.
+
+The fit minimises the sum over stars of ``w·(dx² + de²)`` where
+``dx = (A_true − A_model)·cos E_true`` and ``de = E_true − E_model`` are the
+sky residuals after applying the model to the raw positions
+(:meth:`PointingModel.true_from_raw`, rigorous), and ``w`` the optional
+per-observation weight ``1/σ²`` (normalised to mean 1).  It is solved by
+Gauss–Newton with the Jacobian of the rigorous model
+(:func:`pointing.model.model.forward_and_jacobian`), iterated until the
+coefficients move by less than 1e-5″, so the solution is the exact
+least-squares minimum even for azimuth offsets of degrees.
+
+Statistics, with ``N`` stars used and ``M`` fitted terms:
+
+* sky RMS ``= sqrt(Σ(dx² + de²)/N)`` (TPOINT's "RMS");
+* population SD ``PSD = sqrt(Σ(dx² + de²)/(N − M/2))``;
+* coefficient sigma as TPOINT computes it, ``sqrt(C_kk)·RMS`` with
+  ``C = (JᵀWJ)⁻¹`` (checked against the AuxTel ``.mod`` files to 4 digits);
+* leave-one-out residuals from the hat matrix, star by star (a 2×2 block
+  per star), their RMS being how well the model predicts a star it was not
+  fitted to;
+* externally studentized residuals per star; a star is an outlier candidate
+  when its statistic exceeds the Bonferroni-corrected 5 % level of
+  F(2, 2N − M − 2);
+* the correlation matrix, pairs above ``|ρ| ≥ 0.95`` as warnings, and the
+  condition number of the column-normalised design matrix.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.linalg
+import scipy.stats
+
+from pointing.errors import FitError, TermError
+from pointing.model.model import ARCSEC, PointingModel, forward_and_jacobian
+from pointing.model.observations import Observations
+from pointing.model.terms import Term, parse_term, parse_terms
+
+__all__ = ["DEFAULT_TERMS", "FitResult", "fit"]
+
+#: the basic alt-az model of the domain brief
+DEFAULT_TERMS = ("IA", "IE", "CA", "NPAE", "AN", "AW", "TF", "TX")
+URAD_PER_ARCSEC = ARCSEC * 1e6
+CORRELATION_WARNING = 0.95
+#: condition number above which the coverage is taken not to separate the terms
+DEGENERATE_CONDITION = 1e8
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """The outcome of :func:`fit`.
+
+    Attributes
+    ----------
+    model : PointingModel
+        The fitted model (sigmas, covariance and statistics in ``model.info``).
+    observations : Observations
+        The input, unchanged.
+    used : ndarray of bool
+        Observations that entered the fit (not rejected in the file, not masked).
+    dx, de : ndarray
+        Residuals after the fit for *every* observation (used or not),
+        true − model, arcsec; ``dx`` is ΔA·cosE.
+    loo_dx, loo_de : ndarray
+        Leave-one-out residuals (arcsec) of used observations, NaN elsewhere.
+    studentized : ndarray
+        Externally studentized residual statistic per observation (NaN when not used).
+    sky_rms, psd, loo_rms : float
+        Arcseconds.
+    condition_number : float
+        Of the column-normalised weighted design matrix.
+    correlation : ndarray
+        Correlation matrix of the fitted terms (in ``fitted_terms`` order).
+    fitted_terms : tuple of str
+        The terms that were free in the fit.
+    outlier_candidates : tuple of int
+        1-based observation numbers (file order).
+    warnings : tuple of str
+    iterations : int
+    """
+
+    model: PointingModel
+    observations: Observations
+    used: np.ndarray
+    dx: np.ndarray
+    de: np.ndarray
+    loo_dx: np.ndarray
+    loo_de: np.ndarray
+    studentized: np.ndarray
+    sky_rms: float
+    psd: float
+    loo_rms: float
+    condition_number: float
+    correlation: np.ndarray
+    fitted_terms: tuple[str, ...]
+    outlier_candidates: tuple[int, ...]
+    warnings: tuple[str, ...] = field(default=())
+    iterations: int = 0
+
+    @property
+    def n_obs(self) -> int:
+        return len(self.observations)
+
+    @property
+    def n_used(self) -> int:
+        return int(self.used.sum())
+
+    @property
+    def sky_rms_urad(self) -> float:
+        return self.sky_rms * URAD_PER_ARCSEC
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object ``pointing fit --json`` prints."""
+        obs = self.observations
+        az = np.degrees(obs.az_true)
+        el = np.degrees(obs.el_true)
+        sig = self.model.sigmas
+        fixed = self.model.fixed
+        return {
+            "n_obs": self.n_obs,
+            "n_used": self.n_used,
+            "terms": {
+                name: {"value_arcsec": value, "sigma_arcsec": sig[name], "fixed": fixed[name]}
+                for name, value in self.model.values.items()
+            },
+            "sky_rms_arcsec": self.sky_rms,
+            "sky_rms_urad": self.sky_rms_urad,
+            "psd_arcsec": self.psd,
+            "loo_rms_arcsec": self.loo_rms,
+            "condition_number": self.condition_number,
+            "iterations": self.iterations,
+            "correlations": {
+                f"{a}-{b}": float(self.correlation[i, j])
+                for i, a in enumerate(self.fitted_terms)
+                for j, b in enumerate(self.fitted_terms)
+                if j > i and abs(self.correlation[i, j]) >= CORRELATION_WARNING
+            },
+            "residuals": [
+                {
+                    "index": i + 1,
+                    "az_deg": float(az[i]),
+                    "el_deg": float(el[i]),
+                    "dx_arcsec": float(self.dx[i]),
+                    "de_arcsec": float(self.de[i]),
+                    "used": bool(self.used[i]),
+                    "studentized": None if not np.isfinite(self.studentized[i])
+                    else float(self.studentized[i]),
+                }
+                for i in range(self.n_obs)
+            ],
+            "outlier_candidates": list(self.outlier_candidates),
+            "warnings": list(self.warnings),
+        }
+
+    def summary(self) -> str:
+        """A TPOINT-like table of the fit, for people."""
+        m = self.model
+        lines = [
+            f"{self.observations.caption or 'pointing run'}",
+            f"observations: {self.n_obs} in file, {self.n_used} used",
+            "",
+            f"  {'term':<10s}{'value″':>12s}{'sigma″':>11s}   description",
+        ]
+        for term in m.terms:
+            value = m.values[term.name]
+            sigma = m.sigmas[term.name]
+            mark = "=" if m.fixed[term.name] else " "
+            s = "   (fixed)" if sigma is None else f"{sigma:11.3f}"
+            lines.append(f" {mark}{term.name:<10s}{value:+12.3f}{s}   {term.description}")
+        lines += [
+            "",
+            f"sky RMS      {self.sky_rms:9.3f}″  ({self.sky_rms_urad:.2f} µrad)",
+            f"popn SD      {self.psd:9.3f}″",
+            f"leave-1-out  {self.loo_rms:9.3f}″  (RMS error on a star not in the fit)",
+            f"condition    {self.condition_number:9.3g}",
+        ]
+        if self.outlier_candidates:
+            lines.append("outlier candidates (observation numbers): "
+                         + ", ".join(str(i) for i in self.outlier_candidates))
+        for w in self.warnings:
+            lines.append(f"warning: {w}")
+        return "\n".join(lines)
+
+
+def _design(free: Sequence[Term], az: np.ndarray, el: np.ndarray) -> np.ndarray:
+    """2N×M first-order Jacobian (rows: dx for all stars, then de), per radian."""
+    n = az.size
+    jac = np.zeros((2 * n, len(free)))
+    for k, term in enumerate(free):
+        bx, be = term.basis(az, el)
+        jac[:n, k] = bx
+        jac[n:, k] = be
+    return jac
+
+
+def _sky_residuals(obs: Observations, az: np.ndarray, el: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Sky residuals true − model (radians): ΔA·cos E_true and ΔE."""
+    dx = ((obs.az_true - az + math.pi) % (2 * math.pi) - math.pi) * np.cos(obs.el_true)
+    return dx, obs.el_true - el
+
+
+def _residuals(model: PointingModel, obs: Observations) -> tuple[np.ndarray, np.ndarray]:
+    return _sky_residuals(obs, *model.true_from_raw(obs.az_raw, obs.el_raw))
+
+
+def _parse_mask(mask: Iterable[int] | None, n: int) -> np.ndarray:
+    keep = np.ones(n, bool)
+    for k in mask or ():
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+            raise FitError(f"mask entries are 1-based observation numbers, got {k!r}")
+        if not 1 <= k <= n:
+            raise FitError(f"cannot mask observation {k}: the run has observations 1..{n}")
+        keep[k - 1] = False
+    return keep
+
+
+def _degeneracy_message(free: Sequence[Term], vt_row: np.ndarray, obs: Observations,
+                        used: np.ndarray) -> tuple[str, tuple[str, ...]]:
+    involved = tuple(t.name for t, v in zip(free, vt_row, strict=True) if abs(v) > 0.15)
+    el = np.degrees(obs.el_true[used])
+    az = np.degrees(obs.az_true[used]) % 360.0
+    msg = (f"the sky coverage cannot separate terms {', '.join(involved)}: "
+           f"{used.sum()} stars at elevations {el.min():.1f}°–{el.max():.1f}°, "
+           f"azimuths {az.min():.1f}°–{az.max():.1f}°; drop one of these terms, hold it "
+           "fixed, or observe over a wider range")
+    return msg, involved
+
+
+def fit(
+    observations: Observations,
+    terms: str | Sequence[str] = DEFAULT_TERMS,
+    *,
+    fix: Mapping[str, float] | None = None,
+    mask: Iterable[int] | None = None,
+    weighted: bool = True,
+    start: Mapping[str, float] | None = None,
+    max_iterations: int = 50,
+    outlier_alpha: float = 0.05,
+    info: Mapping[str, Any] | None = None,
+) -> FitResult:
+    """Fit a pointing model to a run by least squares in sky units.
+
+    Parameters
+    ----------
+    observations : Observations
+        True and raw positions (radians).
+    terms : str or sequence of str
+        Term names (TPOINT); a comma-separated string works.  Additive terms
+        are applied in this order.
+    fix : mapping of str to float, optional
+        Terms held fixed at these values (arcsec); a name not in ``terms`` is
+        added to the model as a fixed term.
+    mask : iterable of int, optional
+        1-based observation numbers (file order) to leave out of the fit.
+    weighted : bool
+        Weight by ``observations.sigma_arcsec`` when it is present.
+    start : mapping of str to float, optional
+        Starting values (arcsec); zero by default (the fit converges from
+        zero even for azimuth offsets of many degrees).
+    max_iterations : int
+        Gauss–Newton iterations at most.
+    outlier_alpha : float
+        Family-wise significance for outlier candidates.
+    info : mapping, optional
+        Extra metadata stored in the model (site, provenance, ...).
+
+    Returns
+    -------
+    FitResult
+
+    Raises
+    ------
+    FitError
+        Too few usable observations for the terms, or sky coverage that cannot
+        separate them; the message names the terms involved.
+    """
+    try:
+        term_list = list(parse_terms(terms))
+    except TermError as exc:
+        raise FitError(str(exc)) from None
+    fix = {parse_term(k).name: float(v) for k, v in (fix or {}).items()}
+    names = [t.name for t in term_list]
+    for name in fix:
+        if name not in names:
+            term_list.append(parse_term(name))
+            names.append(name)
+    try:
+        parse_terms(names)
+    except TermError as exc:
+        raise FitError(str(exc)) from None
+    free = [t for t in term_list if t.name not in fix]
+    free_idx = [i for i, t in enumerate(term_list) if t.name not in fix]
+    obs = observations
+    n_obs = len(obs)
+    finite = (np.isfinite(obs.az_true) & np.isfinite(obs.el_true)
+              & np.isfinite(obs.az_raw) & np.isfinite(obs.el_raw))
+    used = obs.used & _parse_mask(mask, n_obs) & finite
+    n = int(used.sum())
+    m = len(free)
+    if m == 0:
+        raise FitError("no term is free to fit: every term is held fixed")
+    if n < m or 2 * n <= m:
+        raise FitError(
+            f"{n} usable observations cannot determine {m} terms "
+            f"({', '.join(t.name for t in free)}): need at least {max(m, m // 2 + 1)}",
+            tuple(t.name for t in free))
+    sub = obs.select(used)
+    if weighted and sub.sigma_arcsec is not None:
+        w = 1.0 / sub.sigma_arcsec ** 2
+        w = w / w.mean()
+    else:
+        w = np.ones(n)
+    sw = np.sqrt(np.concatenate([w, w]))
+
+    values = np.array([fix.get(t.name, (start or {}).get(t.name, 0.0)) for t in term_list],
+                      dtype=float)
+    warnings: list[str] = []
+    # the sky coverage itself: first-order bases at the observed positions
+    jac0 = _design(free, sub.az_true, sub.el_true) * sw[:, None]
+    scale0 = np.linalg.norm(jac0, axis=0)
+    if np.any(scale0 == 0):
+        dead = [t.name for t, s in zip(free, scale0, strict=True) if s == 0]
+        raise FitError(f"terms {', '.join(dead)} have no effect at these positions", tuple(dead))
+    s0, vt0 = np.linalg.svd(jac0 / scale0, full_matrices=False)[1:]
+    if s0[-1] <= 0 or s0[0] / s0[-1] > DEGENERATE_CONDITION:
+        msg, involved = _degeneracy_message(free, vt0[-1], obs, used)
+        raise FitError(msg, involved)
+
+    # Gauss–Newton with the Jacobian of the rigorous model (quadratic convergence)
+    converged = False
+    iterations = 0
+    a_raw, e_raw = sub.az_raw, sub.el_raw
+    for iterations in range(1, max_iterations + 1):  # noqa: B007
+        a_mod, e_mod, jac = forward_and_jacobian(term_list, values, free_idx, a_raw, e_raw)
+        dx, de = _sky_residuals(sub, a_mod, e_mod)
+        jac *= sw[:, None]
+        scale = np.linalg.norm(jac, axis=0)
+        step, *_ = scipy.linalg.lstsq(jac / scale, np.concatenate([dx, de]) * sw,
+                                      lapack_driver="gelsy", check_finite=False)
+        step = step / scale / ARCSEC
+        values[free_idx] += step
+        biggest = float(np.max(np.abs(step)))
+        if biggest < 1e-5:  # 10 µas: below this the step is numerical noise
+            converged = True
+            break
+    if not converged:
+        warnings.append(f"fit did not converge in {max_iterations} iterations "
+                        f"(last step {biggest:.2g}″)")
+    # The last Jacobian is the one at the solution to ~1e-5″; the residuals of
+    # every observation (masked ones too) come from one rigorous evaluation.
+    model = PointingModel(term_list, values)
+    all_dx, all_de = _residuals(model, obs)
+    dx, de = all_dx[used], all_de[used]
+    u, s, vt = np.linalg.svd(jac / scale, full_matrices=False)
+    cond = float(s[0] / s[-1]) if s[-1] > 0 else math.inf
+
+    r = np.concatenate([dx, de])  # radians, unweighted
+    rw = r * sw
+    sum_sq = float(rw @ rw)
+    sky_rms = math.sqrt(float(r @ r) / n) / ARCSEC
+    rms_w = math.sqrt(sum_sq / n) / ARCSEC
+    psd = math.sqrt(float(r @ r) / (n - m / 2.0)) / ARCSEC
+    # C = (JᵀWJ)⁻¹ in (coefficient radians)² per (residual radian)²
+    vs = vt / s[:, None]
+    cov_scaled = vs.T @ vs
+    cov = cov_scaled / np.outer(scale, scale)
+    sig_free = np.sqrt(np.diag(cov)) * rms_w  # arcsec: C is per rad², residual RMS in arcsec
+    corr = cov / np.sqrt(np.outer(np.diag(cov), np.diag(cov)))
+
+    # leave-one-out and studentized residuals from the 2×2 hat-matrix blocks
+    loo_x, loo_e, stud = (np.full(n_obs, np.nan) for _ in range(3))
+    idx_used = np.nonzero(used)[0]
+    hx, he = u[:n], u[n:]
+    h11 = np.einsum("ij,ij->i", hx, hx)
+    h22 = np.einsum("ij,ij->i", he, he)
+    h12 = np.einsum("ij,ij->i", hx, he)
+    a11, a22, a12 = 1.0 - h11, 1.0 - h22, -h12
+    det = a11 * a22 - a12 * a12
+    rx, re = rw[:n], rw[n:]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lx = (a22 * rx - a12 * re) / det
+        le = (a11 * re - a12 * rx) / det
+        q = rx * lx + re * le  # rᵢᵀ(I − Hᵢᵢ)⁻¹rᵢ
+    dof = 2 * n - m
+    p_values = np.full(n, np.nan)
+    if dof > 2:
+        s2_i = (sum_sq - q) / (dof - 2)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            stat = q / s2_i
+        stud[idx_used] = np.sqrt(np.maximum(stat, 0.0))
+        p_values = scipy.stats.f.sf(stat / 2.0, 2, dof - 2)
+    wi = np.sqrt(w)
+    loo_x[idx_used] = lx / wi / ARCSEC
+    loo_e[idx_used] = le / wi / ARCSEC
+    bad_leverage = ~np.isfinite(det) | (det <= 1e-12)
+    if np.any(bad_leverage):
+        nums = ", ".join(str(i + 1) for i in idx_used[bad_leverage])
+        warnings.append(f"observations {nums} alone determine a term: their leave-one-out "
+                        "residual is undefined")
+        loo_x[idx_used[bad_leverage]] = np.nan
+        loo_e[idx_used[bad_leverage]] = np.nan
+    good = np.isfinite(loo_x[idx_used])
+    loo_rms = (math.sqrt(float(np.mean(loo_x[idx_used][good] ** 2 + loo_e[idx_used][good] ** 2)))
+               if np.any(good) else math.nan)
+    outliers = tuple(int(i + 1) for i, p in zip(idx_used, p_values, strict=True)
+                     if np.isfinite(p) and p < outlier_alpha / n)
+
+    for i in range(m):
+        for j in range(i + 1, m):
+            if abs(corr[i, j]) >= CORRELATION_WARNING:
+                warnings.append(f"terms {free[i].name} and {free[j].name} are correlated "
+                                f"({corr[i, j]:+.3f}): the coverage barely separates them")
+    if cond > 1e4:
+        warnings.append(f"design matrix condition number {cond:.3g}: weakly determined model")
+
+    sigmas: list[float | None] = [None] * len(term_list)
+    for k, i in enumerate(free_idx):
+        sigmas[i] = float(sig_free[k])
+    full_cov = np.zeros((len(term_list), len(term_list)))
+    full_cov[np.ix_(free_idx, free_idx)] = cov * rms_w**2  # arcsec², TPOINT scaling
+    stats = {
+        "n_obs": n_obs,
+        "n_used": n,
+        "sky_rms_arcsec": sky_rms,
+        "psd_arcsec": psd,
+        "loo_rms_arcsec": loo_rms,
+        "condition_number": cond,
+        "weighted": bool(weighted and sub.sigma_arcsec is not None),
+    }
+    model_info = dict(info or {})
+    model_info.setdefault("caption", obs.caption)
+    model_info["fit"] = stats
+    if "site" not in model_info and obs.site:
+        model_info["site"] = dict(obs.site)
+    model_info.setdefault("provenance", {"source": obs.source} if obs.source else {})
+    final = PointingModel(term_list, values, sigmas=sigmas,
+                          fixed=[t.name in fix for t in term_list],
+                          covariance=full_cov, info=model_info)
+    return FitResult(
+        model=final,
+        observations=obs,
+        used=used,
+        dx=all_dx / ARCSEC,
+        de=all_de / ARCSEC,
+        loo_dx=loo_x,
+        loo_de=loo_e,
+        studentized=stud,
+        sky_rms=sky_rms,
+        psd=psd,
+        loo_rms=loo_rms,
+        condition_number=cond,
+        correlation=corr,
+        fitted_terms=tuple(t.name for t in free),
+        outlier_candidates=outliers,
+        warnings=tuple(warnings),
+        iterations=iterations,
+    )

@@ -1,0 +1,133 @@
+"""A pointing run: true and raw positions of each star, in file order."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from pointing.errors import PointingError
+
+__all__ = ["Observations"]
+
+
+def _angles(values: Any, name: str) -> np.ndarray:
+    arr = np.asarray(values, dtype=float)
+    if arr.ndim != 1:
+        raise PointingError(f"observations: {name} must be one-dimensional, got shape {arr.shape}")
+    return arr
+
+
+@dataclass(frozen=True)
+class Observations:
+    """Observations of a pointing run.
+
+    Attributes
+    ----------
+    az_true, el_true : ndarray
+        Observed (true, refracted) azimuth and elevation of each star,
+        radians, azimuth from north through east.
+    az_raw, el_raw : ndarray
+        Raw encoder azimuth and elevation when the star was centred, radians.
+    used : ndarray of bool
+        False for observations the user rejected (``;``-prefixed lines in a
+        TPOINT file); they are kept but never fitted.
+    sigma_arcsec : ndarray or None
+        Per-observation 1-sigma position uncertainty (arcsec) for weighting.
+    time_mjd : ndarray or None
+        UTC time of each observation as a Modified Julian Date.
+    extra : dict of str to ndarray
+        Further per-observation columns (e.g. ``"rotator"``, degrees).
+    comments : tuple of str
+        Per-observation comment ("" when none).
+    lines : tuple of int
+        1-based line number of each observation in its source file (0 when
+        not read from a file).
+    caption, options, site, source
+        File caption, option lines (without the colon), site record
+        (``latitude_deg`` and whatever else the file gave) and the source path.
+    """
+
+    az_true: np.ndarray
+    el_true: np.ndarray
+    az_raw: np.ndarray
+    el_raw: np.ndarray
+    used: np.ndarray = None  # type: ignore[assignment]
+    sigma_arcsec: np.ndarray | None = None
+    time_mjd: np.ndarray | None = None
+    extra: Mapping[str, np.ndarray] = field(default_factory=dict)
+    comments: tuple[str, ...] = ()
+    lines: tuple[int, ...] = ()
+    caption: str = ""
+    options: tuple[str, ...] = ()
+    site: Mapping[str, Any] = field(default_factory=dict)
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        for name in ("az_true", "el_true", "az_raw", "el_raw"):
+            set_(self, name, _angles(getattr(self, name), name))
+        n = self.az_true.size
+        for name in ("el_true", "az_raw", "el_raw"):
+            if getattr(self, name).size != n:
+                raise PointingError(f"observations: {name} has {getattr(self, name).size} "
+                                    f"values, az_true has {n}")
+        used = np.ones(n, bool) if self.used is None else np.asarray(self.used, bool)
+        set_(self, "used", used)
+        for name in ("sigma_arcsec", "time_mjd"):
+            v = getattr(self, name)
+            if v is not None:
+                v = np.asarray(v, dtype=float)
+                if v.shape != (n,):
+                    raise PointingError(f"observations: {name} must have {n} values")
+                set_(self, name, v)
+        if self.sigma_arcsec is not None and not np.all(self.sigma_arcsec[used] > 0):
+            raise PointingError("observations: sigma_arcsec must be positive for used rows")
+        set_(self, "extra", {k: np.asarray(v) for k, v in self.extra.items()})
+        set_(self, "comments", tuple(self.comments) or ("",) * n)
+        set_(self, "lines", tuple(self.lines) or (0,) * n)
+        set_(self, "options", tuple(self.options))
+        set_(self, "site", dict(self.site))
+        for arr in (self.az_true, self.el_true, self.az_raw, self.el_raw, self.used):
+            arr.setflags(write=False)
+
+    def __len__(self) -> int:
+        return int(self.az_true.size)
+
+    @property
+    def latitude_deg(self) -> float | None:
+        lat = self.site.get("latitude_deg")
+        return None if lat is None else float(lat)
+
+    def residuals(self) -> tuple[np.ndarray, np.ndarray]:
+        """Raw pointing error before any model: (ΔA·cosE, ΔE) true − raw, radians."""
+        dx = ((self.az_true - self.az_raw + math.pi) % (2 * math.pi) - math.pi)
+        return dx * np.cos(self.el_true), self.el_true - self.el_raw
+
+    def with_used(self, used: Sequence[bool] | np.ndarray) -> Observations:
+        """A copy with a different ``used`` mask."""
+        return replace(self, used=np.asarray(used, bool))
+
+    def select(self, index: Any) -> Observations:
+        """A subset (boolean mask or integer index array), keeping every column."""
+        idx = np.arange(len(self))[index]
+        pick = lambda a: None if a is None else np.asarray(a)[idx]  # noqa: E731
+        return replace(
+            self,
+            az_true=self.az_true[idx], el_true=self.el_true[idx],
+            az_raw=self.az_raw[idx], el_raw=self.el_raw[idx], used=self.used[idx],
+            sigma_arcsec=pick(self.sigma_arcsec), time_mjd=pick(self.time_mjd),
+            extra={k: v[idx] for k, v in self.extra.items()},
+            comments=tuple(self.comments[i] for i in idx),
+            lines=tuple(self.lines[i] for i in idx),
+        )
+
+    @classmethod
+    def from_degrees(cls, az_true: Any, el_true: Any, az_raw: Any, el_raw: Any,
+                     **kwargs: Any) -> Observations:
+        """Build from arrays in degrees (other keyword arguments as the constructor)."""
+        return cls(np.radians(az_true), np.radians(el_true), np.radians(az_raw),
+                   np.radians(el_raw), **kwargs)
