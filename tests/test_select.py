@@ -10,6 +10,8 @@ import astropy.units as u
 import numpy as np
 import pytest
 from astropy.time import Time
+from hypothesis import given, settings
+from hypothesis import strategies as st_h
 
 from pointing.cli import main
 from pointing.errors import ConfigError, PointingError
@@ -24,7 +26,7 @@ from pointing.sky.select import (
     select_stars,
     slew_time,
 )
-from pointing.station import Mount
+from pointing.station import Mount, load_station
 
 STATIONS = ("shanghai", "beijing", "jinan", "weihai", "mohe", "lijiang")
 NIGHT = "2026-12-01T14:00:00"  # 1 Dec 2026, 22:00 China Standard Time (UTC+8)
@@ -227,3 +229,29 @@ def test_moon_is_avoided_when_up():
     later = select_stars("shanghai", Time("2026-12-20T14:00:00") + 1 * u.hour, 18,
                          moon_min_sep_deg=60.0)
     assert later.n_candidates < sel.n_candidates
+
+
+@settings(max_examples=30, deadline=None)
+@given(st_h.lists(st_h.tuples(st_h.floats(0, 359.9), st_h.floats(20, 85)),
+                  min_size=2, max_size=9))
+def test_plan_never_worse_than_azimuth_sorted(points):
+    """Any star set: a valid wrap per star, and no slower than the sorted sweep."""
+    from pointing.sky.select import _Planner, naive_order
+
+    mount = load_station().mount
+    az = np.array([p[0] for p in points])
+    el = np.array([p[1] for p in points])
+    order, mount_az, slews = plan_slews(az, el, mount)
+    assert sorted(order) == list(range(len(points)))
+    assert all(mount.az_min_deg <= a <= mount.az_max_deg for a in mount_az)
+    np.testing.assert_allclose(np.mod(mount_az, 360), az[order] % 360, atol=1e-9)
+    naive = _Planner(az, el, mount).total(naive_order(az))
+    assert sum(slews) <= naive + 1e-9
+
+
+def test_public_api():
+    import pointing
+
+    assert pointing.select_stars is select_stars
+    assert pointing.load_station("jinan").name == "Jinan"
+    assert len(pointing.load_catalog()) > 3000
