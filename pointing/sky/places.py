@@ -22,8 +22,10 @@ cosine of the star's declination); polar motion errors (< 0.5″) are
 negligible.  Leap seconds
 announced after the installed astropy also shift UTC by 1 s (15″ in hour
 angle).  Update astropy-iers-data to remove both.  Refraction follows
-ERFA's ``eraRefco`` model, good to ~1″ above 15° elevation for the given
-weather; real weather is the larger error source.
+ERFA's two-term ``eraRefco`` model for the given weather and wavelength: well
+under 1″ of model error above 15° elevation, degrading toward the horizon;
+the difference between the station file's default weather and the real
+weather is usually the larger error.
 """
 
 from __future__ import annotations
