@@ -33,6 +33,16 @@ _EXPORTS = {
     "read_mod": "pointing.model.formats",
     "write_mod": "pointing.model.formats",
     "read_gpoint": "pointing.model.formats",
+    "Station": "pointing.station",
+    "load_station": "pointing.station",
+    "configure_astropy": "pointing.offline",
+    "load_catalog": "pointing.sky.catalog",
+    "refresh_catalog": "pointing.sky.catalog",
+    "observed_altaz": "pointing.sky.places",
+    "moon_altaz": "pointing.sky.places",
+    "select_stars": "pointing.sky.select",
+    "StarSelection": "pointing.sky.select",
+    "plan_slews": "pointing.sky.select",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -1,0 +1,402 @@
+"""Station files: where the station stands and what its mount can do.
+
+A station is one TOML file.  Example (every key but ``name`` and the three
+``site`` coordinates has the default shown)::
+
+    name = "Shanghai"
+
+    [site]
+    latitude_deg = 31.1263      # geodetic, north positive
+    longitude_deg = 121.5424    # east positive
+    height_m = 25.0             # above the WGS84 ellipsoid
+    utc_offset_h = 8.0          # local civil time minus UTC (for --time and plots)
+
+    [weather]                   # defaults for refraction when nothing is measured
+    pressure_hpa = 1010.3       # default: standard atmosphere at height_m
+    temperature_c = 10.0
+    humidity = 0.5              # relative, 0..1
+
+    [wavelengths]
+    quantum_um = 0.85           # quantum channel (SPADs behind the 1 nm filter)
+    camera_um = 0.65            # tracking camera band: the wavelength for refraction
+
+    [mount]                     # azimuth from north (0) through east (90 deg)
+    el_min_deg = -3.0
+    el_max_deg = 93.0
+    az_min_deg = -270.0         # cable wrap: one sky azimuth may be reached twice
+    az_max_deg = 270.0
+    az_speed_deg_s = 10.0
+    el_speed_deg_s = 10.0
+    az_accel_deg_s2 = 5.0
+    el_accel_deg_s2 = 5.0
+    settle_s = 2.0              # after each slew, before the star is usable
+
+    [telescope]
+    aperture_m = 0.28
+    obstruction_m = 0.095       # diameter of the central obstruction
+
+Sections owned by other modules (``camera``, ``detectors``, ``photometry``,
+``thresholds``, ``background``, ``night``, ``base``, ``simulator``, ``indi``,
+``model``) are kept as plain dicts and returned by :meth:`Station.section`;
+their owners validate them.  Any other top-level key, or an unknown key in a
+section defined here, is an error naming the key.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pointing.errors import ConfigError, FileFormatError
+
+__all__ = [
+    "EXTRA_SECTIONS",
+    "Mount",
+    "Station",
+    "Telescope",
+    "Wavelengths",
+    "Weather",
+    "load_station",
+    "station_names",
+]
+
+#: directory of the shipped example stations
+STATIONS_DIR = Path(__file__).resolve().parent / "stations"
+
+#: the station used when none is named
+DEFAULT_STATION = "shanghai"
+
+#: sections kept as dicts for the modules that own them
+EXTRA_SECTIONS = (
+    "camera",
+    "detectors",
+    "photometry",
+    "thresholds",
+    "background",
+    "night",
+    "base",
+    "simulator",
+    "indi",
+    "model",
+)
+
+
+@dataclass(frozen=True)
+class Weather:
+    """Default weather for refraction.
+
+    Attributes: ``pressure_hpa`` (hPa; 0 turns refraction off),
+    ``temperature_c`` (°C), ``humidity`` (relative, 0..1).
+    """
+
+    pressure_hpa: float
+    temperature_c: float = 10.0
+    humidity: float = 0.5
+
+
+@dataclass(frozen=True)
+class Wavelengths:
+    """Wavelengths in µm: the quantum channel and the tracking camera's band."""
+
+    quantum_um: float = 0.85
+    camera_um: float = 0.65
+
+
+@dataclass(frozen=True)
+class Mount:
+    """Mount limits (degrees), axis speeds (deg/s) and accelerations (deg/s²).
+
+    Azimuth is reckoned from north (0) through east (90°); the azimuth range
+    may exceed 360° (cable wrap), so one sky azimuth can have two mount
+    azimuths.
+    """
+
+    el_min_deg: float = -3.0
+    el_max_deg: float = 93.0
+    az_min_deg: float = -270.0
+    az_max_deg: float = 270.0
+    az_speed_deg_s: float = 10.0
+    el_speed_deg_s: float = 10.0
+    az_accel_deg_s2: float = 5.0
+    el_accel_deg_s2: float = 5.0
+    settle_s: float = 2.0
+
+
+@dataclass(frozen=True)
+class Telescope:
+    """Telescope aperture and central-obstruction diameters in metres."""
+
+    aperture_m: float = 0.28
+    obstruction_m: float = 0.095
+
+
+@dataclass(frozen=True)
+class Station:
+    """A validated station file.
+
+    Attributes
+    ----------
+    name : str
+    latitude_deg, longitude_deg : float
+        Geodetic latitude (north +) and longitude (east +), degrees.
+    height_m : float
+        Height above the WGS84 ellipsoid, metres.
+    utc_offset_h : float
+        Local civil time minus UTC, hours.
+    weather, wavelengths, mount, telescope
+        See :class:`Weather`, :class:`Wavelengths`, :class:`Mount`,
+        :class:`Telescope`.
+    path : Path or None
+        The file it was read from.
+    """
+
+    name: str
+    latitude_deg: float
+    longitude_deg: float
+    height_m: float
+    utc_offset_h: float = 0.0
+    weather: Weather = field(default_factory=lambda: Weather(1013.25))
+    wavelengths: Wavelengths = field(default_factory=Wavelengths)
+    mount: Mount = field(default_factory=Mount)
+    telescope: Telescope = field(default_factory=Telescope)
+    path: Path | None = None
+    sections: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
+
+    @property
+    def location(self):
+        """The site as an :class:`astropy.coordinates.EarthLocation` (WGS84)."""
+        from astropy import units as u
+        from astropy.coordinates import EarthLocation
+
+        return EarthLocation.from_geodetic(
+            self.longitude_deg * u.deg, self.latitude_deg * u.deg, self.height_m * u.m
+        )
+
+    def section(self, name: str) -> dict[str, Any]:
+        """A copy of an extra section (``camera``, ``detectors``, ...); ``{}`` if absent."""
+        if name not in EXTRA_SECTIONS:
+            raise ConfigError(
+                f"{name!r} is not a free-form station section; expected one of "
+                + ", ".join(EXTRA_SECTIONS)
+            )
+        return _deepcopy(self.sections.get(name, {}))
+
+
+def _deepcopy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _deepcopy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_deepcopy(v) for v in value]
+    return value
+
+
+def standard_pressure_hpa(height_m: float) -> float:
+    """Pressure of the ICAO standard atmosphere at ``height_m`` metres, hPa."""
+    return 1013.25 * (1.0 - 2.25577e-5 * height_m) ** 5.25588
+
+
+# key -> (default, low, high); None default means required
+_SITE = {
+    "latitude_deg": (None, -90.0, 90.0),
+    "longitude_deg": (None, -180.0, 360.0),
+    "height_m": (None, -500.0, 9000.0),
+    "utc_offset_h": (0.0, -14.0, 14.0),
+}
+_WEATHER = {
+    "pressure_hpa": (None, 0.0, 1100.0),  # default computed from the height
+    "temperature_c": (10.0, -80.0, 60.0),
+    "humidity": (0.5, 0.0, 1.0),
+}
+_WAVELENGTHS = {
+    "quantum_um": (0.85, 0.3, 2.5),
+    "camera_um": (0.65, 0.3, 2.5),
+}
+_MOUNT = {
+    "el_min_deg": (-3.0, -90.0, 90.0),
+    "el_max_deg": (93.0, 0.0, 180.0),
+    "az_min_deg": (-270.0, -720.0, 360.0),
+    "az_max_deg": (270.0, 0.0, 720.0),
+    "az_speed_deg_s": (10.0, 1e-3, 1000.0),
+    "el_speed_deg_s": (10.0, 1e-3, 1000.0),
+    "az_accel_deg_s2": (5.0, 1e-3, 1e4),
+    "el_accel_deg_s2": (5.0, 1e-3, 1e4),
+    "settle_s": (2.0, 0.0, 600.0),
+}
+_TELESCOPE = {
+    "aperture_m": (0.28, 1e-3, 50.0),
+    "obstruction_m": (0.095, 0.0, 50.0),
+}
+_SECTIONS = {
+    "site": _SITE,
+    "weather": _WEATHER,
+    "wavelengths": _WAVELENGTHS,
+    "mount": _MOUNT,
+    "telescope": _TELESCOPE,
+}
+_TOP = ("name", "description", *_SECTIONS, *EXTRA_SECTIONS)
+
+
+def station_names() -> list[str]:
+    """Names of the shipped example stations (``shanghai``, ``beijing``, ...)."""
+    return sorted(p.stem for p in STATIONS_DIR.glob("*.toml"))
+
+
+def load_station(name_or_path: str | Path | None = None) -> Station:
+    """Load a station by shipped name (case-insensitive) or from a TOML file.
+
+    Parameters
+    ----------
+    name_or_path : str or Path, optional
+        A shipped station name (see :func:`station_names`) or a path to a
+        TOML file.  Default: ``"shanghai"``.
+
+    Raises
+    ------
+    ConfigError
+        Unknown station name, unknown or missing key, value of the wrong type
+        or out of range; the message names the file and the key
+        (``mount.el_max_deg``).
+    FileFormatError
+        The file is not valid TOML (names the line) or cannot be read.
+    """
+    if name_or_path is None:
+        name_or_path = DEFAULT_STATION
+    path = _resolve(name_or_path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        reason = exc.strerror or exc
+        raise FileFormatError(path, None, f"cannot read station file: {reason}") from None
+    except UnicodeDecodeError as exc:
+        raise FileFormatError(path, None, f"station file is not UTF-8 text: {exc.reason}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        m = re.search(r"line (\d+)", str(exc))
+        raise FileFormatError(
+            path, int(m.group(1)) if m else None, f"invalid TOML: {exc}"
+        ) from None
+    return station_from_dict(data, path=path)
+
+
+def _resolve(name_or_path: str | Path) -> Path:
+    text = str(name_or_path)
+    candidate = Path(text).expanduser()
+    looks_like_path = (
+        isinstance(name_or_path, Path) or text.endswith(".toml") or "/" in text or "\\" in text
+    )
+    if looks_like_path:
+        if not candidate.is_file():
+            raise ConfigError(f"station file not found: {candidate}")
+        return candidate
+    shipped = STATIONS_DIR / f"{text.strip().lower()}.toml"
+    if shipped.is_file():
+        return shipped
+    if candidate.is_file():
+        return candidate
+    raise ConfigError(
+        f"unknown station {text!r}: give a path to a TOML file or one of "
+        + ", ".join(station_names())
+    )
+
+
+def station_from_dict(data: dict[str, Any], path: Path | str | None = None) -> Station:
+    """Validate a parsed station file (a dict as from :mod:`tomllib`)."""
+    where = f"{path}: " if path is not None else ""
+
+    def fail(msg: str) -> ConfigError:
+        return ConfigError(where + msg)
+
+    if not isinstance(data, dict):
+        raise fail("a station file must be a TOML table")
+    for key in data:
+        if key not in _TOP:
+            raise fail(
+                f"unknown key {key!r} at the top level; expected name, description or a "
+                "section: " + ", ".join(k for k in _TOP if k not in ("name", "description"))
+            )
+    name = data.get("name")
+    if name is None:
+        raise fail("missing key 'name'")
+    if not isinstance(name, str) or not name.strip():
+        raise fail("'name' must be a non-empty string")
+    if "description" in data and not isinstance(data["description"], str):
+        raise fail("'description' must be a string")
+
+    values: dict[str, dict[str, float]] = {}
+    for section, schema in _SECTIONS.items():
+        raw = data.get(section, {})
+        if not isinstance(raw, dict):
+            raise fail(f"'{section}' must be a table ([{section}])")
+        if section == "site" and section not in data:
+            raise fail("missing section [site] (latitude_deg, longitude_deg, height_m)")
+        out: dict[str, float] = {}
+        for key in raw:
+            if key not in schema:
+                raise fail(
+                    f"unknown key '{section}.{key}'; expected one of "
+                    + ", ".join(f"{section}.{k}" for k in schema)
+                )
+        for key, (default, lo, hi) in schema.items():
+            full = f"{section}.{key}"
+            if key not in raw:
+                if default is None and not (section == "weather" and key == "pressure_hpa"):
+                    raise fail(f"missing key '{full}'")
+                if default is not None:
+                    out[key] = float(default)
+                continue
+            value = raw[key]
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise fail(f"'{full}' must be a number, not {type(value).__name__} {value!r}")
+            value = float(value)
+            if not math.isfinite(value) or not lo <= value <= hi:
+                raise fail(f"'{full}' = {value:g} is outside {lo:g} .. {hi:g}")
+            out[key] = value
+        values[section] = out
+
+    site, mount, tel = values["site"], values["mount"], values["telescope"]
+    lon = site["longitude_deg"]
+    if lon > 180.0:
+        lon -= 360.0
+    weather = values["weather"]
+    weather.setdefault("pressure_hpa", round(standard_pressure_hpa(site["height_m"]), 1))
+    if mount["el_min_deg"] >= mount["el_max_deg"]:
+        raise fail(
+            f"'mount.el_min_deg' ({mount['el_min_deg']:g}) must be below "
+            f"'mount.el_max_deg' ({mount['el_max_deg']:g})"
+        )
+    if mount["az_max_deg"] - mount["az_min_deg"] < 360.0:
+        raise fail(
+            "'mount.az_min_deg' .. 'mount.az_max_deg' must span at least 360 deg "
+            f"(got {mount['az_min_deg']:g} .. {mount['az_max_deg']:g})"
+        )
+    if tel["obstruction_m"] >= tel["aperture_m"]:
+        raise fail(
+            f"'telescope.obstruction_m' ({tel['obstruction_m']:g}) must be smaller than "
+            f"'telescope.aperture_m' ({tel['aperture_m']:g})"
+        )
+
+    extras: dict[str, dict[str, Any]] = {}
+    for section in EXTRA_SECTIONS:
+        if section in data:
+            if not isinstance(data[section], dict):
+                raise fail(f"'{section}' must be a table ([{section}])")
+            extras[section] = _deepcopy(data[section])
+
+    return Station(
+        name=name.strip(),
+        latitude_deg=site["latitude_deg"],
+        longitude_deg=lon,
+        height_m=site["height_m"],
+        utc_offset_h=site["utc_offset_h"],
+        weather=Weather(**weather),
+        wavelengths=Wavelengths(**values["wavelengths"]),
+        mount=Mount(**mount),
+        telescope=Telescope(**tel),
+        path=Path(path) if path is not None else None,
+        sections=extras,
+    )
