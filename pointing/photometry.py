@@ -466,13 +466,14 @@ class PhotometryConfig:
 class DetectorConfig:
     """The station's ``detectors`` section.
 
-    Keys: ``channels`` [4 quantum channels], ``dark_cps`` [15 counts/s per
-    channel; one number or one per channel], ``dead_time_ns`` [0 = no
+    Keys: ``channels`` [4 quantum channels], ``dark_cps`` [10 counts/s per
+    channel, so that a rural site stays below 100 counts/s in total; one number
+    or one per channel], ``dead_time_ns`` [0 = no
     correction; non-paralysable dead time of each SPAD].
     """
 
     channels: int = 4
-    dark_cps: tuple[float, ...] = (15.0, 15.0, 15.0, 15.0)
+    dark_cps: tuple[float, ...] = (10.0, 10.0, 10.0, 10.0)
     dead_time_s: float = 0.0
 
     @property
@@ -490,7 +491,7 @@ class DetectorConfig:
         if channels != int(channels):
             raise ConfigError(f"detectors.channels: must be an integer, got {channels}")
         channels = int(channels)
-        dark = get_numbers(sec, n, "dark_cps", (15.0,), minimum=0, maximum=1e7)
+        dark = get_numbers(sec, n, "dark_cps", (10.0,), minimum=0, maximum=1e7)
         if len(dark) == 1:
             dark = dark * channels
         elif len(dark) != channels:
