@@ -239,5 +239,7 @@ def make_observation_table(rows: Sequence[Mapping[str, Any]] | Mapping[str, Sequ
 def write_observation_table(table: Any, path: str | Path) -> Path:
     """Write an observation table as ECSV (overwrites); returns the path."""
     path = Path(path)
-    table.write(path, format="ascii.ecsv", overwrite=True)
+    out = table.copy(copy_data=False)
+    out.meta.pop("source", None)  # where it was read from is not part of the data
+    out.write(path, format="ascii.ecsv", overwrite=True)
     return path
