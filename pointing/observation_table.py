@@ -182,8 +182,10 @@ def validate_observation_table(table: Any, source: Any = None,
         raise FileFormatError(source, line, f"{prefix}column 'kind': {kind[bad[0]]!r} is "
                               f"not one of {', '.join(KINDS)}")
     out["kind"] = kind
+    # object dtype, so that a flag written into a row later is not truncated to the
+    # width of the longest flag so far
     out["flags"] = (np.full(n, "", dtype=object) if "flags" not in names
-                    else _filled(table["flags"], str, "").astype(str))
+                    else _filled(table["flags"], str, "").astype(str).astype(object))
     times = _filled(table["time"], str, "").astype(str)
     try:
         if n:
@@ -241,5 +243,7 @@ def write_observation_table(table: Any, path: str | Path) -> Path:
     path = Path(path)
     out = table.copy(copy_data=False)
     out.meta.pop("source", None)  # where it was read from is not part of the data
+    if "flags" in out.colnames:
+        out["flags"] = np.asarray(out["flags"]).astype(str)
     out.write(path, format="ascii.ecsv", overwrite=True)
     return path
