@@ -542,7 +542,14 @@ def fit_background(samples: BackgroundSamples, config: BackgroundConfig | None =
     # uncertainties of the derived figures: redraw the free parameters from their
     # covariance (seeded, so the report is reproducible) and recompute on a coarse grid
     rng = np.random.default_rng(0)
-    draws = rng.multivariate_normal(res.x, cov, size=200, method="eigh")
+    try:
+        draws = (rng.multivariate_normal(res.x, cov, size=200, method="eigh")
+                 if np.all(np.isfinite(cov)) else np.empty((0, res.x.size)))
+    except (np.linalg.LinAlgError, ValueError):
+        draws = np.empty((0, res.x.size))
+    if draws.shape[0] == 0:
+        flags.append("parameter covariance not usable: uncertainties of the derived "
+                     "figures unknown")
     zen_d, rural_d, worst_d = [], [], []
     el_coarse = np.arange(0.0, 90.001, 1.0)
     for q in draws:
@@ -560,9 +567,9 @@ def fit_background(samples: BackgroundSamples, config: BackgroundConfig | None =
         zen_d.append(z)
         rural_d.append(rural_like_above(e_d, mean_d, z, tol))
         worst_d.append(rural_like_above(e_d, max_d, z, tol))
-    zen_sigma = float(np.std(zen_d))
-    rural_sigma = float(np.std(rural_d))
-    worst_sigma = float(np.std(worst_d))
+    zen_sigma = float(np.std(zen_d)) if zen_d else math.nan
+    rural_sigma = float(np.std(rural_d)) if rural_d else math.nan
+    worst_sigma = float(np.std(worst_d)) if worst_d else math.nan
 
     if rural <= float(el_deg.min()) - 5.0:
         flags.append(f"rural-like elevation {rural:.1f} deg is below the lowest sample "

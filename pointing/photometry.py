@@ -708,7 +708,7 @@ def _weighted_line(x: np.ndarray, y: np.ndarray, sigma: np.ndarray, k_slope: flo
 def fit_extinction(x_airmass: Any, eta: Any, eta_sigma: Any, *, clip_sigma: float = 4.0,
                    min_points: int = 3, min_airmass_span: float = 0.3,
                    k_fixed: float | None = None, labels: Sequence[dict] | None = None,
-                   ) -> EfficiencyResult:
+                   excluded: Mapping[int, str] | None = None) -> EfficiencyResult:
     """Robust fit of ln η = ln η₀ − 0.4 ln10 · k · X over one night.
 
     Parameters
@@ -734,6 +734,8 @@ def fit_extinction(x_airmass: Any, eta: Any, eta_sigma: Any, *, clip_sigma: floa
     labels : sequence of dict, optional
         One dict per star (e.g. hip, time) copied into ``per_star`` and
         ``rejected``.
+    excluded : mapping of index to reason, optional
+        Stars to leave out from the start, with the reason to report.
 
     Returns
     -------
@@ -756,8 +758,11 @@ def fit_extinction(x_airmass: Any, eta: Any, eta_sigma: Any, *, clip_sigma: floa
         raise ValueError("labels must have one entry per star")
 
     reasons: list[str | None] = [None] * n
+    excluded = dict(excluded or {})
     for i in range(n):
-        if not np.isfinite(xa[i]):
+        if i in excluded:
+            reasons[i] = excluded[i]
+        elif not np.isfinite(xa[i]):
             reasons[i] = "no airmass (elevation below the horizon?)"
         elif not np.isfinite(eta[i]):
             reasons[i] = "no efficiency (missing counts or magnitude)"
@@ -901,6 +906,16 @@ def _flag_tokens(text: Any) -> set[str]:
             .split(",") if t.strip()}
 
 
+def _flagged(table: Any, rows: Iterable[int]) -> dict[int, str]:
+    """Rows whose flags exclude them, as {position in rows: reason}."""
+    out = {}
+    for j, i in enumerate(rows):
+        bad = _flag_tokens(table["flags"][i]) & _SKIP_FLAGS
+        if bad:
+            out[j] = f"flagged: {', '.join(sorted(bad))}"
+    return out
+
+
 def _star_rows(table: Any) -> np.ndarray:
     kind = np.asarray(table["kind"]).astype(str)
     hip = np.asarray(table["hip"], dtype=int)
@@ -974,21 +989,11 @@ def night_efficiency(table: Any, station: Any = None, *,
         channels=dcfg.channels, dead_time_s=dcfg.dead_time_s)
     el = np.radians(np.asarray(table["el_deg"], dtype=float)[rows])
     x = np.asarray(airmass(el), dtype=float)
-    eta = se.eta.copy()
-    sig = se.eta_sigma.copy()
     labels = _labels(table, rows)
-    skipped = {}
-    for j, i in enumerate(rows):
-        bad = _flag_tokens(table["flags"][i]) & _SKIP_FLAGS
-        if bad:
-            eta[j] = np.nan
-            skipped[j] = f"flagged: {', '.join(sorted(bad))}"
-    result = fit_extinction(x, eta, sig, clip_sigma=pcfg.clip_sigma,
+    result = fit_extinction(x, se.eta, se.eta_sigma, clip_sigma=pcfg.clip_sigma,
                             min_points=pcfg.min_stars,
                             min_airmass_span=pcfg.min_airmass_span, k_fixed=k_fixed,
-                            labels=labels)
-    for j, why in skipped.items():
-        result.per_star[j]["reason"] = why
+                            labels=labels, excluded=_flagged(table, rows))
     result.rejected = [{k: r[k] for k in ("hip", "time", "kind", "el_deg")}
                        | {"reason": r["reason"]} for r in result.per_star if not r["used"]]
     for j, row in enumerate(result.per_star):
@@ -1120,15 +1125,12 @@ def camera_efficiency(table: Any, station: Any = None, *,
         eta = flux / expected
         sig = np.abs(eta) * np.sqrt((err / flux) ** 2 + (_LN10_04 * mag_sigma) ** 2)
     eta = np.where(texp > 0, eta, np.nan)
-    for j, i in enumerate(rows):
-        if _flag_tokens(table["flags"][i]) & _SKIP_FLAGS:
-            eta[j] = np.nan
     el = np.radians(np.asarray(table["el_deg"], dtype=float)[rows])
     x = np.asarray(airmass(el), dtype=float)
     result = fit_extinction(x, eta, sig, clip_sigma=pcfg.clip_sigma,
                             min_points=pcfg.min_stars,
                             min_airmass_span=pcfg.min_airmass_span, k_fixed=k_fixed,
-                            labels=_labels(table, rows))
+                            labels=_labels(table, rows), excluded=_flagged(table, rows))
     fit_line = result.eta0 * 10.0 ** (-0.4 * result.k_mag_per_airmass * x)
     for j, row in enumerate(result.per_star):
         row["transparency"] = float(eta[j] / result.eta0)

@@ -37,8 +37,12 @@ def synth_night(seed: int = 0, *, n_stars: int = 30, eta0: float = 0.35, k: floa
                 sky: SkyBackgroundModel | None = None,
                 moon: tuple[float, float, float] = (math.nan, math.nan, 0.0),
                 count_time_s: float = 5.0, grid: bool = True, el_range=(15.0, 85.0),
-                dark_total: float = 40.0) -> Night:
-    """A night of star pointings (and optionally the blank-sky grid)."""
+                dark_total: float = 40.0, mag_scatter: float = 0.0) -> Night:
+    """A night of star pointings (and optionally the blank-sky grid).
+
+    *mag_scatter* (mag): the stars' true brightness differs from the catalogue
+    magnitude written to the table by this much (rms).
+    """
     rng = np.random.default_rng(seed)
     cfg = PhotometryConfig()
     sky = sky or SkyBackgroundModel.rural()
@@ -51,7 +55,8 @@ def synth_night(seed: int = 0, *, n_stars: int = 30, eta0: float = 0.35, k: floa
     imag = rng.uniform(1.0, 5.0, n_stars)
     vi = rng.uniform(-0.1, 1.8, n_stars)
     hip = 1000 + np.arange(n_stars)
-    mean = expected_star_counts(imag, vi, el, count_time_s, eta0=eta0, k_mag_per_airmass=k,
+    true_imag = imag + rng.normal(0.0, mag_scatter, n_stars) if mag_scatter else imag
+    mean = expected_star_counts(true_imag, vi, el, count_time_s, eta0=eta0, k_mag_per_airmass=k,
                                 area_m2=cfg.area_m2, band=cfg.band)
     clouded = rng.choice(n_stars, size=n_cloud, replace=False) if n_cloud else []
     mean = mean.copy()
