@@ -43,6 +43,23 @@ _EXPORTS = {
     "select_stars": "pointing.sky.select",
     "StarSelection": "pointing.sky.select",
     "plan_slews": "pointing.sky.select",
+    "Band": "pointing.photometry",
+    "EfficiencyResult": "pointing.photometry",
+    "airmass": "pointing.photometry",
+    "camera_aperture_photometry": "pointing.photometry",
+    "camera_efficiency": "pointing.photometry",
+    "fit_extinction": "pointing.photometry",
+    "night_efficiency": "pointing.photometry",
+    "star_efficiency": "pointing.photometry",
+    "star_photon_flux": "pointing.photometry",
+    "BackgroundFit": "pointing.background",
+    "background_grid": "pointing.background",
+    "night_background": "pointing.background",
+    "SkyBackgroundModel": "pointing.skybackground",
+    "GoNoGo": "pointing.gonogo",
+    "go_no_go": "pointing.gonogo",
+    "make_observation_table": "pointing.observation_table",
+    "read_observation_table": "pointing.observation_table",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -10,12 +10,12 @@ from datetime import UTC, datetime, timedelta, timezone
 import erfa
 
 from pointing.cli import arguments, command
+from pointing.commands._station import add_station_option
 from pointing.errors import PointingError
 
 
 def _add(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--station", default="shanghai",
-                   help="shipped station name or station TOML file (default: shanghai)")
+    add_station_option(p)
     p.add_argument("--time", default=None,
                    help="start of the run, ISO 8601; UTC unless it has an offset "
                         "(2026-12-01T22:00+08:00) or --local is given (default: now)")
