@@ -144,3 +144,30 @@ def plot_fit(result: Any, path: str | Path, *, title: str | None = None) -> Path
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def plot_history(rows: list[dict], path: str | Path, *, station: str = "") -> Path:
+    """Coefficients (arcsec) and verification RMS (µrad) of a station, night by night."""
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(9, 7), sharex=True,
+                                   constrained_layout=True)
+    nights = [r["night_id"] for r in rows]
+    terms = sorted({t for r in rows for t in r["terms"]} - {"IA"})
+    for t in terms:
+        ax1.plot(nights, [r["terms"].get(t, np.nan) for r in rows], "o-", label=t)
+    ax1.set_ylabel("coefficient (arcsec)")
+    ax1.set_title(f"{station}: model coefficients by night (IA not shown: it is the "
+                  "compass setting)" if station else "model coefficients by night")
+    ax1.grid(True, alpha=0.3)
+    if terms:
+        ax1.legend(ncol=4, fontsize="small")
+    rms = [r["verification_rms_urad"] for r in rows]
+    ax2.plot(nights, [np.nan if v is None else v for v in rms], "s-", color="tab:red")
+    ax2.axhline(100.0, color="0.5", ls="--", lw=1)
+    ax2.text(nights[0] if nights else 0, 100.0, " 100 µrad", va="bottom", color="0.4")
+    ax2.set_ylabel("verification RMS (µrad)")
+    ax2.set_xlabel("night (station log id)")
+    ax2.grid(True, alpha=0.3)
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

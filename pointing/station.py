@@ -73,6 +73,7 @@ DEFAULT_STATION = "shanghai"
 #: sections kept as dicts for the modules that own them
 EXTRA_SECTIONS = (
     "camera",
+    "wide_camera",
     "detectors",
     "photometry",
     "thresholds",

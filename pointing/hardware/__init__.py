@@ -1,0 +1,37 @@
+"""Hardware interfaces the calibration night talks to, and their backends.
+
+:mod:`pointing.hardware.base` defines the small protocols (mount, camera,
+photon counter, clock); :mod:`pointing.hardware.simulator` is the embedded
+physically modelled station.  Real stations plug in through
+``--backend MODULE:FACTORY``.
+"""
+
+from pointing.hardware.base import (
+    Backend,
+    Camera,
+    Clock,
+    Counts,
+    Frame,
+    HardwareError,
+    HardwareTimeout,
+    Mount,
+    MountLimitError,
+    MountLimits,
+    PhotonCounter,
+    load_backend,
+)
+
+__all__ = [
+    "Backend",
+    "Camera",
+    "Clock",
+    "Counts",
+    "Frame",
+    "HardwareError",
+    "HardwareTimeout",
+    "Mount",
+    "MountLimitError",
+    "MountLimits",
+    "PhotonCounter",
+    "load_backend",
+]

@@ -1,0 +1,231 @@
+"""The small interfaces the calibration night talks to.
+
+A real station plugs in by writing one adapter per device; the simulator
+(:mod:`pointing.hardware.simulator`) is a backend like any other.  Angles are
+radians, azimuth from north (0) through east (π/2); raw means the mount's
+encoder frame (what the pointing model's ``raw_from_true`` returns).  Every
+measurement carries its UTC time from the backend's :class:`Clock`.
+
+Errors a device raises for conditions the night handles (limits, timeouts,
+lost connection) are subclasses of :class:`HardwareError`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from pointing.errors import ConfigError, PointingError
+
+__all__ = [
+    "Backend",
+    "Camera",
+    "Clock",
+    "Counts",
+    "Frame",
+    "HardwareError",
+    "HardwareTimeout",
+    "Mount",
+    "MountLimitError",
+    "MountLimits",
+    "PhotonCounter",
+    "load_backend",
+]
+
+
+class HardwareError(PointingError):
+    """A device failed in a way the night can log and work around."""
+
+
+class HardwareTimeout(HardwareError):
+    """A device did not answer in time."""
+
+
+class MountLimitError(HardwareError):
+    """A demanded position is outside the mount's limits."""
+
+
+@dataclass(frozen=True)
+class MountLimits:
+    """Axis limits in the raw (encoder) frame, radians."""
+
+    az_min: float
+    az_max: float
+    el_min: float
+    el_max: float
+
+    def check(self, az: float, el: float) -> None:
+        """Raise :class:`MountLimitError` naming the axis when (az, el) is outside."""
+        deg = 180.0 / np.pi
+        if not self.az_min <= az <= self.az_max:
+            raise MountLimitError(f"azimuth {az * deg:.2f}° is outside the mount's limits "
+                                  f"{self.az_min * deg:.1f}°…{self.az_max * deg:.1f}°")
+        if not self.el_min <= el <= self.el_max:
+            raise MountLimitError(f"elevation {el * deg:.2f}° is outside the mount's limits "
+                                  f"{self.el_min * deg:.1f}°…{self.el_max * deg:.1f}°")
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One camera exposure.
+
+    Attributes
+    ----------
+    data : ndarray
+        2-D image, ADU (uint16 for real cameras).
+    time : astropy.time.Time
+        UTC at mid-exposure.
+    exposure_s : float
+    gain_e_per_adu : float or None
+    temperature_c : float or None
+        Sensor temperature.
+    metadata : dict
+        Anything else the device reports (camera name, binning, ...).
+    """
+
+    data: np.ndarray
+    time: Any
+    exposure_s: float
+    gain_e_per_adu: float | None = None
+    temperature_c: float | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Photon counts of the quantum channels over one interval.
+
+    Attributes
+    ----------
+    counts : ndarray of int
+        One entry per detector channel.
+    start, end : astropy.time.Time
+        UTC start and end of the counting interval.
+    """
+
+    counts: np.ndarray
+    start: Any
+    end: Any
+
+    @property
+    def duration_s(self) -> float:
+        return float((self.end - self.start).sec)
+
+    @property
+    def total(self) -> int:
+        return int(np.sum(self.counts))
+
+
+@runtime_checkable
+class Clock(Protocol):
+    """The time every measurement is stamped with (virtual for the simulator)."""
+
+    def now(self) -> Any:
+        """Current UTC as an astropy Time."""
+
+    def sleep(self, seconds: float) -> None:
+        """Wait (virtually, for a simulator)."""
+
+
+@runtime_checkable
+class Mount(Protocol):
+    """An alt-az mount, commanded in its raw (encoder) frame."""
+
+    def limits(self) -> MountLimits:
+        """Axis limits (radians)."""
+
+    def slew(self, az: float, el: float, *, timeout_s: float = 120.0) -> None:
+        """Go to raw (az, el) and stop there; returns once settled.
+
+        Raises :class:`MountLimitError` outside the limits (without moving)
+        and :class:`HardwareTimeout` when not arrived in ``timeout_s``.
+        """
+
+    def track(self, az_rate: float, el_rate: float) -> None:
+        """Move both axes at constant rates (rad/s) from the current position."""
+
+    def stop(self) -> None:
+        """Stop tracking and hold the current position."""
+
+    def position(self) -> tuple[float, float]:
+        """Current raw encoder (az, el), radians."""
+
+
+@runtime_checkable
+class Camera(Protocol):
+    """A camera that takes one exposure at a time."""
+
+    def expose(self, seconds: float, *, timeout_s: float = 30.0) -> Frame:
+        """Take an exposure; the frame's time is mid-exposure (UTC)."""
+
+
+@runtime_checkable
+class PhotonCounter(Protocol):
+    """The time-tagging electronics of the quantum receiver (counts per channel)."""
+
+    channels: int
+
+    def count(self, seconds: float) -> Counts:
+        """Counts on every channel over the next ``seconds``."""
+
+
+@dataclass
+class Backend:
+    """The devices of one station, as the night uses them.
+
+    Attributes
+    ----------
+    clock, mount : Clock, Mount
+    tracking_camera : Camera
+        Behind the telescope; its geometry is the station's ``[camera]``.
+    wide_camera : Camera or None
+        The wide acquisition camera (``[wide_camera]``), used to find a star
+        that the tracking camera misses.
+    counter : PhotonCounter or None
+    truth : dict or None
+        For simulators: the true parameters (terms, efficiency, background),
+        which the report prints beside the measured ones.
+    noise_floor_urad : float or None
+        For simulators: the pointing RMS a perfect model would leave.
+    close : callable or None
+        Called when the night ends.
+    """
+
+    clock: Clock
+    mount: Mount
+    tracking_camera: Camera
+    wide_camera: Camera | None = None
+    counter: PhotonCounter | None = None
+    truth: dict[str, Any] | None = None
+    noise_floor_urad: float | None = None
+    name: str = "backend"
+    close: Callable[[], None] | None = None
+    state: Callable[[], dict[str, Any]] | None = None
+    restore: Callable[[dict[str, Any]], None] | None = None
+
+
+def load_backend(spec: str, station: Any, **kwargs: Any) -> Backend:
+    """Build a backend from ``"module:factory"``: ``factory(station, **kwargs)``.
+
+    Raises :class:`~pointing.errors.ConfigError` naming the spec when the
+    module or factory cannot be found or does not return a :class:`Backend`.
+    """
+    module_name, sep, factory_name = spec.partition(":")
+    if not sep or not module_name or not factory_name:
+        raise ConfigError(f"--backend {spec!r}: expected MODULE:FACTORY")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigError(f"--backend {spec!r}: cannot import {module_name}: {exc}") from None
+    factory = getattr(module, factory_name, None)
+    if not callable(factory):
+        raise ConfigError(f"--backend {spec!r}: {module_name} has no callable {factory_name}")
+    backend = factory(station, **kwargs)
+    if not isinstance(backend, Backend):
+        raise ConfigError(f"--backend {spec!r}: the factory returned "
+                          f"{type(backend).__name__}, not a pointing.hardware.Backend")
+    return backend

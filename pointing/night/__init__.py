@@ -1,0 +1,14 @@
+"""The calibration night: steps, station log, history and report."""
+
+from pointing.night.config import BaseGeometry, NightConfig
+from pointing.night.log import StationLog, default_log_path
+
+__all__ = ["BaseGeometry", "NightConfig", "StationLog", "default_log_path", "run_night"]
+
+
+def __getattr__(name: str):
+    if name == "run_night":
+        from pointing.night.run import run_night
+
+        return run_night
+    raise AttributeError(name)
