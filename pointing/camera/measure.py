@@ -45,7 +45,6 @@ from __future__ import annotations
 import enum
 import math
 import os
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -409,12 +408,13 @@ def _bin(img: np.ndarray, k: int) -> np.ndarray:
         acc = np.float32
     else:
         acc = np.float64
-    a = img[:h, 0:w:k].astype(acc)
-    for c in range(1, k):
-        a += img[:h, c:w:k]
-    b = a[0::k].copy()
+    # whole rows first (contiguous memory), then columns
+    a = img[0:h:k, :w].astype(acc)
     for r in range(1, k):
-        b += a[r::k]
+        np.add(a, img[r:h:k, :w], out=a)
+    b = a[:, 0::k].copy()
+    for c in range(1, k):
+        b += a[:, c::k]
     return b.astype(np.float32) if acc is np.int32 else b
 
 
@@ -432,13 +432,17 @@ def _upsample(mesh: np.ndarray, box: int, shape: tuple[int, int]) -> np.ndarray:
     return rows[:, x0] * (1.0 - fx) + rows[:, x1] * fx
 
 
-def _mesh_background(b: np.ndarray) -> np.ndarray:
-    """Median of meshes (a 3×3 median filter over them), bilinear in between."""
+def _mesh_background(b: np.ndarray) -> np.ndarray | float:
+    """Median of meshes (a 3×3 median filter over them), bilinear in between.
+
+    Returns a scalar when the meshes agree to a fifth of the pixel noise (a
+    flat background: the common case, and a cheap one).
+    """
     ny, nx = b.shape
     mesh = max(16, min(ny, nx) // 8)
     my, mx = ny // mesh, nx // mesh
     if my < 2 or mx < 2:
-        return np.full(b.shape, np.median(b[np.isfinite(b)]) if np.any(np.isfinite(b)) else 0)
+        return float(np.median(b))
     blocks = b[: my * mesh, : mx * mesh].reshape(my, mesh, mx, mesh).transpose(0, 2, 1, 3)
     blocks = blocks.reshape(my, mx, mesh * mesh)
     half = mesh * mesh // 2
@@ -447,6 +451,9 @@ def _mesh_background(b: np.ndarray) -> np.ndarray:
         from scipy.ndimage import median_filter
 
         med = median_filter(med, size=3, mode="nearest")
+    _, noise = _robust_sigma(b[::4, ::4])
+    if float(np.ptp(med)) < 0.2 * noise:
+        return float(np.median(med))
     return _upsample(med, mesh, b.shape)
 
 
@@ -469,8 +476,8 @@ def _photutils_background(b: np.ndarray) -> np.ndarray:
 def _robust_sigma(a: np.ndarray) -> tuple[float, float]:
     """Median and MAD-based sigma of a (finite) array."""
     a = a.ravel()
-    if a.size > 40000:
-        a = a[:: a.size // 20000]
+    if a.size > 20000:
+        a = a[:: a.size // 10000]
     mid = a.size // 2
     med = float(np.partition(a, mid)[mid])
     mad = float(np.partition(np.abs(a - med), mid)[mid])
@@ -553,7 +560,7 @@ def _detect(img: np.ndarray, opts: _Options, expected_xy: tuple[float, float] | 
     rows = r[:-1] + r[1:] if n == 2 else r[:-2] + r[1:-1] + r[2:]
     d = rows[:, :-1] + rows[:, 1:] if n == 2 else rows[:, :-2] + rows[:, 1:-1] + rows[:, 2:]
     _, sig_d = _robust_sigma(d)
-    back_pix = float(np.median(bkg_map)) / (k * k)
+    back_pix = float(np.median(bkg_map)) / (k * k)  # typical level (for spike tests)
     if not sig_d > 0:
         # a constant (or nearly) frame: noise from the data's own quantisation
         sig_d = max(float(np.std(d)), 1e-12)
@@ -635,12 +642,15 @@ def _measure_local(img: np.ndarray, target: _Candidate, others: list[_Candidate]
     state = None
     for _ in range(2):
         state = _fit_star(img, target, others, det, opts, g)
-        if state is None or opts.fast or state["fit_failed"]:
+        if state is None:
             break
-        fwhm_fit = state["fwhm"]
-        if not (fwhm_fit > 1.3 * g and g < 20.0):
+        # a star much wider than expected (defocus, trail): widen the windows
+        wide = (state["fwhm"] if not state["fit_failed"]
+                else g * state["elongation"][0] if math.isfinite(state["elongation"][0])
+                else 2 * g)
+        if not (wide > 1.3 * g and g < 20.0):
             break
-        g = min(fwhm_fit, 20.0)  # the star is wider than expected: widen the windows
+        g = min(wide, 20.0)
     if state is None:
         return None
     return _finish(img, state, others, opts)
@@ -859,7 +869,7 @@ def _fit_star(img: np.ndarray, target: _Candidate, others: list[_Candidate],
     if not f0 > 0:
         f0 = max(float(np.max(np.where(ok, rw, 0.0))) * 2 * math.pi * sigma0**2, 1e-6)
     p0 = np.array([xc, yc, f0, sigma0, sigma0, 0.0])
-    iters = 15 if fast else 30
+    iters = 30
 
     def fit(use: np.ndarray, start: np.ndarray) -> tuple:
         return _lm_fit(rw, fx, fy, use, start, var_b, shot, circular=fast, max_iter=iters)
@@ -871,13 +881,14 @@ def _fit_star(img: np.ndarray, target: _Candidate, others: list[_Candidate],
         if not opts.gain:
             # unknown gain: the star's shot noise from its own residuals, then refit
             shot = _shot_from_residuals(rw, fx, fy, ok, p, var_b, fast)
-            if shot > 0 and not fast:
+            if shot > 0:
                 p, cov, chi2, dof, conv = fit(ok, p)
         # elongated (trail, wind shake): the Gaussian cannot fit it, so its
         # residuals say nothing about hot pixels or neighbours
+        model = model_and_jacobian(fx, fy, p, False)[0]  # fills the masked pixels
         elong, significant = _moments(
-            np.where(ok, rw - p[5], 0.0), fx, fy, p[0], p[1], 2 * math.sqrt(p[3] * p[4]),
-            np.full(rw.shape, var_b))
+            np.where(ok, rw - p[5], model), fx, fy, p[0], p[1], 2 * math.sqrt(p[3] * p[4]),
+            var_b + shot * np.clip(model, 0.0, None))
         if not (significant and elong > opts.max_elongation):
             # residual outliers the spike test let through: mask, refit, keep the
             # mask only for pixels the refit cannot explain either
@@ -924,14 +935,29 @@ def _fit_star(img: np.ndarray, target: _Candidate, others: list[_Candidate],
 
 def _shot_from_residuals(rw: np.ndarray, fx: np.ndarray, fy: np.ndarray, ok: np.ndarray,
                          p: np.ndarray, var_b: float, circular: bool) -> float:
-    """Star shot-noise coefficient (1/gain) from the excess residual variance."""
-    star = model_and_jacobian(fx, fy, p, circular)[0]
-    m = star[ok]
-    res2 = (rw[ok] - m - p[5]) ** 2
-    den = float(m @ m)
+    """Star shot-noise coefficient (1/gain) from the excess residual variance.
+
+    Fits ``E[res²] = (1 − h)·(var_b + k·star)`` for ``k`` over the fitted
+    pixels, ``h`` the leverage of each pixel in a fit weighted by the
+    background alone (the core pixels fix flux and width, so their residuals
+    are shrunk).
+    """
+    star, jac, _ = model_and_jacobian(fx, fy, p, circular)
+    use = ok.ravel()
+    m = star.ravel()[use]
+    j = jac[use]
+    try:
+        hat = np.einsum("ij,jk,ik->i", j, np.linalg.inv(j.T @ j), j)
+    except np.linalg.LinAlgError:
+        return 0.0
+    keep = hat < 0.9
+    res2 = (rw.ravel()[use] - m - p[5]) ** 2
+    excess = res2[keep] / (1.0 - hat[keep]) - var_b
+    mk = m[keep]
+    den = float(mk @ mk)
     if not den > 0:
         return 0.0
-    return max(float(m @ (res2 - var_b)) / den, 0.0)
+    return max(float(mk @ excess) / den, 0.0)
 
 
 def _mismatch(res: np.ndarray, sig: np.ndarray, ok: np.ndarray) -> float:
@@ -966,16 +992,18 @@ def _residual_outliers(rw: np.ndarray, fx: np.ndarray, fy: np.ndarray, ok: np.nd
     sig = np.sqrt(sig * sig + extra * extra)
     dev = res
     if local:
-        pad = np.pad(np.where(ok, res, np.nan), 1, constant_values=np.nan)
+        # masked and outside neighbours count as zero residual
+        pad = np.pad(np.where(ok, res, 0.0), 1)
         ny, nx = res.shape
         stack = np.stack([pad[a:a + ny, b:b + nx] for a in (0, 1, 2) for b in (0, 1, 2)
                           if a != 1 or b != 1])
-        with warnings.catch_warnings():  # all-NaN neighbourhoods give NaN: fine
-            warnings.simplefilter("ignore", RuntimeWarning)
-            nb_med = np.nanmedian(stack, axis=0)
-            nb_mad = 1.4826 * np.nanmedian(np.abs(stack - nb_med), axis=0)
-        dev = res - np.where(np.isfinite(nb_med), nb_med, 0.0)
-        sig = np.sqrt(sig * sig + np.where(np.isfinite(nb_mad), nb_mad, 0.0) ** 2)
+        stack.sort(axis=0)
+        nb_med = 0.5 * (stack[3] + stack[4])
+        spread = np.abs(stack - nb_med)
+        spread.sort(axis=0)
+        nb_mad = 1.4826 * 0.5 * (spread[3] + spread[4])
+        dev = res - nb_med
+        sig = np.sqrt(sig * sig + nb_mad * nb_mad)
     d2 = (fx[None, :] - p[0]) ** 2 + (fy[:, None] - p[1]) ** 2
     core = d2 <= (FWHM_PER_SIGMA * max(p[3], p[4])) ** 2
     return ok & (np.abs(dev) > 5.0 * sig) & (~core | (np.abs(res) > 0.5 * star))
@@ -1083,9 +1111,11 @@ def _finish(img: np.ndarray, st: dict, others: list[_Candidate],
     valid = core & ~st["hot"] & ~st["bad"]
     peak = float(st["data"][valid].max()) if valid.any() else math.nan
     var = var_b + shot * np.clip(star, 0.0, None)
-    elong, significant = _moments(fill - b_const, xs, ys, x, y, 2.0 * math.sqrt(sx * sy), var)
-    if not math.isfinite(elong):  # background-subtracted cutout too noisy: window value
-        elong, significant = st["elongation"]
+    elong, significant = st["elongation"]  # on the fit window
+    if not opts.fast:  # on the whole cutout, with every pixel's noise
+        el, sg = _moments(fill - b_const, xs, ys, x, y, 2.0 * math.sqrt(sx * sy), var)
+        if math.isfinite(el):
+            elong, significant = el, sg
 
     if snr < opts.min_snr:
         flags |= StarFlag.LOW_SNR
