@@ -213,16 +213,20 @@ class CameraGeometry:
             raise FitError(f"calibration: needs at least 3 frames, got {len(steps)}")
         xy = np.empty((len(steps), 2))
         sig = np.ones((len(steps), 2))
+        known = True  # every position came with its uncertainty
         for i, star in enumerate(stars):
             if isinstance(star, tuple | list) and len(star) == 2 and np.isscalar(star[0]):
                 m = None
                 xy[i] = star
+                known = False
             else:
                 m = star if isinstance(star, StarMeasurement) else measure_star(
                     star, **measure_kwargs)
                 xy[i] = (m.x, m.y)
                 if np.isfinite(m.sigma_x) and np.isfinite(m.sigma_y):
                     sig[i] = (max(m.sigma_x, 1e-3), max(m.sigma_y, 1e-3))
+                else:
+                    known = False
             where = (f"calibration step {i} ({steps[i, 0] / URAD:+.1f}, "
                      f"{steps[i, 1] / URAD:+.1f}) µrad")
             if m is not None and m.flags & (StarFlag.NO_STAR | StarFlag.EDGE):
@@ -236,7 +240,7 @@ class CameraGeometry:
         if sv.size < 2 or sv[1] <= 1e-3 * max(sv[0], 1e-30):
             raise FitError("calibration: the mount steps must move in both azimuth and "
                            "elevation (they lie on one line)")
-        fits = {p: _fit_similarity(steps, xy, sig, p) for p in (1, -1)}
+        fits = {p: _fit_similarity(steps, xy, sig, p, known) for p in (1, -1)}
         parity = min(fits, key=lambda p: fits[p]["chi2"])
         f = fits[parity]
         alpha, beta = f["params"][2], f["params"][3]
@@ -287,10 +291,13 @@ def _as_steps(steps: Any) -> np.ndarray:
     return arr
 
 
-def _fit_similarity(steps: np.ndarray, xy: np.ndarray, sig: np.ndarray, parity: int) -> dict:
+def _fit_similarity(steps: np.ndarray, xy: np.ndarray, sig: np.ndarray, parity: int,
+                    known: bool) -> dict:
     """Weighted linear fit of ``xy = q − M⁻¹·step`` for one parity.
 
     ``M⁻¹ = [[α, −pβ], [β, pα]]`` with ``α = cos θ / s``, ``β = sin θ / s``.
+    With *known* centroid uncertainties the covariance is scaled up by the
+    reduced χ² when above 1; without, the residual scatter sets it.
     """
     n = len(steps)
     da, de = steps[:, 0], steps[:, 1]
@@ -310,7 +317,7 @@ def _fit_similarity(steps: np.ndarray, xy: np.ndarray, sig: np.ndarray, parity: 
     dof = 2 * n - 4
     cov = np.linalg.inv(aw.T @ aw)
     if dof > 0:
-        cov = cov * max(1.0, chi2 / dof)
+        cov = cov * (max(1.0, chi2 / dof) if known else chi2 / dof)
     resid = np.stack([res[:n], res[n:]], axis=1)
     return {"params": params, "cov": cov, "chi2": chi2,
             "rms": float(np.sqrt(np.mean(np.sum(resid**2, axis=1)))), "residuals": resid}
