@@ -3,5 +3,4 @@
 Importing this package registers every subcommand with :mod:`pointing.cli`.
 """
 
-from pointing.commands import centroid  # noqa: F401
-from pointing.commands import fit  # noqa: F401
+from pointing.commands import centroid, fit  # noqa: F401
