@@ -111,7 +111,8 @@ def plot_star_cutout(result: Any, path: str | Path, *, frame: Any = None,
                     bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none"})
     ax.set_xlabel("x [px]")
     ax.set_ylabel("y [px]")
-    ax.set_title(title or f"star measurement ({result.mode} mode): {result.flags_text()}")
+    ax.set_title(title or f"star measurement ({result.mode} mode): {result.flags_text()}",
+                 fontsize=10)
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
