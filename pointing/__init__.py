@@ -33,6 +33,12 @@ _EXPORTS = {
     "read_mod": "pointing.model.formats",
     "write_mod": "pointing.model.formats",
     "read_gpoint": "pointing.model.formats",
+    "measure_star": "pointing.camera.measure",
+    "StarMeasurement": "pointing.camera.measure",
+    "StarFlag": "pointing.camera.measure",
+    "CameraGeometry": "pointing.camera.geometry",
+    "Camera": "pointing.camera.config",
+    "Sensor": "pointing.camera.sensor",
 }
 
 __all__ = sorted(_EXPORTS)
