@@ -409,9 +409,12 @@ def _bin(img: np.ndarray, k: int) -> np.ndarray:
     else:
         acc = np.float64
     # whole rows first (contiguous memory), then columns
-    a = img[0:h:k, :w].astype(acc)
-    for r in range(1, k):
-        np.add(a, img[r:h:k, :w], out=a)
+    if img.flags.c_contiguous and w == img.shape[1]:
+        a = np.add.reduce(img[:h].reshape(h // k, k, w), axis=1, dtype=acc)
+    else:
+        a = img[0:h:k, :w].astype(acc)
+        for r in range(1, k):
+            np.add(a, img[r:h:k, :w], out=a)
     b = a[:, 0::k].copy()
     for c in range(1, k):
         b += a[:, c::k]
@@ -443,9 +446,11 @@ def _mesh_background(b: np.ndarray) -> np.ndarray | float:
     my, mx = ny // mesh, nx // mesh
     if my < 2 or mx < 2:
         return float(np.median(b))
-    blocks = b[: my * mesh, : mx * mesh].reshape(my, mesh, mx, mesh).transpose(0, 2, 1, 3)
-    blocks = blocks.reshape(my, mx, mesh * mesh)
-    half = mesh * mesh // 2
+    # every other pixel of each mesh is plenty for a median, at a quarter of the cost
+    m2 = mesh // 2
+    sub = b[: my * mesh: 2, : mx * mesh: 2]
+    blocks = sub.reshape(my, m2, mx, m2).transpose(0, 2, 1, 3).reshape(my, mx, m2 * m2)
+    half = m2 * m2 // 2
     med = np.partition(blocks, half, axis=2)[:, :, half].astype(float)
     if my >= 3 and mx >= 3:
         from scipy.ndimage import median_filter
@@ -572,13 +577,13 @@ def _detect(img: np.ndarray, opts: _Options, expected_xy: tuple[float, float] | 
     if above.size > 4000:
         above = above[np.argpartition(d.ravel()[above], -4000)[-4000:]]
     jj, ii = np.unravel_index(above, d.shape)
-    dp = np.pad(d, 1, constant_values=-np.inf)
     vals = d[jj, ii]
     is_max = np.ones(above.size, bool)
     for dj in (-1, 0, 1):
         for di in (-1, 0, 1):
-            if dj or di:
-                is_max &= dp[jj + 1 + dj, ii + 1 + di] <= vals
+            if dj or di:  # (off the edge: compared with itself)
+                is_max &= d[np.clip(jj + dj, 0, d.shape[0] - 1),
+                            np.clip(ii + di, 0, d.shape[1] - 1)] <= vals
     order = np.argsort(-vals[is_max])[:60]
     jj, ii, vals = jj[is_max][order], ii[is_max][order], vals[is_max][order]
 
@@ -670,13 +675,21 @@ def _background_plane(r: np.ndarray, dx: np.ndarray, dy: np.ndarray, sel: np.nda
     fit_plane = z.size >= 30
     for _ in range(iterations):
         res = z - (coef[0] + coef[1] * x + coef[2] * y)
-        med, sigma = _robust_sigma(res[keep]) if keep.sum() >= 5 else (0.0, math.nan)
+        med, sigma = _robust_sigma(res[keep]) if np.count_nonzero(keep) >= 5 else (0.0, math.nan)
         if not sigma > 0:
             sigma = float(np.std(res[keep])) if keep.any() else math.nan
         new_keep = np.abs(res - med) <= 3.0 * max(sigma, 1e-12)
         if fit_plane and new_keep.sum() >= 10:
-            a = np.stack([np.ones(new_keep.sum()), x[new_keep], y[new_keep]], axis=1)
-            coef = np.linalg.lstsq(a, z[new_keep], rcond=None)[0]
+            xk, yk, zk = x[new_keep], y[new_keep], z[new_keep]
+            sx, sy = float(xk.sum()), float(yk.sum())
+            normal = np.array([[xk.size, sx, sy],
+                               [sx, float(xk @ xk), float(xk @ yk)],
+                               [sy, float(xk @ yk), float(yk @ yk)]])
+            rhs = np.array([float(zk.sum()), float(xk @ zk), float(yk @ zk)])
+            try:
+                coef = np.linalg.solve(normal, rhs)
+            except np.linalg.LinAlgError:
+                coef = np.array([np.median(zk), 0.0, 0.0])
         elif new_keep.any():
             coef = np.array([np.median(z[new_keep]), 0.0, 0.0])
         if np.array_equal(new_keep, keep):
@@ -710,10 +723,12 @@ def _windowed_centroid(r: np.ndarray, xs: np.ndarray, ys: np.ndarray, ok: np.nda
 
 def _lm_fit(r: np.ndarray, xs: np.ndarray, ys: np.ndarray, use: np.ndarray,
             p: np.ndarray, var_b: float, shot: float, circular: bool,
-            max_iter: int) -> tuple[np.ndarray, np.ndarray, float, int, bool]:
+            max_iter: int, tol: float = 1e-2) -> tuple[np.ndarray, np.ndarray, float, int, bool]:
     """Levenberg–Marquardt with iteratively reweighted variance ``var_b + shot·star``.
 
-    Returns parameters, covariance, chi², degrees of freedom, convergence.
+    Converged when a step moves the centre by less than *tol* times its
+    uncertainty.  Returns parameters, covariance, chi², degrees of freedom,
+    convergence.
     """
     free = np.array([0, 1, 2, 3, 5]) if circular else np.arange(6)
     d = r[use]
@@ -763,8 +778,8 @@ def _lm_fit(r: np.ndarray, xs: np.ndarray, ys: np.ndarray, use: np.ndarray,
             break
         # converged when the step is far below the position's own uncertainty
         with np.errstate(invalid="ignore", divide="ignore"):
-            tol = 1e-2 * np.sqrt(np.abs(1.0 / np.diag(a)[:2])) + 1e-6
-        if abs(step[0]) < tol[0] and abs(step[1]) < tol[1]:
+            limit = tol * np.sqrt(np.abs(1.0 / np.diag(a)[:2])) + 1e-6
+        if abs(step[0]) < limit[0] and abs(step[1]) < limit[1]:
             converged = True
             break
     w = 1.0 / np.sqrt(var_b + shot * np.clip(star, 0.0, None))
@@ -835,7 +850,7 @@ def _fit_star(img: np.ndarray, target: _Candidate, others: list[_Candidate],
     if np.count_nonzero(ann) >= 8:
         coef, sig_b, _ = _background_plane(data, np.broadcast_to(dx, data.shape),
                                            np.broadcast_to(dy, data.shape), ann,
-                                           iterations=2 if fast else 4)
+                                           iterations=1 if fast else 4)
     else:
         coef, sig_b = np.array([det.background, 0.0, 0.0]), det.noise
     if not (sig_b > 0):
@@ -863,7 +878,15 @@ def _fit_star(img: np.ndarray, target: _Candidate, others: list[_Candidate],
     ok = ~masked[win]
     if np.count_nonzero(ok) < 8:
         return None
-    xc, yc = _windowed_centroid(rw, fx, fy, ok, float(cx), float(cy), sigma0)
+    if fast:  # centre of mass of the 3×3 core: LM takes it from there
+        core3 = (np.abs(fx[None, :] - cx) <= 1) & (np.abs(fy[:, None] - cy) <= 1) & ok
+        wgt = np.where(core3, np.clip(rw, 0.0, None), 0.0)
+        tot = float(wgt.sum())
+        xc, yc = ((float((wgt.sum(axis=0) * fx).sum() / tot),
+                   float((wgt.sum(axis=1) * fy).sum() / tot)) if tot > 0
+                  else (float(cx), float(cy)))
+    else:
+        xc, yc = _windowed_centroid(rw, fx, fy, ok, float(cx), float(cy), sigma0)
     ap0 = ((fx[None, :] - xc) ** 2 + (fy[:, None] - yc) ** 2) <= (2.0 * g) ** 2
     f0 = float(np.sum(np.where(ok & ap0, rw, 0.0)))
     if not f0 > 0:
@@ -872,7 +895,8 @@ def _fit_star(img: np.ndarray, target: _Candidate, others: list[_Candidate],
     iters = 30
 
     def fit(use: np.ndarray, start: np.ndarray) -> tuple:
-        return _lm_fit(rw, fx, fy, use, start, var_b, shot, circular=fast, max_iter=iters)
+        return _lm_fit(rw, fx, fy, use, start, var_b, shot, circular=fast, max_iter=iters,
+                       tol=0.05 if fast else 0.01)
 
     fit_failed = False
     elong, significant = math.nan, False
@@ -892,7 +916,8 @@ def _fit_star(img: np.ndarray, target: _Candidate, others: list[_Candidate],
         if not (significant and elong > opts.max_elongation):
             # residual outliers the spike test let through: mask, refit, keep the
             # mask only for pixels the refit cannot explain either
-            for _ in range(1 if fast else 3):
+            # (fast mode looks only when the fit is visibly poor)
+            for _ in range(0 if fast and chi2 < 1.5 * dof else 1 if fast else 3):
                 cand = _residual_outliers(rw, fx, fy, ok, p, var_b, shot)
                 if not cand.any():
                     break
@@ -980,10 +1005,12 @@ def _residual_outliers(rw: np.ndarray, fx: np.ndarray, fy: np.ndarray, ok: np.nd
     """Pixels more than 5 sigma off the fitted star.
 
     Sigma is the pixel's noise combined with the fit's profile mismatch
-    (:func:`_mismatch`).  With *local*, the residual must also stand out from
-    the median residual of its neighbours, by 5 times their own spread (a
-    smooth mismatch is not an outlier).  In the star's core only what the
-    model cannot be counts: a residual of more than half the model there.
+    (:func:`_mismatch`).  With *local* (finding candidates), the residual must
+    also stand out from the median residual of its neighbours, by 5 times their
+    own spread (a smooth mismatch is not an outlier), or be the worst pixel of
+    the window; without (confirming after a refit that left the candidates
+    out), it must stay off the refitted star.  In the star's core only what
+    the model cannot be counts: a residual of more than half the model there.
     """
     star = model_and_jacobian(fx, fy, p, False)[0]
     res = rw - star - p[5]
@@ -991,7 +1018,14 @@ def _residual_outliers(rw: np.ndarray, fx: np.ndarray, fy: np.ndarray, ok: np.nd
     extra = _mismatch(res, sig, ok)
     sig = np.sqrt(sig * sig + extra * extra)
     dev = res
+    worst = np.zeros_like(ok)
     if local:
+        # the single worst pixel, whatever its neighbours: a hot pixel that pulled
+        # the fit blurs its own local contrast (the refit will tell)
+        z = np.where(ok, np.abs(res) / sig, 0.0)
+        k = int(np.argmax(z))
+        if z.flat[k] > 5.0:
+            worst.flat[k] = True
         # masked and outside neighbours count as zero residual
         pad = np.pad(np.where(ok, res, 0.0), 1)
         ny, nx = res.shape
@@ -1006,7 +1040,31 @@ def _residual_outliers(rw: np.ndarray, fx: np.ndarray, fy: np.ndarray, ok: np.nd
         sig = np.sqrt(sig * sig + nb_mad * nb_mad)
     d2 = (fx[None, :] - p[0]) ** 2 + (fy[:, None] - p[1]) ** 2
     core = d2 <= (FWHM_PER_SIGMA * max(p[3], p[4])) ** 2
-    return ok & (np.abs(dev) > 5.0 * sig) & (~core | (np.abs(res) > 0.5 * star))
+    # in the core: more than half the model, or a third of it and lopsided (a
+    # profile mismatch is symmetric about the centre, a hot pixel is not)
+    core_ok = (np.abs(res) > 0.5 * star) | (
+        (np.abs(res) > 0.3 * star)
+        & (np.abs(res - _mirrored(np.where(ok, res, np.nan), fx, fy, p[0], p[1])) > 0.3 * star))
+    return ok & ((np.abs(dev) > 5.0 * sig) | worst) & (~core | core_ok)
+
+
+def _mirrored(a: np.ndarray, xs: np.ndarray, ys: np.ndarray, x0: float,
+              y0: float) -> np.ndarray:
+    """*a* at the point mirrored through (x0, y0), bilinear; NaN where unknown."""
+    mx = 2.0 * x0 - xs - xs[0]
+    my = 2.0 * y0 - ys - ys[0]
+    ix = np.floor(mx).astype(int)
+    iy = np.floor(my).astype(int)
+    fx_, fy_ = mx - ix, my - iy
+    ny, nx = a.shape
+    okx = (ix >= 0) & (ix + 1 < nx)
+    oky = (iy >= 0) & (iy + 1 < ny)
+    ix, iy = np.clip(ix, 0, nx - 2), np.clip(iy, 0, ny - 2)
+    out = ((a[np.ix_(iy, ix)] * (1 - fx_)[None, :] + a[np.ix_(iy, ix + 1)] * fx_[None, :])
+           * (1 - fy_)[:, None]
+           + (a[np.ix_(iy + 1, ix)] * (1 - fx_)[None, :] + a[np.ix_(iy + 1, ix + 1)]
+              * fx_[None, :]) * fy_[:, None])
+    return np.where(oky[:, None] & okx[None, :], out, np.nan)
 
 
 def _residual_neighbour(rw: np.ndarray, fx: np.ndarray, fy: np.ndarray, ok: np.ndarray,
@@ -1054,18 +1112,29 @@ def _moments(f: np.ndarray, xs: np.ndarray, ys: np.ndarray, x: float, y: float,
     var_e = 0.5 * float(np.sum((de1 * de1 + de2 * de2) * var))
     e = math.hypot(e1, e2)
     significant = e > 3.0 * math.sqrt(var_e)
-    # undo the window (exact for a Gaussian star) and the pixel width
-    m = np.array([[a, c], [c, b]]) / s
-    weighted = np.linalg.eigvalsh(m)
-    lower = math.sqrt(weighted[1] / weighted[0]) if weighted[0] > 0 else math.inf
-    try:
-        inv = np.linalg.inv(m) - np.eye(2) / sigma_w**2
-        lam = np.linalg.eigvalsh(np.linalg.inv(inv) - np.eye(2) / 12.0)
-    except np.linalg.LinAlgError:
+    # undo the window (exact for a Gaussian star: Σ⁻¹ = M⁻¹ − W⁻¹), then the pixel width
+    mxx, myy, mxy = a / s, b / s, c / s
+    lo, hi = _eig2(mxx, myy, mxy)
+    lower = math.sqrt(hi / lo) if lo > 0 else math.inf
+    det = mxx * myy - mxy * mxy
+    if not det > 0:
         return lower, significant
-    if lam[0] <= 0 or lam[1] <= 0:
+    w2 = 1.0 / sigma_w**2
+    ixx, iyy, ixy = myy / det - w2, mxx / det - w2, -mxy / det
+    det_i = ixx * iyy - ixy * ixy
+    if not det_i > 0 or ixx <= 0:
         return lower, significant  # star larger than the window: the weighted ratio
-    return max(math.sqrt(lam[1] / lam[0]), 1.0), significant
+    lo, hi = _eig2(iyy / det_i - 1 / 12, ixx / det_i - 1 / 12, -ixy / det_i)
+    if lo <= 0:
+        return lower, significant
+    return max(math.sqrt(hi / lo), 1.0), significant
+
+
+def _eig2(xx: float, yy: float, xy: float) -> tuple[float, float]:
+    """Eigenvalues (ascending) of the symmetric matrix [[xx, xy], [xy, yy]]."""
+    mean = 0.5 * (xx + yy)
+    rad = math.hypot(0.5 * (xx - yy), xy)
+    return mean - rad, mean + rad
 
 
 def _finish(img: np.ndarray, st: dict, others: list[_Candidate],
