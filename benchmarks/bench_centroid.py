@@ -240,7 +240,7 @@ def issue_figures(quick: bool) -> None:
           f"{np.sqrt(np.mean(np.square(bias_q))):.3f} px; measure_star: max "
           f"{np.max(np.abs(bias_ours)):.4f} px")
     # one hot pixel next to the core, unmasked centroid_2dg (15×15 cutout)
-    for flux_snr, hot in ((100, 65535), (30, 65535), (100, 4000)):
+    for flux_snr, hot in ((100, 65535), (30, 65535), (10, 65535), (100, 4000)):
         f = flux_for_snr(flux_snr, SIGMA, background_var=BACKGROUND_VAR, gain=GAIN)
         shifts_2dg, shifts_ours = [], []
         for _ in range(5 if quick else 20):

@@ -8,6 +8,25 @@ catch a star after the zero-offset calibration), stars of about 3 px FWHM
 (9 µrad, 1.9″ seeing), 12-bit data scaled to 16 bits so 0.5 e⁻/ADU, 6 e⁻ read
 noise and a 32 000 e⁻ full well.
 
+In a station file (every value shown is the default)::
+
+    [camera]
+    pixel_scale_urad = 3.0          # µrad per pixel
+    rotation_deg = 0.0              # image +x to +azimuth, counter-clockwise
+    parity = 1                      # -1 if the image is mirrored
+    width = 1024                    # pixels
+    height = 1024
+    calibration_pixel = [511.5, 511.5]   # default: the frame centre
+    gain_e_per_adu = 0.5
+    read_noise_e = 6.0
+    full_well_e = 32000.0
+    adc_bits = 16
+    bias_adu = 0.0
+    # saturation_adu = 64000        # default min(2^adc_bits - 1, bias + full_well / gain)
+    fwhm_px = 3.0
+    min_snr = 10.0
+    max_elongation = 1.5
+
 Every key is optional; a value of the wrong type or out of range raises
 :class:`~pointing.errors.ConfigError` naming it as ``camera.<key>``, and so
 does a key this module does not know (a typo must not silently fall back to
