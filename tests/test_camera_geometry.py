@@ -213,3 +213,14 @@ def test_calibration_needs_two_directions_and_three_frames():
         CameraGeometry.calibrate(two, [(1.0, 2.0), (3.0, 4.0)], prior=PRIOR)
     with pytest.raises(FitError, match="9 mount steps but 2 frames"):
         CameraGeometry.calibrate(step_grid(), [(1.0, 2.0), (3.0, 4.0)], prior=PRIOR)
+
+
+def test_documented_section_is_the_defaults():
+    import tomllib
+
+    from pointing.camera import config
+
+    block = config.__doc__.split("::")[1].split("Every key")[0]
+    section = tomllib.loads("\n".join(line[4:] for line in block.splitlines()))["camera"]
+    assert Camera.from_config(section) == Camera.from_config({})
+    assert set(section) | {"saturation_adu"} == set(CAMERA_KEYS)
