@@ -60,6 +60,12 @@ _EXPORTS = {
     "go_no_go": "pointing.gonogo",
     "make_observation_table": "pointing.observation_table",
     "read_observation_table": "pointing.observation_table",
+    "measure_star": "pointing.camera.measure",
+    "StarMeasurement": "pointing.camera.measure",
+    "StarFlag": "pointing.camera.measure",
+    "CameraGeometry": "pointing.camera.geometry",
+    "Camera": "pointing.camera.config",
+    "Sensor": "pointing.camera.sensor",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -53,7 +53,7 @@ def test_night_config_validation():
                          ({"count_time_s": "2"}, "night.count_time_s")):
         with pytest.raises(ConfigError, match=key):
             NightConfig.from_section(section)
-    with pytest.raises(ConfigError, match="base.feet"):
+    with pytest.raises(ConfigError, match=r"base\.feet"):
         BaseGeometry.from_section({"feet": [{"name": "A"}]})
 
 

@@ -3,4 +3,12 @@
 Importing this package registers every subcommand with :mod:`pointing.cli`.
 """
 
-from pointing.commands import efficiency, fit, history, nightly, noise_map, select  # noqa: F401
+from pointing.commands import (  # noqa: F401
+    centroid,
+    efficiency,
+    fit,
+    history,
+    nightly,
+    noise_map,
+    select,
+)
