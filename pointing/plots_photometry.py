@@ -26,8 +26,10 @@ __all__ = ["plot_background", "plot_efficiency", "plot_noise_map", "plot_noise_p
 
 
 def _save(fig: Any, path: str | Path | None) -> None:
+    """Write the figure when a path is given and release it from pyplot (no leak)."""
     if path is not None:
         fig.savefig(Path(path), dpi=120, bbox_inches="tight")
+        plt.close(fig)
 
 
 def plot_efficiency(result: Any, path: str | Path | None = None, ax: Any = None) -> Any:

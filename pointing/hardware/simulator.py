@@ -56,8 +56,9 @@ __all__ = ["COMPASS_SETUP", "Faults", "SimulatorConfig", "VirtualClock", "simula
 #: true pointing errors of a phone-compass, hand-levelled setup (arcsec)
 COMPASS_SETUP = {"IA": 5 * 3600.0 + 37.0, "IE": -95.0, "CA": 28.0, "NPAE": -21.0,
                  "AN": 240.0, "AW": -180.0, "TF": 34.0, "TX": 5.0}
-#: small terms the basic model does not contain (gear and flexure residue), arcsec
-UNMODELLED = {"HASA2": 1.5, "HECA3": 1.0}
+#: terms the basic model does not contain, arcsec: gear harmonics of the azimuth drive
+#: that no basic term can imitate (so they stay in the floor, and bias no coefficient)
+UNMODELLED = {"HASA2": 0.7, "HESA3": 0.5}
 URAD = 1e-6
 
 
@@ -86,16 +87,17 @@ class SimulatorConfig:
     seed: int = 0
     terms: Mapping[str, float] = field(default_factory=lambda: dict(COMPASS_SETUP))
     unmodelled: Mapping[str, float] = field(default_factory=lambda: dict(UNMODELLED))
-    repeatability_arcsec: float = 0.8  #: per axis, drawn at every slew
-    jitter_arcsec: float = 0.3  #: image motion per exposure, per axis
+    repeatability_arcsec: float = 0.2  #: per axis, drawn at every slew (direct drive)
+    jitter_arcsec: float = 0.6  #: image motion (seeing) per short exposure, per axis
     encoder_bits: int = 26
     seeing_fwhm_arcsec: float = 2.0
+    tracking_optics_fwhm_px: float = 1.0  #: optics PSF, added in quadrature to the seeing
+    wide_optics_fwhm_px: float = 2.2  #: a small lens: the seeing is far below a pixel
     moffat_beta: float = 3.0
     eta0: float = 0.36  #: quantum channel, telescope entrance to detection
     k_quantum: float = 0.07  #: extinction at 850 nm, mag/airmass
     k_camera: float = 0.16  #: extinction in the tracking-camera band
     camera_efficiency: float = 0.45  #: telescope × QE in the camera band
-    wide_aperture_m: float = 0.05
     sky: str = "rural"  #: "rural" or "city" (pointing.skybackground presets)
     clouds: tuple[tuple[float, float, float, float], ...] = ()  #: (az°, el°, radius°, mag)
     hot_pixels: int = 40
@@ -169,7 +171,7 @@ class _World:
         self.astro = star_astrometry(catalog)
         self.hip = np.asarray(catalog["hip"])
         self.imag = np.asarray(catalog["imag"], dtype=float)
-        vi = np.asarray(catalog["v_minus_i"], dtype=float)
+        vi = np.asarray(catalog["vi"], dtype=float)
         self.v_minus_i = np.where(np.isfinite(vi), vi, 0.7)
         self.sky = (SkyBackgroundModel.city() if config.sky == "city"
                     else SkyBackgroundModel.rural())
@@ -393,17 +395,20 @@ class SimulatedCamera:
             flux = (star_photon_flux(w.imag[near], w.v_minus_i[near], self._band)
                     * self._area * eff * seconds * 10.0 ** (-0.4 * ext))
             flux = np.where(hidden, 0.0, flux)
-            fwhm_px = (w.config.seeing_fwhm_arcsec * ARCSEC / URAD) / g.pixel_scale_urad
+            optics = (w.config.tracking_optics_fwhm_px if self._stream == "exposure"
+                      else w.config.wide_optics_fwhm_px)
+            fwhm_px = math.hypot((w.config.seeing_fwhm_arcsec * ARCSEC / URAD)
+                                 / g.pixel_scale_urad, optics)
             for xi, yi, fi in zip(px, py, flux, strict=True):
                 if fi > 0:
                     _add_moffat(expected, xi, yi, fi, fwhm_px, w.config.moffat_beta)
         electrons = rng.poisson(expected).astype(float)
-        electrons = np.minimum(electrons, sensor.full_well_e)
         electrons += rng.normal(0.0, sensor.read_noise_e, electrons.shape)
         gain = sensor.gain_e_per_adu or 1.0
-        adu = electrons / gain + sensor.bias_adu
-        top = float(2**sensor.adc_bits - 1)
-        return np.clip(np.round(adu), 0, top).astype(np.uint16)
+        adu = np.round(electrons / gain + sensor.bias_adu)
+        # a full well reads as the camera's saturation level (flat top), as does the ADC limit
+        top = min(float(2**sensor.adc_bits - 1), sensor.saturation_adu)
+        return np.clip(adu, 0, top).astype(np.uint16)
 
 
 def _add_moffat(img: np.ndarray, x: float, y: float, flux: float, fwhm: float,
@@ -453,12 +458,12 @@ class SimulatedCounter:
         sep = _separation(az, el, b_az, b_el)
         fov = w.photometry.field_of_view_urad * URAD
         near = np.nonzero((sep < 2 * fov) & (el > 0))[0]
+        seeing_sigma = w.config.seeing_fwhm_arcsec * ARCSEC / 2.3548
         star = 0.0
         for i in near:
             if int(w.hip[i]) in w.config.faults.hidden_stars | w.config.faults.lost_stars:
                 continue
-            # fibre coupling: Gaussian acceptance, 1/e² radius half the field
-            coupling = math.exp(-2.0 * (sep[i] / (fov / 2)) ** 2)
+            coupling = _field_stop_fraction(sep[i], fov / 2, seeing_sigma)
             ext = w.config.k_quantum
             mean = float(expected_star_counts(
                 w.imag[i], w.v_minus_i[i], el[i], seconds, eta0=w.config.eta0,
@@ -473,6 +478,18 @@ class SimulatedCounter:
         counts = rng.poisson(np.full(self.channels, per_channel))
         w.clock.sleep(seconds)
         return Counts(counts.astype(np.int64), start, w.clock.now())
+
+
+def _field_stop_fraction(offset: float, radius: float, sigma: float) -> float:
+    """Share of a Gaussian star image (σ, radians) at ``offset`` inside a circular field stop.
+
+    The receiver's field stop (the fibre's 100 µrad field) collects all of a
+    centred star and loses it smoothly once the offset nears the stop radius:
+    P(|X| < radius) for a 2-D Gaussian centred at ``offset``.
+    """
+    from scipy.stats import ncx2
+
+    return float(ncx2.cdf((radius / sigma) ** 2, 2, (offset / sigma) ** 2))
 
 
 def simulated_station(station: Any, *, seed: int = 0, start: Any = None,
@@ -508,8 +525,8 @@ def simulated_station(station: Any, *, seed: int = 0, start: Any = None,
     tracking = SimulatedCamera(world, mount, station.section("camera"),
                                aperture_m=station.telescope.aperture_m, stream="exposure",
                                name="tracking camera")
-    wide_section = station.section("wide_camera") or DEFAULT_WIDE_CAMERA
-    wide = SimulatedCamera(world, mount, wide_section, aperture_m=config.wide_aperture_m,
+    wide_section, wide_aperture = wide_camera_section(station)
+    wide = SimulatedCamera(world, mount, wide_section, aperture_m=wide_aperture,
                            stream="wide", name="wide camera")
     counter = SimulatedCounter(world, mount)
 
@@ -530,7 +547,21 @@ def simulated_station(station: Any, *, seed: int = 0, start: Any = None,
 #: the wide acquisition camera when the station file has no [wide_camera] section
 DEFAULT_WIDE_CAMERA = {"pixel_scale_urad": 40.0, "width": 640, "height": 480,
                        "gain_e_per_adu": 1.0, "read_noise_e": 8.0, "full_well_e": 20000.0,
-                       "fwhm_px": 2.5}
+                       "bias_adu": 100.0, "fwhm_px": 2.5, "aperture_m": 0.05}
+
+
+def wide_camera_section(station: Any) -> tuple[dict[str, Any], float]:
+    """The ``[wide_camera]`` section (camera keys) and its lens aperture (m).
+
+    The section takes every ``[camera]`` key plus ``aperture_m`` (default
+    0.05 m); without the section, :data:`DEFAULT_WIDE_CAMERA` is used.
+    """
+    section = dict(station.section("wide_camera") or DEFAULT_WIDE_CAMERA)
+    aperture = section.pop("aperture_m", 0.05)
+    if isinstance(aperture, bool) or not isinstance(aperture, int | float) or aperture <= 0:
+        raise ConfigError(f"wide_camera.aperture_m: expected a positive number, "
+                          f"got {aperture!r}")
+    return section, float(aperture)
 
 
 def default_start(station: Any) -> Any:
@@ -556,10 +587,13 @@ def truth_of(world: _World) -> dict[str, Any]:
 
 
 def noise_floor(world: _World, samples: int = 4000) -> float:
-    """Radial pointing RMS (µrad) a perfect model of the fitted terms would leave.
+    """Radial pointing RMS (µrad) that the true values of the fitted terms would leave.
 
-    Repeatability and image motion per axis, encoder quantisation, and the
-    unmodelled harmonics averaged over the sky (20°–85° elevation).
+    What one pointing measured with one exposure keeps even with a perfect
+    model of the fitted terms: repeatability and image motion per axis,
+    encoder quantisation, and the unmodelled terms averaged over the sky
+    (20°–85° elevation).  A fit may absorb part of the unmodelled terms into
+    its coefficients and then point a little better than this.
     """
     c = world.config
     per_axis2 = ((c.repeatability_arcsec * ARCSEC) ** 2 + (c.jitter_arcsec * ARCSEC) ** 2

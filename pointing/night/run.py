@@ -90,11 +90,9 @@ class _Night:
         self.interrupt_after = interrupt_after
         self.progress = progress
         self.camera = Camera.from_config(station.section("camera"))
-        wide = station.section("wide_camera")
-        if not wide:
-            from pointing.hardware.simulator import DEFAULT_WIDE_CAMERA
+        from pointing.hardware.simulator import wide_camera_section
 
-            wide = DEFAULT_WIDE_CAMERA
+        wide, self.wide_aperture_m = wide_camera_section(station)
         self.wide = Camera.from_config(wide)
         self.photometry = PhotometryConfig.from_station(station)
         self.detectors = DetectorConfig.from_station(station)
@@ -133,7 +131,7 @@ class _Night:
         idx = int(np.nonzero(np.asarray(self.catalog["hip"]) == hip)[0][0])
         row = {k: v[idx:idx + 1] for k, v in self._astro_all.items()}
         c = self.catalog
-        vi = float(c["v_minus_i"][idx])
+        vi = float(c["vi"][idx])
         return _Star(hip=hip, name=str(c["name"][idx]) if "name" in c.colnames else "",
                      imag=float(c["imag"][idx]), vmag=float(c["vmag"][idx]),
                      v_minus_i=vi, row=row)
@@ -168,39 +166,74 @@ class _Night:
                      + getattr(m, "settle_s", 2.0))
 
     def goto(self, true_at: Callable[[Any], tuple[float, float]],
-             offset: tuple[float, float] = (0.0, 0.0)) -> None:
-        """Slew to a moving target (plus a sky offset, radians) and track it."""
+             raw_offset: tuple[float, float] = (0.0, 0.0)) -> None:
+        """Slew to a moving target and track it, with an offset in encoder angles.
+
+        The offset (radians of raw azimuth and elevation) is what centring and
+        searching add to the model's demand: a zero-point error, which is what a
+        gross model error mostly is, is a constant encoder offset, so the star
+        stays put while the mount tracks.
+        """
         from astropy import units as u
 
         mount = self.hw.mount
         a_now, _ = mount.position()
+
+        def demand(t: Any) -> tuple[float, float]:
+            a, e = self.raw_for(*true_at(t), a_now)
+            return a + raw_offset[0], e + raw_offset[1]
+
         for _ in range(2):  # the second, short slew lands on the target's position then
-            az, el = true_at(self.hw.clock.now())
-            guess = self.raw_for(az, el, a_now)
-            t = self.hw.clock.now() + self._slew_estimate(*guess) * u.s
-            az, el = true_at(t)
-            az, el = az + offset[0] / math.cos(el), el + offset[1]
-            raw = self.raw_for(az, el, a_now)
-            mount.slew(*raw)
+            now = self.hw.clock.now()
+            target = demand(now)
+            for _ in range(3):  # the slew time depends on where the target will be by then
+                target = demand(now + self._slew_estimate(*target) * u.s)
+            mount.slew(*target)
         now = self.hw.clock.now()
-        a1, e1 = self.raw_for(*_shift(true_at(now), offset), a_now)
-        a2, e2 = self.raw_for(*_shift(true_at(now + 10 * u.s), offset), a_now)
+        a1, e1 = demand(now)
+        a2, e2 = demand(now + 10 * u.s)
         mount.track((a2 - a1) / 10.0, (e2 - e1) / 10.0)
 
+    def to_raw(self, dx: float, de: float) -> tuple[float, float]:
+        """A small sky offset (ΔA·cosE, ΔE) as encoder angles at the mount's elevation."""
+        _, e = self.hw.mount.position()
+        return dx / max(math.cos(e), 1e-3), de
+
     # -- measurement -------------------------------------------------------------
-    def exposure_for(self, star: _Star) -> float:
-        """Exposure (s) that brings the star's peak to ``peak_fraction`` of saturation."""
+    def _star_rate_e(self, star: _Star, wide: bool) -> float:
+        """Expected electrons/s of a star in a camera (design efficiency, no extinction)."""
         from pointing.photometry import collecting_area, star_photon_flux
 
-        cam = self.camera
-        area = collecting_area(self.station.telescope.aperture_m,
-                               self.station.telescope.obstruction_m)
+        if wide:
+            area = math.pi / 4 * self.wide_aperture_m**2
+        else:
+            area = collecting_area(self.station.telescope.aperture_m,
+                                   self.station.telescope.obstruction_m)
         vi = star.v_minus_i if math.isfinite(star.v_minus_i) else 0.7
-        rate_e = float(star_photon_flux(star.imag, vi, self.photometry.camera_band)) * area * 0.4
+        return float(star_photon_flux(star.imag, vi, self.photometry.camera_band)) * area * 0.4
+
+    def exposure_for(self, star: _Star, *, wide: bool = False) -> float:
+        """Exposure (s) that brings the star's peak to ``peak_fraction`` of saturation."""
+        cam = self.wide if wide else self.camera
         peak_share = 1.0 / (1.13 * cam.fwhm_px**2) * 1.2
         sat_e = cam.sensor.saturation_adu * (cam.sensor.gain_e_per_adu or 1.0)
-        t = self.cfg.peak_fraction * sat_e / max(rate_e * peak_share, 1e-9)
+        rate = self._star_rate_e(star, wide)
+        t = self.cfg.peak_fraction * sat_e / max(rate * peak_share, 1e-9)
         return float(np.clip(t, self.cfg.min_exposure_s, self.cfg.max_exposure_s))
+
+    def is_target(self, star: _Star, m: Any, exposure: float, *, wide: bool) -> bool:
+        """Whether a measured star is bright enough to be the target (not a fainter neighbour).
+
+        A star 2.5 mag fainter than expected is refused; a saturated one is accepted.
+        """
+        from pointing.camera.measure import StarFlag
+
+        if StarFlag.SATURATED in m.flags:
+            return True
+        cam = self.wide if wide else self.camera
+        expected_adu = self._star_rate_e(star, wide) * exposure / (cam.sensor.gain_e_per_adu
+                                                                    or 1.0)
+        return bool(m.flux >= 0.1 * expected_adu)
 
     def measure(self, exposure: float, *, wide: bool = False) -> tuple[Any, Any, Any, Any]:
         """Expose and measure; returns (measurement, frame, encoder at mid-exposure)."""
@@ -221,17 +254,19 @@ class _Night:
         m = measure_star(frame.data, expected_xy=expected, camera=cam)
         return m, frame, enc, cam
 
-    def acquire(self, star: _Star, *, search_deg: float) -> tuple[Any, Any, Any] | None:
+    def acquire(self, star: _Star, *, search_deg: float
+                ) -> tuple[Any, Any, Any, tuple[float, float]] | None:
         """Point at a star, find it and centre it on the calibration pixel.
 
-        Returns the final (measurement, frame, encoder-at-mid) or None.
+        Returns the final (measurement, frame, encoder-at-mid, raw offset in
+        use) or None when the star cannot be found or measured.
         """
         from pointing.camera.measure import StarFlag
 
         exposure = self.exposure_for(star)
-        self.goto(lambda t: self.place(star, t))
         offset = (0.0, 0.0)
-        for attempt in range(8):
+        self.goto(lambda t: self.place(star, t), offset)
+        for _ in range(8):
             m, frame, enc, cam = self.measure(exposure)
             if StarFlag.SATURATED in m.flags and exposure > self.cfg.min_exposure_s:
                 exposure = max(exposure / 8, self.cfg.min_exposure_s)
@@ -239,7 +274,8 @@ class _Night:
             if m.found and StarFlag.LOW_SNR in m.flags and exposure < self.cfg.max_exposure_s:
                 exposure = min(exposure * 5, self.cfg.max_exposure_s)
                 continue
-            if not m.found or StarFlag.EDGE in m.flags:
+            if (not m.found or StarFlag.EDGE in m.flags
+                    or not self.is_target(star, m, exposure, wide=False)):
                 found = self.search(star, offset, search_deg)
                 if found is None:
                     return None
@@ -249,15 +285,18 @@ class _Night:
             dx, de = cam.geometry.offset(m.x, m.y)
             if math.hypot(dx, de) / (cam.geometry.pixel_scale_urad * URAD) \
                     <= self.cfg.centre_tolerance_px:
-                return m, frame, enc
-            offset = (offset[0] + float(dx), offset[1] + float(de))
+                return m, frame, enc, offset
+            da, dd = self.to_raw(float(dx), float(de))
+            offset = (offset[0] + da, offset[1] + dd)
             self.goto(lambda t: self.place(star, t), offset)
-            del attempt
         return None
 
     def search(self, star: _Star, offset: tuple[float, float], max_deg: float
                ) -> tuple[float, float] | None:
-        """Find a star with the wide camera: here first, then a spiral; returns its offset."""
+        """Find a star with the wide camera, here first then in a spiral of fields.
+
+        Returns the raw offset (radians) that brings it to the boresight.
+        """
         if self.hw.wide_camera is None:
             return None
         g = self.wide.geometry
@@ -269,20 +308,23 @@ class _Night:
             spiral += [(ring * step * math.cos(2 * math.pi * k / n),
                         ring * step * math.sin(2 * math.pi * k / n)) for k in range(n)]
             ring += 1
+        _, el = self.place(star, self.hw.clock.now())
+        exposure = self.exposure_for(star, wide=True)
         for k, (sx, sy) in enumerate(spiral):
-            here = (offset[0] + sx, offset[1] + sy)
+            here = (offset[0] + sx / math.cos(el), offset[1] + sy)
             try:
                 self.goto(lambda t: self.place(star, t), here)
             except HardwareError:
                 continue
-            m, _frame, _enc, cam = self.measure(self.cfg.wide_exposure_s, wide=True)
-            if m.found:
-                dx, de = cam.geometry.offset(m.x, m.y)
+            m, _frame, _enc, cam = self.measure(exposure, wide=True)
+            if m.found and self.is_target(star, m, exposure, wide=True):
+                da, dd = self.to_raw(*(float(v) for v in cam.geometry.offset(m.x, m.y)))
+                found = (here[0] + da, here[1] + dd)
                 if k:
                     self.say(f"HIP {star.hip}: found by the wide camera after {k + 1} fields, "
-                             f"{math.hypot(here[0] + dx, here[1] + de) / DEG:.2f}° from where "
-                             "the model pointed")
-                return here[0] + float(dx), here[1] + float(de)
+                             f"{math.hypot(found[0] * math.cos(el), found[1]) / DEG:.2f}° "
+                             "from where the model pointed")
+                return found
         return None
 
     def observe(self, star: _Star, kind: str, *, search_deg: float = 2.0,
@@ -300,10 +342,16 @@ class _Night:
                 self.commit(kind, target, self._base_record(star), "skipped",
                             "not found (wide-camera search failed or star flagged)")
                 return
-            m, frame, enc = got
+            m, frame, enc, offset = got
+            samples = [(m, frame, enc)]
+            for _ in range(self.cfg.n_exposures - 1):  # average the seeing's image motion
+                more = self.measure(frame.exposure_s)
+                if more[0].found and self.is_target(star, more[0], frame.exposure_s,
+                                                    wide=False):
+                    samples.append(more[:3])
             record = self._base_record(star)
-            record.update(self.positions(star, m, frame, enc))
-            record.update(self.counts(star, m, frame))
+            record.update(self.positions(star, samples))
+            record.update(self.counts(star, m, frame, offset))
             if error is not None:
                 record.update(error)
             self.commit(kind, target, record)
@@ -325,33 +373,51 @@ class _Night:
         if found is None:
             return {"error_dx_urad": math.nan, "error_de_urad": math.nan,
                     "error_found_by": "not found"}
-        return {"error_dx_urad": found[0] / URAD, "error_de_urad": found[1] / URAD,
+        _, el = self.hw.mount.position()
+        return {"error_dx_urad": found[0] * math.cos(el) / URAD, "error_de_urad": found[1] / URAD,
                 "error_found_by": "wide camera"}
 
     def _base_record(self, star: _Star) -> dict[str, Any]:
         return {"hip": star.hip, "name": star.name, "imag": star.imag, "vmag": star.vmag,
                 "v_minus_i": star.v_minus_i, "time": self.now_iso()}
 
-    def positions(self, star: _Star, m: Any, frame: Any, enc: tuple[float, float]
+    def positions(self, star: _Star, samples: list[tuple[Any, Any, tuple[float, float]]]
                   ) -> dict[str, Any]:
-        """True place at mid-exposure and the raw position that centres the star."""
-        true_az, true_el = self.place(star, frame.time)
-        dx, de = self.camera.geometry.offset(m.x, m.y)
-        # where the boresight was, on the sky, through the current model; the star is
-        # (dx, de) from it; the raw position that centres the star maps back exactly
-        b_az, b_el = self.model.true_from_raw(enc[0], enc[1])
-        s_az = b_az + float(dx) / math.cos(b_el)
-        s_el = b_el + float(de)
-        shift_az, shift_el = self.model.raw_from_true(s_az, s_el)
-        raw_az = enc[0] + ((shift_az - enc[0] + math.pi) % (2 * math.pi) - math.pi)
-        sigma = math.hypot(m.sigma_x, m.sigma_y) / math.sqrt(2) * \
-            self.camera.geometry.pixel_scale_urad * URAD / ARCSEC
-        return {"time": frame.time.utc.isot, "az_deg": true_az / DEG, "el_deg": true_el / DEG,
-                "raw_az_deg": raw_az / DEG, "raw_el_deg": shift_el / DEG,
-                "x_px": m.x, "y_px": m.y, "sigma_arcsec": max(sigma, 0.01),
-                "centroid_flags": m.flags_text(), "camera_exposure_s": frame.exposure_s}
+        """True place and the raw position that centres the star, from one or more frames.
 
-    def counts(self, star: _Star, m: Any, frame: Any) -> dict[str, Any]:
+        Each frame gives a (true, raw) pair: the boresight at the encoder reading
+        of mid-exposure, through the current model, plus the star's offset on the
+        camera.  Their residuals from the current model are averaged, and the
+        record is the last frame's true place with the raw position carrying the
+        mean residual, so the average enters the fit exactly.
+        """
+        res = []
+        for m, frame, enc in samples:
+            true_az, true_el = self.place(star, frame.time)
+            dx, de = self.camera.geometry.offset(m.x, m.y)
+            b_az, b_el = self.model.true_from_raw(enc[0], enc[1])
+            s_az, s_el = b_az + float(dx) / math.cos(b_el), b_el + float(de)
+            res.append((((true_az - s_az + math.pi) % (2 * math.pi) - math.pi)
+                        * math.cos(true_el) + 0.0, true_el - s_el, true_az, true_el, enc))
+        r = np.array([x[:2] for x in res])
+        mean = r.mean(axis=0)
+        _, _, true_az, true_el, enc = res[-1]
+        # raw position whose model image is the star's place minus the mean residual
+        aim_az = true_az - mean[0] / math.cos(true_el)
+        aim_el = true_el - mean[1]
+        raw_az, raw_el = self.model.raw_from_true(aim_az, aim_el)
+        raw_az = enc[0] + ((raw_az - enc[0] + math.pi) % (2 * math.pi) - math.pi)
+        m, frame, _ = samples[-1]
+        scatter = (float(np.sqrt(np.mean(np.var(r, axis=0, ddof=1)) / len(r))) / ARCSEC
+                   if len(r) > 1 else math.nan)
+        return {"time": frame.time.utc.isot, "az_deg": true_az / DEG, "el_deg": true_el / DEG,
+                "raw_az_deg": raw_az / DEG, "raw_el_deg": raw_el / DEG,
+                "x_px": m.x, "y_px": m.y, "n_frames": len(samples),
+                "scatter_arcsec": scatter, "centroid_flags": m.flags_text(),
+                "camera_exposure_s": frame.exposure_s}
+
+    def counts(self, star: _Star, m: Any, frame: Any, offset: tuple[float, float]
+               ) -> dict[str, Any]:
         """Photon counts on the star (centred) and beside it; camera photometry; Moon."""
         from pointing.photometry import camera_aperture_photometry
 
@@ -366,11 +432,12 @@ class _Night:
             out.update({"counts_star": math.nan, "counts_off": math.nan})
             return out
         # centre the star exactly on the fibre, count, then step off it and count again
-        dx, de = self.camera.geometry.offset(m.x, m.y)
-        self.goto(lambda t: self.place(star, t), (float(dx), float(de)))
+        da, dd = self.to_raw(*(float(v) for v in self.camera.geometry.offset(m.x, m.y)))
+        centred = (offset[0] + da, offset[1] + dd)
+        self.goto(lambda t: self.place(star, t), centred)
         on = self.hw.counter.count(self.cfg.count_time_s)
         self.goto(lambda t: self.place(star, t),
-                  (float(dx), float(de) + self.cfg.off_star_urad * URAD))
+                  (centred[0], centred[1] + self.cfg.off_star_urad * URAD))
         off = self.hw.counter.count(self.cfg.count_time_s)
         self.hw.mount.stop()
         out.update({"counts_star": float(on.total), "counts_off": float(off.total),
@@ -396,7 +463,6 @@ class _Night:
                         for r in rows])
         return Observations.from_degrees(
             deg[:, 0], deg[:, 1], deg[:, 2], deg[:, 3],
-            sigma_arcsec=np.array([r["sigma_arcsec"] for r in rows]),
             comments=tuple(f"{r['kind']} HIP {r['hip']} seq {r['seq']}" for r in rows),
             caption=f"{self.station.name} calibration night {self.night_id}",
             options=("ALTAZ",), site={"latitude_deg": self.station.latitude_deg})
@@ -438,11 +504,6 @@ def zero_offsets(model: PointingModel, obs: Observations) -> PointingModel:
         values["IE"] += (float(obs.el_true[0]) - e) / ARCSEC
         current = PointingModel(names, [values[n] for n in names])
     return current
-
-
-def _shift(pos: tuple[float, float], offset: tuple[float, float]) -> tuple[float, float]:
-    az, el = pos
-    return az + offset[0] / math.cos(el), el + offset[1]
 
 
 def run_night(station: Any, backend: Backend, out_dir: str | Path, *,

@@ -91,7 +91,7 @@ def run_steps(night: _Night) -> dict[str, Any]:
                            imag_min=cfg.imag_min, imag_max=cfg.imag_max,
                            moon_min_sep_deg=cfg.moon_min_sep_deg,
                            start=(a / DEG % 360.0, e / DEG), catalog=night.catalog)
-        night.plan["model"] = [int(s.hip) for s in sel.stars]
+        night.plan["model"] = [int(h) for h in sel.stars["hip"]]
         night.plan["selection"] = {k: v for k, v in sel.to_dict().items() if k != "stars"}
         _save_plan(night, "model")
     for hip in _progress(night, night.plan["model"], "model stars"):
@@ -127,7 +127,7 @@ def run_steps(night: _Night) -> dict[str, Any]:
                                imag_min=cfg.imag_min, imag_max=cfg.imag_max,
                                moon_min_sep_deg=cfg.moon_min_sep_deg,
                                start=(a / DEG % 360.0, e / DEG), catalog=night.catalog[keep])
-            night.plan["verify"] = [int(s.hip) for s in sel.stars]
+            night.plan["verify"] = [int(h) for h in sel.stars["hip"]]
         except PointingError as exc:
             night.say(f"verification stars: {exc}", "warn")
             night.plan["verify"] = []
