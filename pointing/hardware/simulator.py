@@ -70,12 +70,15 @@ class Faults:
     ----------
     camera_timeouts : tracking-camera exposures that time out
     limit_slews : slews the mount refuses with a limit error
+    limit_zones : (az_min, az_max, el_min, el_max) raw degrees the mount cannot enter
+                  (an obstruction behind a limit switch)
     hidden_stars : HIP numbers behind a thick cloud (no light at all)
     lost_stars : HIP numbers not where the catalog says (never found)
     """
 
     camera_timeouts: frozenset[int] = frozenset()
     limit_slews: frozenset[int] = frozenset()
+    limit_zones: tuple[tuple[float, float, float, float], ...] = ()
     hidden_stars: frozenset[int] = frozenset()
     lost_stars: frozenset[int] = frozenset()
 
@@ -278,8 +281,12 @@ class SimulatedMount:
         n = w.counters["slew"]
         if n in w.config.faults.limit_slews:
             raise MountLimitError(f"slew {n}: the mount stopped at a limit switch")
-        a0, e0 = self._now_position()
         deg = 180.0 / math.pi
+        for a_lo, a_hi, e_lo, e_hi in w.config.faults.limit_zones:
+            if a_lo <= az * deg <= a_hi and e_lo <= el * deg <= e_hi:
+                raise MountLimitError(f"slew {n}: azimuth {az * deg:.1f}°, elevation "
+                                      f"{el * deg:.1f}° is behind a limit switch")
+        a0, e0 = self._now_position()
         t = float(max(slew_time((az - a0) * deg, self._speed[0], self._accel[0]),
                       slew_time((el - e0) * deg, self._speed[1], self._accel[1])))
         if t > timeout_s:

@@ -37,6 +37,7 @@ class NightConfig:
     max_exposure_s: float = 2.0
     wide_exposure_s: float = 0.3
     search_max_deg: float = 12.0
+    model_search_deg: float = 1.0
     search_overlap: float = 0.7
     centre_tolerance_px: float = 3.0
     zero_imag_max: float = 2.0

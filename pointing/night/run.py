@@ -103,6 +103,10 @@ class _Night:
         self.records: list[dict[str, Any]] = []
         self.done: dict[tuple[str, str], dict[str, Any]] = {}
         self.plan: dict[str, Any] = {}
+        # measured / expected flux of each camera, set from the zero-offset star
+        self.flux_scale = {"tracking": 1.0, "wide": 1.0}
+        self.calibrated = False
+        self.last_wide_ratio: float | None = None
 
     # -- bookkeeping ---------------------------------------------------------
     def now_iso(self) -> str:
@@ -221,19 +225,28 @@ class _Night:
         t = self.cfg.peak_fraction * sat_e / max(rate * peak_share, 1e-9)
         return float(np.clip(t, self.cfg.min_exposure_s, self.cfg.max_exposure_s))
 
-    def is_target(self, star: _Star, m: Any, exposure: float, *, wide: bool) -> bool:
-        """Whether a measured star is bright enough to be the target (not a fainter neighbour).
+    def brightness_ratio(self, star: _Star, m: Any, exposure: float, *, wide: bool) -> float:
+        """Measured over expected flux of the target, with the night's camera calibration."""
+        cam = self.wide if wide else self.camera
+        expected_adu = (self._star_rate_e(star, wide) * exposure
+                        / (cam.sensor.gain_e_per_adu or 1.0))
+        return float(m.flux) / (expected_adu * self.flux_scale["wide" if wide else "tracking"])
 
-        A star 2.5 mag fainter than expected is refused; a saturated one is accepted.
+    def is_target(self, star: _Star, m: Any, exposure: float, *, wide: bool) -> bool:
+        """Whether a measured star is the target and not a neighbour, by its brightness.
+
+        Before the zero-offset star has calibrated the cameras, anything within
+        2.5 mag of the expected flux passes (the zero star is chosen with no
+        rival that close); afterwards only ±1.1 mag.  A saturated star is too
+        bright for the exposure chosen for the target, unless the exposure is
+        already the shortest.
         """
         from pointing.camera.measure import StarFlag
 
         if StarFlag.SATURATED in m.flags:
-            return True
-        cam = self.wide if wide else self.camera
-        expected_adu = self._star_rate_e(star, wide) * exposure / (cam.sensor.gain_e_per_adu
-                                                                    or 1.0)
-        return bool(m.flux >= 0.1 * expected_adu)
+            return exposure <= self.cfg.min_exposure_s
+        lo, hi = (0.1, 10.0) if not self.calibrated else (0.36, 2.75)
+        return lo <= self.brightness_ratio(star, m, exposure, wide=wide) <= hi
 
     def measure(self, exposure: float, *, wide: bool = False) -> tuple[Any, Any, Any, Any]:
         """Expose and measure; returns (measurement, frame, encoder at mid-exposure)."""
@@ -314,10 +327,12 @@ class _Night:
             here = (offset[0] + sx / math.cos(el), offset[1] + sy)
             try:
                 self.goto(lambda t: self.place(star, t), here)
-            except HardwareError:
+            except HardwareError as exc:
+                self.say(f"HIP {star.hip}: search field {k + 1} skipped: {exc}", "warn")
                 continue
             m, _frame, _enc, cam = self.measure(exposure, wide=True)
             if m.found and self.is_target(star, m, exposure, wide=True):
+                self.last_wide_ratio = self.brightness_ratio(star, m, exposure, wide=True)
                 da, dd = self.to_raw(*(float(v) for v in cam.geometry.offset(m.x, m.y)))
                 found = (here[0] + da, here[1] + dd)
                 if k:
@@ -343,6 +358,7 @@ class _Night:
                             "not found (wide-camera search failed or star flagged)")
                 return
             m, frame, enc, offset = got
+            self.last_wide_ratio = None
             samples = [(m, frame, enc)]
             for _ in range(self.cfg.n_exposures - 1):  # average the seeing's image motion
                 more = self.measure(frame.exposure_s)
@@ -410,9 +426,11 @@ class _Night:
         m, frame, _ = samples[-1]
         scatter = (float(np.sqrt(np.mean(np.var(r, axis=0, ddof=1)) / len(r))) / ARCSEC
                    if len(r) > 1 else math.nan)
+        ratio = self.brightness_ratio(star, m, frame.exposure_s, wide=False)
         return {"time": frame.time.utc.isot, "az_deg": true_az / DEG, "el_deg": true_el / DEG,
                 "raw_az_deg": raw_az / DEG, "raw_el_deg": raw_el / DEG,
                 "x_px": m.x, "y_px": m.y, "n_frames": len(samples),
+                "brightness_ratio": ratio, "wide_brightness_ratio": self.last_wide_ratio,
                 "scatter_arcsec": scatter, "centroid_flags": m.flags_text(),
                 "camera_exposure_s": frame.exposure_s}
 

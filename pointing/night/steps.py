@@ -57,6 +57,27 @@ def zero_star_candidates(night: _Night, time: Any) -> list[int]:
     return out
 
 
+def calibrate_cameras(night: _Night) -> None:
+    """Measured over expected flux of the zero-offset star: the cameras' brightness scale.
+
+    Recomputed from the log on resume, so an interrupted night continues with
+    the same scale.
+    """
+    zero = [r for r in night.records if r["kind"] == "zero" and r["status"] == "ok"]
+    if not zero:
+        return
+    ratio = zero[-1].get("brightness_ratio")
+    wide = zero[-1].get("wide_brightness_ratio")
+    if ratio and math.isfinite(ratio):
+        night.flux_scale["tracking"] = float(ratio)
+    if wide and math.isfinite(wide):
+        night.flux_scale["wide"] = float(wide)
+    night.calibrated = True
+    night.say(f"camera brightness scale from the zero-offset star: tracking "
+              f"{night.flux_scale['tracking']:.2f}, wide {night.flux_scale['wide']:.2f} "
+              "(measured / expected)")
+
+
 def run_steps(night: _Night) -> dict[str, Any]:
     """Zero offsets, model stars, fit, verification, background; returns the results."""
     from pointing.model.auto import auto_fit
@@ -80,6 +101,7 @@ def run_steps(night: _Night) -> dict[str, Any]:
             raise PointingError("zero offsets: no bright star could be found "
                                 f"(tried HIP {', '.join(map(str, night.plan['zero']))})")
     night.model = night.provisional_model()
+    calibrate_cameras(night)
     zero = night.model.values
     night.say(f"zero offsets set: IA = {zero['IA']:+.1f}″, IE = {zero['IE']:+.1f}″")
 
@@ -96,7 +118,7 @@ def run_steps(night: _Night) -> dict[str, Any]:
         _save_plan(night, "model")
     for hip in _progress(night, night.plan["model"], "model stars"):
         night.model = night.provisional_model()
-        night.observe(night.star(hip), "model")
+        night.observe(night.star(hip), "model", search_deg=cfg.model_search_deg)
 
     # 3. fit ----------------------------------------------------------------------
     obs = night.observations()
@@ -110,7 +132,23 @@ def run_steps(night: _Night) -> dict[str, Any]:
         auto = auto_fit(obs)
         result = fit(obs.with_used(auto.fit.used), list(auto.selected_terms), info=info)
     else:
-        result = fit(obs, list(cfg.terms), info=info)
+        terms = list(cfg.terms)
+        try:
+            result = fit(obs, terms, info=info)
+        except FitError as exc:
+            # too few stars survived the night's faults: fit what they can determine
+            terms = [t for t in cfg.provisional_terms if t in terms] or list(
+                cfg.provisional_terms)
+            night.say(f"fit: {exc}; falling back to {' '.join(terms)}", "warn")
+            result = fit(obs, terms, info=info)
+        # a wrong star or a disturbed measurement must not steer the model
+        masked: list[int] = []
+        while result.outlier_candidates and len(masked) < max(1, len(obs) // 10):
+            worst = max(result.outlier_candidates, key=lambda i: result.studentized[i - 1])
+            masked.append(worst)
+            night.say(f"fit: observation {worst} ({obs.comments[worst - 1]}) set aside, "
+                      f"studentized residual {result.studentized[worst - 1]:.1f}", "warn")
+            result = fit(obs, terms, mask=masked, info=info)
     night.model = result.model
     night.db.add_model(night.night_id, "fit", result.model.to_dict())
     night.say(f"model fitted: {len(result.fitted_terms)} terms on {result.n_used} stars, "
@@ -133,7 +171,8 @@ def run_steps(night: _Night) -> dict[str, Any]:
             night.plan["verify"] = []
         _save_plan(night, "verify")
     for hip in _progress(night, night.plan["verify"], "verification stars"):
-        night.observe(night.star(hip), "verify", record_error=True)
+        night.observe(night.star(hip), "verify", record_error=True,
+                      search_deg=cfg.model_search_deg)
 
     # 5. background grid ---------------------------------------------------------------
     if cfg.background_grid:
