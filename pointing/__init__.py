@@ -14,8 +14,7 @@ Conventions used throughout the package:
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from pointing._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -71,15 +70,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    try:
-        module = _EXPORTS[name]
-    except KeyError:
-        raise AttributeError(f"module 'pointing' has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports("pointing", _EXPORTS, globals())

@@ -6,7 +6,8 @@ physically modelled station.  Real stations plug in through
 ``--backend MODULE:FACTORY``.
 """
 
-from pointing.hardware.base import (
+from pointing.hardware import base as _base
+from pointing.hardware.base import (  # noqa: F401 - re-exported
     Backend,
     Camera,
     Clock,
@@ -21,17 +22,4 @@ from pointing.hardware.base import (
     load_backend,
 )
 
-__all__ = [
-    "Backend",
-    "Camera",
-    "Clock",
-    "Counts",
-    "Frame",
-    "HardwareError",
-    "HardwareTimeout",
-    "Mount",
-    "MountLimitError",
-    "MountLimits",
-    "PhotonCounter",
-    "load_backend",
-]
+__all__ = _base.__all__

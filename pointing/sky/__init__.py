@@ -10,8 +10,7 @@ imported lazily so that ``import pointing.sky`` stays cheap.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from pointing._lazy import lazy_exports
 
 _EXPORTS = {
     "load_catalog": "pointing.sky.catalog",
@@ -28,15 +27,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    try:
-        module = _EXPORTS[name]
-    except KeyError:
-        raise AttributeError(f"module 'pointing.sky' has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports("pointing.sky", _EXPORTS, globals())
