@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 import scipy.linalg
-import scipy.stats
+import scipy.special
 
 from pointing.errors import FitError, TermError
 from pointing.model.model import ARCSEC, PointingModel, forward_and_jacobian
@@ -221,9 +221,11 @@ def _parse_mask(mask: Iterable[int] | None, n: int) -> np.ndarray:
     return keep
 
 
-def _degeneracy_message(free: Sequence[Term], vt_row: np.ndarray, obs: Observations,
+def _degeneracy_message(free: Sequence[Term], null: np.ndarray, obs: Observations,
                         used: np.ndarray) -> tuple[str, tuple[str, ...]]:
-    involved = tuple(t.name for t, v in zip(free, vt_row, strict=True) if abs(v) > 0.15)
+    """Name the terms in the (near) null space of the scaled design matrix."""
+    weight = np.sqrt(np.sum(np.atleast_2d(null) ** 2, axis=0))
+    involved = tuple(t.name for t, v in zip(free, weight, strict=True) if v > 0.15)
     el = np.degrees(obs.el_true[used])
     az = np.degrees(obs.az_true[used]) % 360.0
     msg = (f"the sky coverage cannot separate terms {', '.join(involved)}: "
@@ -322,15 +324,17 @@ def fit(
     values = np.array([fix.get(t.name, (start or {}).get(t.name, 0.0)) for t in term_list],
                       dtype=float)
     warnings: list[str] = []
-    # the sky coverage itself: first-order bases at the observed positions
-    jac0 = _design(free, sub.az_true, sub.el_true) * sw[:, None]
-    scale0 = np.linalg.norm(jac0, axis=0)
-    if np.any(scale0 == 0):
-        dead = [t.name for t, s in zip(free, scale0, strict=True) if s == 0]
+    # Can the sky coverage separate the terms?  First-order bases at the observed
+    # positions: exactly the coverage, so exact degeneracies show as exact.
+    coverage = _design(free, sub.az_true, sub.el_true)
+    norms = np.linalg.norm(coverage, axis=0)
+    if np.any(norms == 0):
+        dead = [t.name for t, v in zip(free, norms, strict=True) if v == 0]
         raise FitError(f"terms {', '.join(dead)} have no effect at these positions", tuple(dead))
-    s0, vt0 = np.linalg.svd(jac0 / scale0, full_matrices=False)[1:]
-    if s0[-1] <= 0 or s0[0] / s0[-1] > DEGENERATE_CONDITION:
-        msg, involved = _degeneracy_message(free, vt0[-1], obs, used)
+    s0, vt0 = np.linalg.svd(coverage / norms, full_matrices=False)[1:]
+    if s0[-1] <= s0[0] / DEGENERATE_CONDITION:
+        msg, involved = _degeneracy_message(free, vt0[s0 <= s0[0] / DEGENERATE_CONDITION],
+                                            obs, used)
         raise FitError(msg, involved)
 
     # Gauss–Newton with the Jacobian of the rigorous model (quadratic convergence)
@@ -395,7 +399,7 @@ def fit(
         with np.errstate(divide="ignore", invalid="ignore"):
             stat = q / s2_i
         stud[idx_used] = np.sqrt(np.maximum(stat, 0.0))
-        p_values = scipy.stats.f.sf(stat / 2.0, 2, dof - 2)
+        p_values = scipy.special.fdtrc(2, dof - 2, stat / 2.0)  # F(2, dof − 2) survival
     wi = np.sqrt(w)
     loo_x[idx_used] = lx / wi / ARCSEC
     loo_e[idx_used] = le / wi / ARCSEC
