@@ -58,7 +58,7 @@ COMPASS_SETUP = {"IA": 5 * 3600.0 + 37.0, "IE": -95.0, "CA": 28.0, "NPAE": -21.0
                  "AN": 240.0, "AW": -180.0, "TF": 34.0, "TX": 5.0}
 #: terms the basic model does not contain, arcsec: gear harmonics of the azimuth drive
 #: that no basic term can imitate (so they stay in the floor, and bias no coefficient)
-UNMODELLED = {"HASA2": 0.7, "HESA3": 0.5}
+UNMODELLED = {"HASA2": 0.5, "HESA3": 0.3}
 URAD = 1e-6
 
 

@@ -30,7 +30,8 @@ class NightConfig:
     imag_max: float = 5.0
     moon_min_sep_deg: float = 30.0
     count_time_s: float = 2.0
-    n_exposures: int = 4
+    background_count_time_s: float = 5.0
+    n_exposures: int = 6
     off_star_urad: float = 1000.0
     peak_fraction: float = 0.35
     min_exposure_s: float = 1e-4

@@ -194,7 +194,7 @@ def _background_point(night: _Night, number: int, az: float, el: float) -> None:
         return
     record: dict[str, Any] = {"hip": -1, "name": "", "imag": math.nan, "vmag": math.nan,
                               "v_minus_i": math.nan, "az_deg": az / DEG, "el_deg": el / DEG,
-                              "count_time_s": night.cfg.count_time_s,
+                              "count_time_s": night.cfg.background_count_time_s,
                               "dark_cps": night.detectors.total_dark_cps}
     if night.hw.counter is None:
         night.commit("background", target, record, "skipped", "no photon counter")
@@ -202,7 +202,7 @@ def _background_point(night: _Night, number: int, az: float, el: float) -> None:
     try:
         night.goto(lambda t: (az, el))
         night.hw.mount.stop()
-        counts = night.hw.counter.count(night.cfg.count_time_s)
+        counts = night.hw.counter.count(night.cfg.background_count_time_s)
     except HardwareError as exc:
         night.commit("background", target, record, "skipped", f"{type(exc).__name__}: {exc}")
         return
