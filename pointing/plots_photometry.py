@@ -32,16 +32,20 @@ def _save(fig: Any, path: str | Path | None) -> None:
         plt.close(fig)
 
 
+def _axes(ax: Any, figsize: tuple[float, float], projection: str | None = None) -> Any:
+    """The axes to draw on: *ax* itself, or a new figure's single axes."""
+    if ax is None:
+        ax = plt.figure(figsize=figsize).add_subplot(projection=projection)
+    return ax
+
+
 def plot_efficiency(result: Any, path: str | Path | None = None, ax: Any = None) -> Any:
     """Efficiency of each star against airmass, the fitted line, rejected stars marked.
 
     *result* is a :class:`pointing.photometry.EfficiencyResult`.
     """
-    fig = None
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(7.5, 5.0))
-    else:
-        fig = ax.figure
+    ax = _axes(ax, (7.5, 5.0))
+    fig = ax.figure
     rows = result.per_star
     x = np.array([r["airmass"] for r in rows], dtype=float)
     eta = np.array([r["eta"] for r in rows], dtype=float)
@@ -111,9 +115,7 @@ def plot_noise_map(fit: Any, path: str | Path | None = None, ax: Any = None) -> 
     Zenith in the centre, horizon at the rim, north up, east to the right
     (azimuth clockwise); *fit* is a :class:`pointing.background.BackgroundFit`.
     """
-    if ax is None:
-        fig = plt.figure(figsize=(6.5, 6.0))
-        ax = fig.add_subplot(projection="polar")
+    ax = _axes(ax, (6.5, 6.0), projection="polar")
     fig = ax.figure
     _polar_axes(ax)
     az = np.radians(np.arange(0.0, 360.1, 3.0))
@@ -147,11 +149,8 @@ def plot_noise_map(fit: Any, path: str | Path | None = None, ax: Any = None) -> 
 
 def plot_noise_profile(fit: Any, path: str | Path | None = None, ax: Any = None) -> Any:
     """Background against elevation: samples (coloured by azimuth) and the model."""
-    fig = None
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(7.0, 5.0))
-    else:
-        fig = ax.figure
+    ax = _axes(ax, (7.0, 5.0))
+    fig = ax.figure
     s = fit.samples
     sc = ax.scatter(np.degrees(s.el), s.rate_cps, c=np.degrees(s.az) % 360.0, cmap="twilight",
                     vmin=0, vmax=360, s=18, edgecolors="k", linewidths=0.3, zorder=3)
