@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 
 from pointing.errors import FitError, PointingError
-from pointing.hardware.base import Backend, HardwareError
+from pointing.hardware.base import Backend, ConnectionLost, HardwareError
 from pointing.model.model import ARCSEC, PointingModel
 from pointing.model.observations import Observations
 from pointing.night.config import NightConfig
@@ -327,6 +327,8 @@ class _Night:
             here = (offset[0] + sx / math.cos(el), offset[1] + sy)
             try:
                 self.goto(lambda t: self.place(star, t), here)
+            except ConnectionLost:
+                raise
             except HardwareError as exc:
                 self.say(f"HIP {star.hip}: search field {k + 1} skipped: {exc}", "warn")
                 continue
@@ -371,6 +373,8 @@ class _Night:
             if error is not None:
                 record.update(error)
             self.commit(kind, target, record)
+        except ConnectionLost:
+            raise  # nothing more can be observed: the night stops (resumable)
         except HardwareError as exc:
             self.hw.mount.stop()
             self.commit(kind, target, self._base_record(star), "skipped",
@@ -588,9 +592,14 @@ def run_night(station: Any, backend: Backend, out_dir: str | Path, *,
             db.finish_night(night_id, "interrupted", summary=None, reason="interrupted")
             raise
         except (HardwareError, FitError) as exc:
-            night.say(f"night failed: {exc}", "error")
-            summary = write_report(night, None, failure=str(exc))
-            db.finish_night(night_id, "failed", summary=summary, reason=str(exc))
+            reason = str(exc)
+            if isinstance(exc, ConnectionLost):
+                reason = (f"the night stopped after observation {night.seq}: {exc}; every "
+                          "observation so far is in the station log: continue with --resume "
+                          "once the devices are back")
+            night.say(f"night failed: {reason}", "error")
+            summary = write_report(night, None, failure=reason)
+            db.finish_night(night_id, "failed", summary=summary, reason=reason)
             return summary
         summary = write_report(night, results)
         db.finish_night(night_id, "complete", summary=summary)
