@@ -484,7 +484,8 @@ class IndiLink:
                 if msg:
                     vec.message = msg
                     self._messages.setdefault(event.devicename, deque(maxlen=20)).append(msg)
-                vec.seq += 1
+                if kind in ("Set", "SetBLOB"):  # a re-sent definition is no news
+                    vec.seq += 1
                 vec.received = _time.monotonic()
             elif kind == "Delete":
                 dev, name = event.devicename, event.vectorname
@@ -807,15 +808,16 @@ class IndiCamera:
         link.ensure()
         pointing = self.sky.before_exposure(self.device) if self.sky else None
         blob = self.cfg.camera_blob
+        link.vector(self.device, blob)
         seq0 = link.seq(self.device, blob)
+        exp_seq = link.seq(self.device, "CCD_EXPOSURE")
+        generation = link.generation()
         t_send = Time.now()
         link.send(self.device, "CCD_EXPOSURE", {"CCD_EXPOSURE_VALUE": seconds}, wait=False,
                   what=what)
         wait = max(timeout_s, seconds + self.cfg.exposure_overhead_s)
-        generation = link.generation()
         deadline = _time.monotonic() + wait
         # the image arrives as a BLOB; CCD_EXPOSURE turning Alert means the exposure failed
-        exp_seq = link.seq(self.device, "CCD_EXPOSURE")
         while link.seq(self.device, blob) <= seq0:
             left = deadline - _time.monotonic()
             if left <= 0:
