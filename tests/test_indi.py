@@ -86,7 +86,7 @@ fwhm_px = 5.3
 [night]
 terms = ["IA", "IE", "CA", "NPAE", "AN", "AW", "TF"]
 n_model = 8
-n_verify = 3
+n_verify = 4
 n_exposures = 2
 max_exposure_s = 0.5
 background_grid = false
@@ -239,7 +239,7 @@ def test_simulator_magnitudes_refuse_an_impossible_camera(tmp_path):
                                                           "gain_e_per_adu = 0.5")
     path = tmp_path / "s.toml"
     path.write_text(text, encoding="utf-8")
-    with pytest.raises(ConfigError, match="camera.gain_e_per_adu"):
+    with pytest.raises(ConfigError, match=r"camera\.gain_e_per_adu"):
         simulator_magnitudes(load_station(path))
     scale, offset = simulator_magnitudes(load_station(bench_station(tmp_path)))
     assert scale == pytest.approx(1.329, abs=0.001) and offset > 0
@@ -318,7 +318,7 @@ def test_connection_refused_is_a_clear_error():
 
 @needs_client
 def test_missing_device_is_named(fake, tmp_path):
-    with pytest.raises(HardwareError, match="no device 'LX200 GPS'.*Fake Mount"):
+    with pytest.raises(HardwareError, match=r"no device 'LX200 GPS'.*Fake Mount"):
         _fake_backend(fake, tmp_path, mount_device="LX200 GPS")
 
 
@@ -423,7 +423,7 @@ class IndiServer:
 
     def start(self) -> IndiServer:
         env = {**os.environ, "PATH": f"{self.gsc_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
-        log = open(self.log_dir / f"indiserver-{self.port}.log", "ab")  # noqa: SIM115
+        log = open(self.log_dir / f"indiserver-{self.port}.log", "ab")
         # -u: a socket of our own, so that another indiserver on this machine does not clash
         self.proc = subprocess.Popen(
             ["indiserver", "-u", f"/tmp/ogs-pointing-indi-{self.port}", "-p", str(self.port),
@@ -451,15 +451,10 @@ class IndiServer:
 
 @pytest.fixture(scope="module")
 def gsc_dir(tmp_path_factory):
-    from astropy.time import Time
-
-    from pointing.photometry import PhotometryConfig
+    from pointing.hardware.indi import install_simulator_catalog
 
     tmp = tmp_path_factory.mktemp("indi")
-    station = load_station(bench_station(tmp))
-    scale, offset = simulator_magnitudes(station)
-    band = PhotometryConfig.from_station(station).camera_band
-    install(tmp / "gscbin", Time.now(), band=band, mag_scale=scale, mag_offset=offset)
+    install_simulator_catalog(load_station(bench_station(tmp)), tmp / "gscbin")
     return tmp / "gscbin"
 
 

@@ -112,6 +112,7 @@ __all__ = [
     "altaz_to_icrs",
     "altaz_to_jnow",
     "indi_station",
+    "install_simulator_catalog",
     "jnow_to_altaz",
     "simulator_magnitudes",
 ]
@@ -978,6 +979,25 @@ def simulator_magnitudes(station: Any, *, design_efficiency: float = 0.4
                           f"brightest catalog star as bright as this camera expects; use "
                           f"gain_e_per_adu >= {need:.3g} for the simulator bench")
     return scale, offset
+
+
+def install_simulator_catalog(station: Any, directory: Any, time: Any = None) -> Any:
+    """Install the ``gsc`` stand-in for INDI's CCD simulator, tuned to ``station``.
+
+    Writes ``directory/gsc`` and its star list (positions for ``time``,
+    default now; magnitudes from :func:`simulator_magnitudes` in the
+    station's camera band).  Put ``directory`` first on the ``PATH`` of the
+    ``indiserver`` that runs ``indi_simulator_ccd``.  Returns the script's path.
+    """
+    from astropy.time import Time
+
+    from pointing.hardware.indi_gsc import install
+    from pointing.photometry import PhotometryConfig
+
+    scale, offset = simulator_magnitudes(station)
+    band = PhotometryConfig.from_station(station).camera_band
+    return install(directory, Time.now() if time is None else time, band=band,
+                   mag_scale=scale, mag_offset=offset)
 
 
 def _configure_simulators(link: IndiLink, cfg: IndiConfig, station: Any) -> None:
