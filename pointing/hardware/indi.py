@@ -155,8 +155,6 @@ class IndiConfig:
     exposure_overhead_s : readout and transfer allowed beyond the exposure
     reconnect_s : how long a lost connection may take to come back before the
         night stops (:class:`IndiConnectionLost`)
-    slew_rate_deg_s : the mount's slew speed, to aim at where an alt-az
-        position will be when the mount gets there (6 for the simulator)
     simulators : the devices are INDI's simulators (see the module notes)
     simulated_terms : pointing error shown by the simulators, TPOINT terms
         in arcsec (``simulators`` only)
@@ -174,7 +172,6 @@ class IndiConfig:
     reply_timeout_s: float = 10.0
     exposure_overhead_s: float = 20.0
     reconnect_s: float = 20.0
-    slew_rate_deg_s: float = 6.0
     simulators: bool = False
     simulated_terms: Mapping[str, float] = field(default_factory=dict)
 
@@ -734,8 +731,6 @@ class IndiMount:
     def slew(self, az: float, el: float, *, timeout_s: float = 120.0) -> None:
         """Go to raw (az, el) radians and hold there; see :class:`~pointing.hardware.base.Mount`."""
         self._limits.check(az, el)
-        from astropy import units as u
-
         what = f"{self.device}: slew to azimuth {az / DEG:.3f}°, elevation {el / DEG:.3f}°"
         t0 = _time.monotonic()
         if self.cfg.mount_coordinates == "horizontal":
@@ -743,21 +738,19 @@ class IndiMount:
                            {"AZ": (az / DEG) % 360.0, "ALT": el / DEG}, timeout_s=timeout_s,
                            what=what)
         else:
-            cur_az, cur_el = self._sky_position()
-            dist = math.degrees(math.acos(max(-1.0, min(1.0, math.sin(el) * math.sin(cur_el)
-                                + math.cos(el) * math.cos(cur_el) * math.cos(az - cur_az)))))
-            arrive = self.clock.now() + (dist / self.cfg.slew_rate_deg_s + 1.0) * u.s
-            ra, dec = altaz_to_jnow(az, el, self.station, arrive)
+            # with tracking off the driver goes to the hour angle and declination of the
+            # moment it is told, which is a fixed azimuth and elevation: an alt-az slew
+            self._set_tracking(False)
             if self.link.has(self.device, "ON_COORD_SET"):
                 self.link.send(self.device, "ON_COORD_SET",
-                               {"TRACK": "On", "SLEW": "Off", "SYNC": "Off"}, what=what)
-            self.tracking = True
+                               {"TRACK": "Off", "SLEW": "On", "SYNC": "Off"}, what=what)
+            ra, dec = altaz_to_jnow(az, el, self.station, self.clock.now())
             self.link.send(self.device, "EQUATORIAL_EOD_COORD",
                            {"RA": float(ra) / HOUR, "DEC": float(dec) / DEG},
                            timeout_s=timeout_s, what=what)
         self._last_az = az
-        # an alt-az mount stops where it arrives: stop tracking (holds azimuth and elevation)
-        self._set_tracking(False)
+        if self.tracking:  # an alt-az mount stops where it arrives
+            self._set_tracking(False)
         log.debug("%s: %.1f s", what, _time.monotonic() - t0)
 
     def track(self, az_rate: float, el_rate: float) -> None:
@@ -1005,6 +998,8 @@ def _configure_simulators(link: IndiLink, cfg: IndiConfig, station: Any) -> None
     from pointing.camera.config import Camera
 
     mount = cfg.mount_device
+    if link.has(mount, "MOUNT_TYPE"):  # a fork: no meridian flips (half-turn slews)
+        link.send(mount, "MOUNT_TYPE", {"ALTAZ": "Off", "EQ_FORK": "On", "EQ_GEM": "Off"})
     if link.has(mount, "SIM_PIER_SIDE"):  # no pier flips: the image keeps its orientation
         link.send(mount, "SIM_PIER_SIDE", {"PS_OFF": "On", "PS_ON": "Off"})
     cams = [(cfg.camera_device, station.section("camera"))]
