@@ -192,7 +192,13 @@ class _Night:
             target = demand(now)
             for _ in range(3):  # the slew time depends on where the target will be by then
                 target = demand(now + self._slew_estimate(*target) * u.s)
+            arrive = now + self._slew_estimate(*target) * u.s
             mount.slew(*target)
+        # a mount faster than the estimate waits where the target will be: start tracking
+        # when the target gets there, not before (real hardware; the simulator is on time)
+        early = float((arrive - self.hw.clock.now()).sec)
+        if early > 1e-3:
+            self.hw.clock.sleep(early)
         now = self.hw.clock.now()
         a1, e1 = demand(now)
         a2, e2 = demand(now + 10 * u.s)
