@@ -71,6 +71,13 @@ pressure_hpa = 1010.3
 temperature_c = 7.0
 humidity = 0.75
 
+[mount]           # the telescope simulator's slews: 6°/s, settled at once
+az_speed_deg_s = 6.0
+el_speed_deg_s = 6.0
+az_accel_deg_s2 = 100.0
+el_accel_deg_s2 = 100.0
+settle_s = 0.3
+
 [camera]          # the CCD simulator as the tracking camera: 5.2 um pixels at 1.733 m
 pixel_scale_urad = 3.0
 width = 1024
@@ -328,8 +335,9 @@ def test_alert_busy_and_silence_become_clear_errors(fake, tmp_path):
     try:
         mount = backend.mount
         mount.slew(math.radians(100.0), math.radians(40.0))
-        assert fake.received[-2][1] == "HORIZONTAL_COORD"
-        assert float(fake.received[-2][2]["AZ"]) == pytest.approx(100.0)
+        sent = [values for _dev, name, values in fake.received if name == "HORIZONTAL_COORD"]
+        assert float(sent[-1]["AZ"]) == pytest.approx(100.0)
+        assert float(sent[-1]["ALT"]) == pytest.approx(40.0)
         mount.track(1e-5, 0.0)  # Busy is what a driver says while tracking
         fake.behaviour["HORIZONTAL_COORD"] = "alert"
         with pytest.raises(IndiAlert, match="Slew failed: target below the horizon"):
