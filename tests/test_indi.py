@@ -501,7 +501,7 @@ def test_night_on_indi_simulators_recovers_the_injected_terms(server, tmp_path, 
         assert abs(value - truth) <= 3 * sigma + quantum, (name, value, sigma, truth)
     assert summary["fit"]["sky_rms_arcsec"] < 1.0
     ver = summary["verification"]
-    assert ver["n"] >= 2 and ver["rms_urad"] < 10.0
+    assert ver["n"] >= 2 and ver["rms_urad"] < 20.0  # 5.6 µrad measured; a slew lag reads ~100
     assert summary["truth"]["terms"] == INJECTED
     assert summary["efficiency"].get("error")  # no photon counter on this bench
     print(json.dumps({"injected": INJECTED, "recovered": {
