@@ -11,6 +11,7 @@ from pointing.hardware.base import (  # noqa: F401 - re-exported
     Backend,
     Camera,
     Clock,
+    ConnectionLost,
     Counts,
     Frame,
     HardwareError,

@@ -7,7 +7,8 @@ encoder frame (what the pointing model's ``raw_from_true`` returns).  Every
 measurement carries its UTC time from the backend's :class:`Clock`.
 
 Errors a device raises for conditions the night handles (limits, timeouts,
-lost connection) are subclasses of :class:`HardwareError`.
+lost connection) are subclasses of :class:`HardwareError`; a star is skipped
+on one, except on :class:`ConnectionLost`, which stops the night.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ __all__ = [
     "Backend",
     "Camera",
     "Clock",
+    "ConnectionLost",
     "Counts",
     "Frame",
     "HardwareError",
@@ -43,6 +45,15 @@ class HardwareError(PointingError):
 
 class HardwareTimeout(HardwareError):
     """A device did not answer in time."""
+
+
+class ConnectionLost(HardwareError):
+    """The link to the devices is gone and the backend's own retries gave up.
+
+    Unlike other hardware errors this does not skip one star: nothing more can
+    be observed, so the night stops as failed (every observation so far stays
+    in the station log) and can be resumed once the devices are back.
+    """
 
 
 class MountLimitError(HardwareError):

@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 
 from pointing.errors import FitError, PointingError
-from pointing.hardware.base import Backend, HardwareError
+from pointing.hardware.base import Backend, ConnectionLost, HardwareError
 from pointing.model.model import ARCSEC, PointingModel
 from pointing.model.observations import Observations
 from pointing.night.config import NightConfig
@@ -192,7 +192,13 @@ class _Night:
             target = demand(now)
             for _ in range(3):  # the slew time depends on where the target will be by then
                 target = demand(now + self._slew_estimate(*target) * u.s)
+            arrive = now + self._slew_estimate(*target) * u.s
             mount.slew(*target)
+        # a mount faster than the estimate waits where the target will be: start tracking
+        # when the target gets there, not before (real hardware; the simulator is on time)
+        early = float((arrive - self.hw.clock.now()).sec)
+        if early > 1e-3:
+            self.hw.clock.sleep(early)
         now = self.hw.clock.now()
         a1, e1 = demand(now)
         a2, e2 = demand(now + 10 * u.s)
@@ -327,6 +333,8 @@ class _Night:
             here = (offset[0] + sx / math.cos(el), offset[1] + sy)
             try:
                 self.goto(lambda t: self.place(star, t), here)
+            except ConnectionLost:
+                raise
             except HardwareError as exc:
                 self.say(f"HIP {star.hip}: search field {k + 1} skipped: {exc}", "warn")
                 continue
@@ -371,6 +379,8 @@ class _Night:
             if error is not None:
                 record.update(error)
             self.commit(kind, target, record)
+        except ConnectionLost:
+            raise  # nothing more can be observed: the night stops (resumable)
         except HardwareError as exc:
             self.hw.mount.stop()
             self.commit(kind, target, self._base_record(star), "skipped",
@@ -588,9 +598,14 @@ def run_night(station: Any, backend: Backend, out_dir: str | Path, *,
             db.finish_night(night_id, "interrupted", summary=None, reason="interrupted")
             raise
         except (HardwareError, FitError) as exc:
-            night.say(f"night failed: {exc}", "error")
-            summary = write_report(night, None, failure=str(exc))
-            db.finish_night(night_id, "failed", summary=summary, reason=str(exc))
+            reason = str(exc)
+            if isinstance(exc, ConnectionLost):
+                reason = (f"the night stopped after observation {night.seq}: {exc}; every "
+                          "observation so far is in the station log: continue with --resume "
+                          "once the devices are back")
+            night.say(f"night failed: {reason}", "error")
+            summary = write_report(night, None, failure=reason)
+            db.finish_night(night_id, "failed", summary=summary, reason=reason)
             return summary
         summary = write_report(night, results)
         db.finish_night(night_id, "complete", summary=summary)

@@ -187,7 +187,7 @@ def run_steps(night: _Night) -> dict[str, Any]:
 
 
 def _background_point(night: _Night, number: int, az: float, el: float) -> None:
-    from pointing.hardware.base import HardwareError
+    from pointing.hardware.base import ConnectionLost, HardwareError
 
     target = f"grid {number}"
     if ("background", target) in night.done or _ok(night, "background", target):
@@ -203,6 +203,8 @@ def _background_point(night: _Night, number: int, az: float, el: float) -> None:
         night.goto(lambda t: (az, el))
         night.hw.mount.stop()
         counts = night.hw.counter.count(night.cfg.background_count_time_s)
+    except ConnectionLost:
+        raise
     except HardwareError as exc:
         night.commit("background", target, record, "skipped", f"{type(exc).__name__}: {exc}")
         return
