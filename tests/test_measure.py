@@ -295,6 +295,21 @@ def test_star_on_the_edge(rng, fast):
     assert m.x < 1.0 and abs(m.y - 70.6) < 0.3
 
 
+def test_a_spike_on_the_frame_edge_is_no_star_or_a_flagged_one():
+    """A hot pixel on the last column once ran the fit into a covariance that was
+    not positive (seed 331 below): that is a failed fit, never a crash."""
+    for seed in range(400):
+        rng = np.random.default_rng(seed)
+        h, w = 40, 8 + seed % 5 * 8
+        img = (100 + rng.normal(0, 10, (h, w))).round()
+        img[rng.integers(5, h - 5), w - 1] += rng.uniform(50, 120)
+        for fast in (False, True):
+            m = measure_star(img.astype(np.uint16), fwhm=2.5, gain=1.0, fast=fast)
+            assert m.flags != StarFlag.NONE, (seed, fast)
+            if StarFlag.FIT_FAILED in m.flags:
+                assert math.isnan(m.sigma_x) and math.isnan(m.sigma_y)
+
+
 @pytest.mark.parametrize("fast", [False, True])
 def test_trailed_and_elongated_stars(rng, fast):
     trail = frame((128, 128), [(*STAR, 40000)], rng, trail=12, theta=0.6)

@@ -939,7 +939,10 @@ def _fit_star(img: np.ndarray, target: _Candidate, others: list[_Candidate],
                     ok &= ~nb
                     neighbour[win] |= nb
                     p, cov, chi2, dof, conv = fit(ok, p)
-        if not (conv and np.all(np.isfinite(p)) and p[2] > 0):
+        # a covariance that is not positive on the position (a fit run into a
+        # spike or off the window) is a failed fit, not a measurement
+        if not (conv and np.all(np.isfinite(p)) and p[2] > 0
+                and not (cov[0, 0] < 0 or cov[1, 1] < 0)):
             fit_failed = True
     except (np.linalg.LinAlgError, FloatingPointError, ValueError):
         fit_failed = True
