@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -129,6 +130,26 @@ def test_faults_are_logged_and_the_night_goes_on(station, tmp_path):
     assert s["n_model_stars"] >= len(model_hips) - 4
     html = (tmp_path / "faults" / "report.html").read_text()
     assert "Skipped" in html and "MountLimitError" in html
+
+
+def test_no_zero_star_fails_the_night_with_a_report(station, tmp_path):
+    """No bright star can be found at all (every star lost): a failed night, reported."""
+    from pointing.sky.catalog import load_catalog
+
+    every = frozenset(int(h) for h in load_catalog()["hip"])
+    config = dataclasses.replace(SMALL, search_max_deg=3.0)  # a shorter search, same path
+    s = run_night(station, simulated_station(station, seed=1, faults=Faults(lost_stars=every)),
+                  tmp_path / "report", log_path=tmp_path / "log.sqlite", config=config,
+                  progress=False)
+    assert s["status"] == "failed"
+    assert "no bright star could be found" in s["failure"]
+    assert (tmp_path / "report" / "report.html").is_file()
+    with StationLog(tmp_path / "log.sqlite") as db:
+        rec = db.night(s["night_id"])
+    tried = [f"HIP {h}" for h in s["failure"].split("tried HIP ")[1].rstrip(")").split(", ")]
+    assert rec.status == "failed" and tried  # each candidate searched for and logged
+    assert [r["target"] for r in rec.observations] == tried
+    assert all(r["status"] == "skipped" for r in rec.observations)
 
 
 def test_nightly_command_and_history(station, tmp_path, capsys):

@@ -597,7 +597,7 @@ def run_night(station: Any, backend: Backend, out_dir: str | Path, *,
         except NightInterrupted:
             db.finish_night(night_id, "interrupted", summary=None, reason="interrupted")
             raise
-        except (HardwareError, FitError) as exc:
+        except (HardwareError, PointingError) as exc:  # PointingError: FitError, no zero star
             reason = str(exc)
             if isinstance(exc, ConnectionLost):
                 reason = (f"the night stopped after observation {night.seq}: {exc}; every "
