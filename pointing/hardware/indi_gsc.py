@@ -32,6 +32,7 @@ I magnitude and V−I colour, :func:`pointing.photometry.star_photon_flux`);
 
 from __future__ import annotations
 
+import argparse
 import math
 import os
 import sys
@@ -167,32 +168,20 @@ def query(stars: list[tuple[float, float, float, int]], ra_deg: float, dec_deg: 
 
 def main(argv: list[str] | None = None) -> int:
     """``gsc -c RA DEC -r RADIUS [-m MIN MAX] [-n N]``: stars near (RA, Dec), GSC format."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    ra = dec = None
-    radius, mag_min, mag_max, limit = 10.0, -30.0, 30.0, 3000
+    parser = argparse.ArgumentParser(prog="gsc", description="ogs-pointing stand-in for "
+                                     "GSC: stars near (RA, Dec) from the project's catalog")
+    parser.add_argument("-c", nargs=2, type=float, required=True, metavar=("RA", "DEC"),
+                        help="field centre, degrees")
+    parser.add_argument("-r", type=float, default=10.0, metavar="RADIUS",
+                        help="radius, arcmin (default 10)")
+    parser.add_argument("-m", nargs=2, type=float, default=(-30.0, 30.0),
+                        metavar=("MIN", "MAX"), help="magnitude range")
+    parser.add_argument("-n", type=int, default=3000, metavar="N", help="at most N stars")
     try:
-        i = 0
-        while i < len(args):
-            a = args[i]
-            if a == "-c":
-                ra, dec = float(args[i + 1]), float(args[i + 2])
-                i += 3
-            elif a == "-r":
-                radius = float(args[i + 1])
-                i += 2
-            elif a == "-m":
-                mag_min, mag_max = float(args[i + 1]), float(args[i + 2])
-                i += 3
-            elif a == "-n":
-                limit = int(args[i + 1])
-                i += 2
-            else:
-                raise ValueError(f"unknown option {a!r}")
-        if ra is None or dec is None:
-            raise ValueError("-c RA DEC is required")
-    except (IndexError, ValueError) as exc:
-        print(f"gsc (ogs-pointing stand-in): {exc}", file=sys.stderr)
-        return 2
+        a = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse has printed what was wrong
+        return int(exc.code or 0)
+    (ra, dec), radius, (mag_min, mag_max), limit = a.c, a.r, a.m, a.n
     path = os.environ.get(STAR_LIST_ENV)
     if not path:
         print(f"gsc (ogs-pointing stand-in): set {STAR_LIST_ENV} to a star list",
