@@ -151,7 +151,8 @@ def run_steps(night: _Night) -> dict[str, Any]:
             result = fit(obs, terms, mask=masked, info=info)
     night.model = result.model
     night.db.add_model(night.night_id, "fit", result.model.to_dict())
-    night.say(f"model fitted: {len(result.fitted_terms)} terms on {result.n_used} stars, "
+    night.say(f"model fitted: {len(result.fitted_terms)} terms on {result.n_used} stars "
+              "(the zero-offset star included), "
               f"sky RMS {result.sky_rms:.2f}″ ({result.sky_rms_urad:.1f} µrad)")
 
     # 4. verification ----------------------------------------------------------------
