@@ -327,6 +327,8 @@ def test_connection_refused_is_a_clear_error():
 def test_missing_device_is_named(fake, tmp_path):
     with pytest.raises(HardwareError, match=r"no device 'LX200 GPS'.*Fake Mount"):
         _fake_backend(fake, tmp_path, mount_device="LX200 GPS")
+    # and no client thread is left behind, reconnecting for ever
+    assert not [t for t in threading.enumerate() if t.name == f"indi 127.0.0.1:{fake.port}"]
 
 
 @needs_client

@@ -391,6 +391,7 @@ class IndiLink:
         self._closed = False
         self._in_setup = False
         self._closing = False
+        self._last_problem = ""
         link = self
 
         class _Client(indipyclient.IPyClient):
@@ -400,6 +401,8 @@ class IndiLink:
             async def warning(self, message: str) -> None:
                 if "refused" in message.lower():
                     link._on_refused()
+                elif "timed out" in message.lower() or "error" in message.lower():
+                    link._last_problem = message  # why the client drops a connection
 
         # its own logger prints a traceback for every failed write to a dead server
         logging.getLogger("indipyclient").setLevel(logging.CRITICAL)
@@ -436,7 +439,11 @@ class IndiLink:
                     self.close()
                     raise IndiConnectionLost(f"cannot connect to the {self.where}: {why}")
                 self._cond.wait(min(left, 0.2))
-        self.ensure()
+        try:
+            self.ensure()
+        except BaseException:
+            self.close()  # no client thread left behind, reconnecting to a server nobody uses
+            raise
 
     def close(self) -> None:
         """Stop the client thread (idempotent)."""
@@ -462,7 +469,9 @@ class IndiLink:
                 self._vectors.clear()
             elif kind == "ConnectionLost":
                 if self._connected and not self._closing:
-                    log.warning("lost the connection to the %s", self.where)
+                    log.warning("lost the connection to the %s%s", self.where,
+                                f" ({self._last_problem})" if self._last_problem else "")
+                self._last_problem = ""
                 self._connected = False
                 self._lost_since = _time.monotonic()
             elif kind == "Message":
