@@ -20,9 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pointing.hardware.simulator import simulated_station
+from pointing.config.station import load_station
+from pointing.hardware.simulator.station import simulated_station
 from pointing.night.run import run_night
-from pointing.station import load_station
 
 
 def main() -> None:

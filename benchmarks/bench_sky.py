@@ -28,10 +28,10 @@ import numpy as np
 from astropy.coordinates import AltAz, Distance, SkyCoord
 from astropy.time import Time
 
+from pointing.config.station import load_station, station_names
 from pointing.sky import catalog as catmod
 from pointing.sky.places import earth_orientation, observed_altaz, star_astrometry
 from pointing.sky.select import select_stars
-from pointing.station import load_station, station_names
 
 T0 = Time("2026-12-01T14:00:00", scale="utc")  # 22:00 China Standard Time
 ARCSEC = np.pi / (180 * 3600)

@@ -2,7 +2,7 @@
 
 Draws seeded nights (Poisson counts from a known η₀ and k, two cloud-dimmed stars,
 the 8 × 5 blank-sky grid) from the sky-background truth model
-(:mod:`pointing.skybackground`) for a clear rural site and a city with a nearly full
+(:mod:`pointing.photometry.sky_model`) for a clear rural site and a city with a nearly full
 Moon (and the rural site again with catalogue I magnitudes wrong by 0.03 mag rms),
 fits them with :func:`pointing.night_efficiency` and
 :func:`pointing.night_background`, and prints the errors against the truth and the
@@ -26,9 +26,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 import numpy as np  # noqa: E402
 from _synth_night import synth_night  # noqa: E402
 
-from pointing.background import night_background  # noqa: E402
-from pointing.photometry import night_efficiency  # noqa: E402
-from pointing.skybackground import SkyBackgroundModel  # noqa: E402
+from pointing.photometry.background import night_background  # noqa: E402
+from pointing.photometry.efficiency import night_efficiency  # noqa: E402
+from pointing.photometry.sky_model import SkyBackgroundModel  # noqa: E402
 
 CONFIGS = {
     "rural, no Moon": dict(sky=SkyBackgroundModel.rural(), moon=(math.nan, math.nan, 0.0),

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pointing.background import background_grid
-from pointing.observation_table import make_observation_table
-from pointing.photometry import PhotometryConfig, expected_star_counts
-from pointing.skybackground import Receiver, SkyBackgroundModel, truth_background
+from pointing.photometry.background import background_grid
+from pointing.photometry.efficiency import PhotometryConfig, expected_star_counts
+from pointing.photometry.sky_model import Receiver, SkyBackgroundModel, truth_background
+from pointing.photometry.table import make_observation_table
 
 
 @dataclass

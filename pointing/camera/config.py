@@ -183,6 +183,6 @@ class Camera:
     @classmethod
     def from_station(cls, station: str | Path) -> Camera:
         """The camera of a station file (name of a shipped station or a TOML path)."""
-        from pointing.station import load_station
+        from pointing.config.station import load_station
 
         return cls.from_config(load_station(station).section("camera"))

@@ -35,10 +35,10 @@ import numpy as np
 
 from pointing.camera.config import read_camera_section
 from pointing.errors import FitError
+from pointing.units import URAD
 
 __all__ = ["CameraCalibration", "CameraGeometry"]
 
-URAD = 1e-6
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Hardware interfaces the calibration night talks to, and their backends.
 
 :mod:`pointing.hardware.base` defines the small protocols (mount, camera,
-photon counter, clock); :mod:`pointing.hardware.simulator` is the embedded
+photon counter, clock); :mod:`pointing.hardware.simulator.station` is the embedded
 physically modelled station.  Real stations plug in through
 ``--backend MODULE:FACTORY``.
 """

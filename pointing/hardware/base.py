@@ -1,7 +1,7 @@
 """The small interfaces the calibration night talks to.
 
 A real station plugs in by writing one adapter per device; the simulator
-(:mod:`pointing.hardware.simulator`) is a backend like any other.  Angles are
+(:mod:`pointing.hardware.simulator.station`) is a backend like any other.  Angles are
 radians, azimuth from north (0) through east (π/2); raw means the mount's
 encoder frame (what the pointing model's ``raw_from_true`` returns).  Every
 measurement carries its UTC time from the backend's :class:`Clock`.

@@ -49,7 +49,7 @@ import scipy.stats
 from pointing.errors import FitError
 from pointing.model.fit import FitResult, _design, fit
 from pointing.model.model import ARCSEC, forward_and_jacobian
-from pointing.model.observations import Observations
+from pointing.model.run import Observations
 from pointing.model.terms import Term, parse_term
 
 __all__ = ["AutoResult", "auto_fit", "candidate_pool", "kfold_rms"]

@@ -39,14 +39,14 @@ import scipy.special
 
 from pointing.errors import FitError, TermError
 from pointing.model.model import ARCSEC, PointingModel, forward_and_jacobian
-from pointing.model.observations import Observations
+from pointing.model.run import Observations
 from pointing.model.terms import Term, parse_term, parse_terms
+from pointing.units import URAD_PER_ARCSEC
 
 __all__ = ["DEFAULT_TERMS", "FitResult", "fit"]
 
 #: the basic alt-az model of the domain brief
 DEFAULT_TERMS = ("IA", "IE", "CA", "NPAE", "AN", "AW", "TF", "TX")
-URAD_PER_ARCSEC = ARCSEC * 1e6
 CORRELATION_WARNING = 0.95
 #: condition number above which the coverage is taken not to separate the terms
 DEGENERATE_CONDITION = 1e8

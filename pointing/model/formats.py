@@ -26,7 +26,7 @@ import numpy as np
 
 from pointing.errors import FileFormatError, TermError
 from pointing.model.model import PointingModel
-from pointing.model.observations import Observations
+from pointing.model.run import Observations
 from pointing.model.terms import parse_term
 
 __all__ = [

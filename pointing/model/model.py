@@ -55,23 +55,18 @@ import numpy as np
 
 from pointing.errors import FileFormatError, TermError
 from pointing.model.terms import MATH, TX_COT_LIMIT, Term, parse_term, parse_terms
+from pointing.units import ARCSEC
+from pointing.units import wrap_pi as _wrap
 
 __all__ = ["MODEL_FILE_VERSION", "PointingModel"]
 
-ARCSEC = math.pi / 648000.0
 #: version of the project's JSON model file; loading refuses any other
 MODEL_FILE_VERSION = 1
 _FORMAT_NAME = "ogs-pointing-model"
-_TWO_PI = 2.0 * math.pi
 _HALF_PI = 0.5 * math.pi
 _ITER_TOL = 1e-10  # last step; the error left is ~1e-3 of it (the contraction)
 _MAX_ITER = 60
 _CHUNK = 8192  # elements per block in the vectorised path
-
-
-def _wrap(x: Any) -> Any:
-    """Wrap an angle (float or array, radians) into [−π, π)."""
-    return (x + math.pi) % _TWO_PI - math.pi
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from pointing.model.model import ARCSEC, PointingModel
-from pointing.model.observations import Observations
+from pointing.model.run import Observations
 
 __all__ = ["simulate_run"]
 

@@ -18,14 +18,13 @@ import numpy as np
 
 from pointing.night.config import BaseGeometry
 from pointing.night.log import _json
+from pointing.units import ARCSEC as ARCSEC_RAD
 
 if TYPE_CHECKING:
     from pointing.night.run import _Night
 
 __all__ = ["crew_actions", "verification_stats", "write_report"]
 
-ARCSEC_RAD = math.pi / 648000.0
-URAD_PER_ARCSEC = ARCSEC_RAD * 1e6
 
 
 def verification_stats(records: list[dict[str, Any]]) -> dict[str, Any]:
@@ -115,7 +114,7 @@ def write_report(night: _Night, results: dict[str, Any] | None, *,
     """Write every file of the report into the night's folder; returns summary.json."""
     from pointing.model.formats import write_mod, write_tpoint
     from pointing.night.steps import photometry_results
-    from pointing.plots import error_scatter, plot_fit
+    from pointing.plots.fit import error_scatter, plot_fit
 
     out = night.out
     files: dict[str, str] = {}
@@ -176,7 +175,7 @@ def write_report(night: _Night, results: dict[str, Any] | None, *,
         files["verification_plot"] = str(path)
     files["sky_plot"] = str(_sky_coverage(night, out / "sky_coverage.png"))
     if records:
-        from pointing.observation_table import write_observation_table
+        from pointing.photometry.table import write_observation_table
 
         table = _records_table(records)
         table.write(out / "observations_all.ecsv", format="ascii.ecsv", overwrite=True)
@@ -205,7 +204,7 @@ def _pretty(value: Any) -> str:
 
 def _photometry_summary(night: _Night, phot: dict[str, Any], summary: dict[str, Any],
                         files: dict[str, str], out: Path) -> None:
-    from pointing.plots_photometry import plot_efficiency, plot_noise_map, plot_noise_profile
+    from pointing.plots.photometry import plot_efficiency, plot_noise_map, plot_noise_profile
 
     eff, bg, gng = phot.get("efficiency"), phot.get("background"), phot.get("go_no_go")
     if eff is not None:
@@ -229,7 +228,7 @@ def _photometry_summary(night: _Night, phot: dict[str, Any], summary: dict[str, 
 def _truth(night: _Night, truth: dict[str, Any]) -> dict[str, Any]:
     out = dict(truth)
     try:
-        from pointing.skybackground import Receiver, SkyBackgroundModel, truth_background
+        from pointing.photometry.sky_model import Receiver, SkyBackgroundModel, truth_background
 
         bg_rows = [r for r in night.records if r["kind"] == "background" and r["status"] == "ok"]
         if bg_rows:

@@ -44,15 +44,14 @@ import numpy as np
 from pointing.errors import FitError, PointingError
 from pointing.hardware.base import Backend, ConnectionLost, HardwareError
 from pointing.model.model import ARCSEC, PointingModel
-from pointing.model.observations import Observations
+from pointing.model.run import Observations
 from pointing.night.config import NightConfig
 from pointing.night.log import StationLog, default_log_path
+from pointing.units import DEG, URAD
 
 __all__ = ["NightInterrupted", "run_night"]
 
 log = logging.getLogger("pointing.night")
-URAD = 1e-6
-DEG = math.pi / 180.0
 
 
 class NightInterrupted(PointingError):
@@ -76,7 +75,7 @@ class _Night:
                  night_id: int, out_dir: Path, model: PointingModel,
                  interrupt_after: int | None, progress: bool):
         from pointing.camera.config import Camera
-        from pointing.photometry import DetectorConfig, PhotometryConfig
+        from pointing.photometry.efficiency import DetectorConfig, PhotometryConfig
         from pointing.sky.catalog import load_catalog
         from pointing.sky.places import star_astrometry
 
@@ -90,7 +89,7 @@ class _Night:
         self.interrupt_after = interrupt_after
         self.progress = progress
         self.camera = Camera.from_config(station.section("camera"))
-        from pointing.hardware.simulator import wide_camera_section
+        from pointing.hardware.simulator.station import wide_camera_section
 
         wide, self.wide_aperture_m = wide_camera_section(station)
         self.wide = Camera.from_config(wide)
@@ -212,7 +211,7 @@ class _Night:
     # -- measurement -------------------------------------------------------------
     def _star_rate_e(self, star: _Star, wide: bool) -> float:
         """Expected electrons/s of a star in a camera (design efficiency, no extinction)."""
-        from pointing.photometry import collecting_area, star_photon_flux
+        from pointing.photometry.efficiency import collecting_area, star_photon_flux
 
         if wide:
             area = math.pi / 4 * self.wide_aperture_m**2
@@ -447,7 +446,7 @@ class _Night:
     def counts(self, star: _Star, m: Any, frame: Any, offset: tuple[float, float]
                ) -> dict[str, Any]:
         """Photon counts on the star (centred) and beside it; camera photometry; Moon."""
-        from pointing.photometry import camera_aperture_photometry
+        from pointing.photometry.efficiency import camera_aperture_photometry
 
         out: dict[str, Any] = {"count_time_s": self.cfg.count_time_s,
                                "dark_cps": self.detectors.total_dark_cps}
@@ -474,7 +473,7 @@ class _Night:
         return out
 
     def moon(self) -> dict[str, float]:
-        from pointing.hardware.simulator import moon_phase
+        from pointing.hardware.simulator.station import moon_phase
         from pointing.sky.places import moon_altaz
 
         now = self.hw.clock.now()

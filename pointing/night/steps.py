@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pointing.errors import FitError, PointingError
+from pointing.units import DEG, angular_separation
 
 if TYPE_CHECKING:
     from pointing.night.run import _Night
 
 __all__ = ["run_steps"]
 
-DEG = math.pi / 180.0
 
 
 def _progress(night: _Night, items: list[Any], desc: str):
@@ -49,8 +49,7 @@ def zero_star_candidates(night: _Night, time: Any) -> list[int]:
                       & ~bad)[0]
     out = []
     for i in cand[np.argsort(imag[cand])]:
-        sep = np.arccos(np.clip(np.sin(el) * math.sin(el[i])
-                                + np.cos(el) * math.cos(el[i]) * np.cos(az - az[i]), -1, 1))
+        sep = angular_separation(az, el, az[i], el[i])
         rivals = (sep < 3.0 * DEG) & (imag < imag[i] + 3.0)
         if rivals.sum() == 1:  # only itself: nothing to confuse it with in a wide field
             out.append(int(cat["hip"][i]))
@@ -177,7 +176,7 @@ def run_steps(night: _Night) -> dict[str, Any]:
 
     # 5. background grid ---------------------------------------------------------------
     if cfg.background_grid:
-        from pointing.background import background_grid
+        from pointing.photometry.background import background_grid
 
         grid_az, grid_el = background_grid(night.station)
         points = list(zip(grid_az.tolist(), grid_el.tolist(), strict=True))
@@ -218,10 +217,10 @@ def _background_point(night: _Night, number: int, az: float, el: float) -> None:
 
 def photometry_results(night: _Night) -> dict[str, Any]:
     """Efficiency, extinction, noise maps and go/no-go from the night's counts."""
-    from pointing.background import night_background
-    from pointing.gonogo import go_no_go
-    from pointing.observation_table import make_observation_table
-    from pointing.photometry import night_efficiency
+    from pointing.photometry.background import night_background
+    from pointing.photometry.efficiency import night_efficiency
+    from pointing.photometry.gonogo import go_no_go
+    from pointing.photometry.table import make_observation_table
 
     rows = [r for r in night.records if r["status"] == "ok"
             and r["kind"] in ("model", "verify", "background")]

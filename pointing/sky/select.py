@@ -468,7 +468,7 @@ def select_stars(
     from astropy.table import Column, Table
     from astropy.time import Time
 
-    from pointing.station import Station, load_station
+    from pointing.config.station import Station, load_station
 
     st = station if isinstance(station, Station) else load_station(station)
     t0 = check_times(Time.now() if time is None else time)
@@ -615,7 +615,7 @@ def qualifying_stars(
     """
     from astropy import units as u
 
-    from pointing.station import Station, load_station
+    from pointing.config.station import Station, load_station
 
     st = station if isinstance(station, Station) else load_station(station)
     t0 = check_times(time)

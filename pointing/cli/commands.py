@@ -1,0 +1,14 @@
+"""Subcommands of the ``pointing`` command line, one module per job.
+
+Importing this package registers every subcommand with :mod:`pointing.cli`.
+"""
+
+from pointing.cli import (  # noqa: F401
+    centroid,
+    efficiency,
+    fit,
+    history,
+    nightly,
+    noise_map,
+    select,
+)

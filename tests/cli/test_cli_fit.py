@@ -1,0 +1,69 @@
+"""The ``pointing fit`` command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pointing.cli import main
+from pointing.model.model import PointingModel
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "simulated_run.dat"
+TRUTH = json.loads((EXAMPLE.parent / "simulated_run_truth.json").read_text())["terms_arcsec"]
+
+
+def test_fit_json_output_and_files(tmp_path, capsys):
+    model_out = tmp_path / "m.json"
+    mod_out = tmp_path / "m.mod"
+    plot = tmp_path / "fit.png"
+    status = main(["fit", str(EXAMPLE), "--json", "--model-out", str(model_out),
+                   "--mod-out", str(mod_out), "--plot", str(plot)])
+    assert status == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["n_obs"] == out["n_used"] == 18
+    for name, value in TRUTH.items():
+        t = out["terms"][name]
+        assert abs(t["value_arcsec"] - value) < 4 * t["sigma_arcsec"], name
+    assert out["sky_rms_urad"] == pytest.approx(out["sky_rms_arcsec"] * 4.8481368, rel=1e-6)
+    assert len(out["residuals"]) == 18 and out["residuals"][0]["index"] == 1
+    assert plot.stat().st_size > 20_000 and plot.read_bytes()[:4] == b"\x89PNG"
+    loaded = PointingModel.load(model_out)
+    assert loaded.info["created_utc"] and loaded.info["fit"]["n_used"] == 18
+    assert PointingModel.load(mod_out).names == loaded.names
+
+
+def test_fit_text_output_terms_fix_mask(capsys):
+    assert main(["fit", str(EXAMPLE), "--terms", "IA,IE,AN,AW,NPAE,TF", "--fix", "CA=31",
+                 "--mask", "2,5"]) == 0
+    text = capsys.readouterr().out
+    assert "16 used" in text and "sky RMS" in text and "leave-1-out" in text
+    assert "=CA" in text
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--terms", "IA,BOGUS"], "unknown pointing term"),
+    (["--mask", "99"], "observations 1..18"),
+    (["--terms", "IA,IE,CA,NPAE,AN,AW,TF,TX,HESE,HECE,HASA,HACA,HSSA,HSCA,HESA2,HECA2,HSCE,"
+                 "HESE2,HECE2"], "cannot"),
+])
+def test_fit_errors_are_one_line_with_status_2(capsys, args, message):
+    assert main(["fit", str(EXAMPLE), *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_unreadable_file_names_the_file(tmp_path, capsys):
+    bad = tmp_path / "bad.dat"
+    bad.write_text("caption\n: ALTAZ\n+31 07 34\n1 2 3\n")
+    assert main(["fit", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert f"{bad}:4" in err
+
+
+def test_bad_option_values_are_argparse_errors(capsys):
+    with pytest.raises(SystemExit) as ei:
+        main(["fit", str(EXAMPLE), "--fix", "IA"])
+    assert ei.value.code == 2
+    assert "NAME=VALUE" in capsys.readouterr().err
