@@ -41,7 +41,7 @@ _EXPORTS = {
     "moon_altaz": "pointing.sky.places",
     "select_stars": "pointing.sky.select",
     "StarSelection": "pointing.sky.select",
-    "plan_slews": "pointing.sky.select",
+    "plan_slews": "pointing.sky.slews",
     "Band": "pointing.photometry.efficiency",
     "EfficiencyResult": "pointing.photometry.efficiency",
     "airmass": "pointing.photometry.efficiency",

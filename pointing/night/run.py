@@ -160,7 +160,7 @@ class _Night:
         return a, e
 
     def _slew_estimate(self, az: float, el: float) -> float:
-        from pointing.sky.select import slew_time
+        from pointing.sky.slews import slew_time
 
         m = self.station.mount
         a0, e0 = self.hw.mount.position()

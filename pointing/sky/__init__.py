@@ -2,7 +2,8 @@
 
 * :mod:`pointing.sky.catalog` -- :func:`load_catalog`, :func:`refresh_catalog`
 * :mod:`pointing.sky.places` -- :func:`observed_altaz`, :func:`moon_altaz`
-* :mod:`pointing.sky.select` -- :func:`select_stars`, :func:`plan_slews`
+* :mod:`pointing.sky.select` -- :func:`select_stars`, :func:`qualifying_stars`
+* :mod:`pointing.sky.slews` -- :func:`plan_slews`, :func:`slew_time`
 
 Azimuth is reckoned from north (0) through east (90°) everywhere.  Names are
 imported lazily so that ``import pointing.sky`` stays cheap.
@@ -19,7 +20,7 @@ _EXPORTS = {
     "moon_altaz": "pointing.sky.places",
     "select_stars": "pointing.sky.select",
     "qualifying_stars": "pointing.sky.select",
-    "plan_slews": "pointing.sky.select",
+    "plan_slews": "pointing.sky.slews",
     "StarSelection": "pointing.sky.select",
     "condition_number": "pointing.sky.select",
 }

@@ -16,15 +16,19 @@ the public results (radians inside); times UTC.
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from astropy import units as u
+from astropy.table import Column, Table
+from astropy.time import Time
 
-from pointing.errors import ConfigError, PointingError
+from pointing.config.station import Station, load_station
+from pointing.errors import PointingError
+from pointing.model.terms import parse_terms
 from pointing.sky.catalog import FLAG_COLUMNS, load_catalog
 from pointing.sky.places import (
     catalog_j2000_deg,
@@ -33,6 +37,8 @@ from pointing.sky.places import (
     observed_altaz,
     star_astrometry,
 )
+from pointing.sky.slews import SlewPlanner, naive_order, plan_slews
+from pointing.units import angular_separation
 
 __all__ = [
     "DEFAULT_TERMS",
@@ -40,10 +46,8 @@ __all__ = [
     "StarSelection",
     "condition_number",
     "design_matrix",
-    "plan_slews",
     "qualifying_stars",
     "select_stars",
-    "slew_time",
 ]
 
 #: pointing-model terms whose separation the selection optimises
@@ -118,201 +122,6 @@ def _normal_cond2(normal: np.ndarray) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------
-# slew plan
-# --------------------------------------------------------------------------
-
-
-def slew_time(distance_deg: Any, speed_deg_s: float, accel_deg_s2: float) -> np.ndarray:
-    """Time (s) to move one axis by ``distance_deg`` from rest to rest.
-
-    Trapezoidal velocity profile: accelerate at ``accel_deg_s2`` to
-    ``speed_deg_s``, cruise, decelerate; triangular when the move is too short
-    to reach full speed.
-    """
-    d = np.abs(np.asarray(distance_deg, dtype=float))
-    v, a = float(speed_deg_s), float(accel_deg_s2)
-    return np.where(d > v * v / a, d / v + v / a, 2.0 * np.sqrt(d / a))
-
-
-def _wrap_options(az_deg: np.ndarray, az_min: float, az_max: float) -> list[list[float]]:
-    """Mount azimuths (deg) that reach each sky azimuth within the cable wrap."""
-    out = []
-    for a in np.mod(az_deg, 360.0):
-        opts = [a + k * 360.0 for k in range(-3, 3) if az_min <= a + k * 360.0 <= az_max]
-        if not opts:
-            raise ConfigError(f"azimuth {a:.1f} deg is outside the mount's range "
-                              f"{az_min:g} .. {az_max:g} deg")
-        out.append(opts)
-    return out
-
-
-class _Planner:
-    """Slew costs between every (star, wrap side) state; exact wrap DP for any order."""
-
-    def __init__(self, az_deg, el_deg, mount, start=None):
-        self.mount = mount
-        options = _wrap_options(np.asarray(az_deg), mount.az_min_deg, mount.az_max_deg)
-        el = np.asarray(el_deg, dtype=float)
-        self.states: list[list[int]] = []
-        s_az, s_el = [], []
-        for i, opts in enumerate(options):
-            self.states.append(list(range(len(s_az), len(s_az) + len(opts))))
-            s_az += opts
-            s_el += [float(el[i])] * len(opts)
-        self.s_az, self.s_el = np.array(s_az), np.array(s_el)
-        self.c = self.move(self.s_az[:, None], self.s_el[:, None],
-                           self.s_az[None, :], self.s_el[None, :]).tolist()
-        if start is None:
-            self.c0 = [0.0] * len(s_az)
-        else:
-            self.c0 = self.move(float(start[0]), float(start[1]), self.s_az, self.s_el).tolist()
-
-    def move(self, az1, el1, az2, el2):
-        """Slew plus settling time (s) between mount positions (deg); 0 for no move."""
-        m = self.mount
-        daz, delv = np.subtract(az2, az1), np.subtract(el2, el1)
-        t = np.maximum(slew_time(daz, m.az_speed_deg_s, m.az_accel_deg_s2),
-                       slew_time(delv, m.el_speed_deg_s, m.el_accel_deg_s2))
-        return np.where((daz != 0) | (delv != 0), t + m.settle_s, 0.0)
-
-    def total(self, order: Sequence[int]) -> float:
-        """Total slew time of ``order`` with the best wrap sides."""
-        c, states = self.c, self.states
-        prev = states[order[0]]
-        best = [self.c0[s] for s in prev]
-        for i in order[1:]:
-            cur = states[i]
-            best = [min(b + c[p][s] for b, p in zip(best, prev, strict=True)) for s in cur]
-            prev = cur
-        return min(best)
-
-    def cost(self, order: Sequence[int]) -> tuple[float, list[float], list[float]]:
-        """(total, mount azimuth per star, slew time arriving at each star) for ``order``."""
-        c, states = self.c, self.states
-        prev = states[order[0]]
-        best = [self.c0[s] for s in prev]
-        back: list[list[int]] = []
-        for i in order[1:]:
-            cur = states[i]
-            arg, nb = [], []
-            for s in cur:
-                vals = [b + c[p][s] for b, p in zip(best, prev, strict=True)]
-                k = int(np.argmin(vals))
-                arg.append(k)
-                nb.append(vals[k])
-            back.append(arg)
-            best, prev = nb, cur
-        k = int(np.argmin(best))
-        total = best[k]
-        picks = [k]
-        for arg in reversed(back):
-            k = arg[k]
-            picks.append(k)
-        picks.reverse()
-        chosen = [states[i][k] for i, k in zip(order, picks, strict=True)]
-        moves = [self.c0[chosen[0]]] + [c[a][b] for a, b in itertools.pairwise(chosen)]
-        return float(total), [float(self.s_az[s]) for s in chosen], [float(m) for m in moves]
-
-
-def _improve(planner: _Planner, order: list[int]) -> tuple[float, list[int]]:
-    """2-opt and single-star moves until no improvement."""
-    best = planner.total(order)
-    n = len(order)
-    improved = True
-    while improved:
-        improved = False
-        for i in range(n - 1):
-            for j in range(i + 2, n + 1):
-                cand = order[:i] + order[i:j][::-1] + order[j:]
-                c = planner.total(cand)
-                if c < best - 1e-9:
-                    best, order, improved = c, cand, True
-        for i in range(n):
-            rest = order[:i] + order[i + 1:]
-            for j in range(n):
-                if j == i:
-                    continue
-                cand = [*rest[:j], order[i], *rest[j:]]
-                c = planner.total(cand)
-                if c < best - 1e-9:
-                    best, order, improved = c, cand, True
-                    break
-    return best, order
-
-
-def plan_slews(
-    az_deg: Any,
-    el_deg: Any,
-    mount,
-    *,
-    start: tuple[float, float] | None = None,
-) -> tuple[list[int], list[float], list[float]]:
-    """Order stars to minimise total slew time on an alt-az mount.
-
-    Parameters
-    ----------
-    az_deg, el_deg : array_like
-        Sky positions in degrees (azimuth from north through east).
-    mount : pointing.station.Mount
-        Limits, axis speeds and accelerations, settling time.
-    start : (float, float), optional
-        Mount azimuth and elevation (deg) before the first slew; ``None``
-        starts on the first star.
-
-    Returns
-    -------
-    order : list of int
-        Indices into the inputs, in visiting order.
-    mount_az_deg : list of float
-        Mount azimuth for each visited star (the cable-wrap side chosen).
-    slew_s : list of float
-        Time of the slew (plus settling) arriving at each visited star.
-
-    Notes
-    -----
-    Each axis moves with a trapezoidal velocity profile; a slew lasts as long
-    as the slower axis, plus ``mount.settle_s``.  Mount azimuth runs over
-    ``mount.az_min_deg .. az_max_deg`` without wrapping round, so a sky
-    azimuth may have two mount azimuths; for a given order the best choice is
-    exact (dynamic programming), and the order is improved from several
-    starts (azimuth sweeps, nearest neighbours) by reversing segments and
-    moving single stars.
-    """
-    az = np.asarray(az_deg, dtype=float)
-    el = np.asarray(el_deg, dtype=float)
-    n = az.size
-    if n == 0:
-        return [], [], []
-    planner = _Planner(az, el, mount, start)
-    starts = [list(np.argsort(np.mod(az, 360.0), kind="stable"))]
-    starts.append(starts[0][::-1])
-    # nearest neighbour on the best wrap side, from a few starting stars
-    cm = np.asarray(planner.c)
-    d = np.array([[cm[np.ix_(planner.states[i], planner.states[j])].min() for j in range(n)]
-                  for i in range(n)])
-    for s in range(0, n, max(1, n // 6)):
-        order, left = [s], set(range(n)) - {s}
-        while left:
-            nxt = min(left, key=lambda j, o=order: d[o[-1], j])
-            order.append(nxt)
-            left.remove(nxt)
-        starts.append(order)
-    best_cost, best_order = math.inf, starts[0]
-    for order in starts:
-        c, o = _improve(planner, [int(i) for i in order])
-        if c < best_cost:
-            best_cost, best_order = c, o
-    _, wraps, moves = planner.cost(best_order)
-    return best_order, wraps, moves
-
-
-def naive_order(az_deg: Any) -> list[int]:
-    """The azimuth-sorted order (north through east) used as a reference plan."""
-    return [int(i) for i in np.argsort(np.mod(np.asarray(az_deg, dtype=float), 360.0),
-                                       kind="stable")]
-
-
-# --------------------------------------------------------------------------
 # selection
 # --------------------------------------------------------------------------
 
@@ -381,16 +190,6 @@ class StarSelection:
 def _finite(value: Any, digits: int) -> float | None:
     v = float(value)
     return round(v, digits) if math.isfinite(v) else None
-
-
-def _unit(az: np.ndarray, el: np.ndarray) -> np.ndarray:
-    ce = np.cos(el)
-    return np.stack([ce * np.cos(az), ce * np.sin(az), np.sin(el)], axis=-1)
-
-
-def _angle(u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Angle (rad) between unit vectors, numerically safe."""
-    return 2.0 * np.arcsin(np.clip(np.linalg.norm(u - v, axis=-1) / 2.0, 0.0, 1.0))
 
 
 def select_stars(
@@ -464,12 +263,6 @@ def select_stars(
         cut), an azimuth quadrant or elevation half with no qualifying star,
         times outside the supported range, inconsistent limits.
     """
-    from astropy import units as u
-    from astropy.table import Column, Table
-    from astropy.time import Time
-
-    from pointing.config.station import Station, load_station
-
     st = station if isinstance(station, Station) else load_station(station)
     t0 = check_times(Time.now() if time is None else time)
     if t0.ndim != 0:
@@ -477,7 +270,6 @@ def select_stars(
     terms = tuple(str(t).upper() for t in terms)
     _check_args(st, n, terms, el_min_deg, el_max_deg, imag_min, imag_max, dwell_s,
                 duration_s, strategy, exclude)
-    mount = st.mount
     duration = float(duration_s) if duration_s is not None else n * (dwell_s + 60.0)
 
     cands = qualifying_stars(
@@ -491,64 +283,23 @@ def select_stars(
             f"only {len(cands.stars)} stars qualify at {st.name} from {t0.utc.isot} UTC for "
             f"{duration / 60:.0f} min, {n} needed ({detail})"
         )
-    pool, astro = cands.stars, cands.astrometry
-    az, el, maz, mel = cands.az, cands.el, cands.moon_az, cands.moon_el
+    pool = cands.stars
+    maz, mel = cands.moon_az, cands.moon_el
 
-    # quadrant / elevation-half membership that holds over the whole run (-1: changes)
-    quad = np.floor(np.mod(np.degrees(az), 360.0) / 90.0).astype(int)
-    quad_fixed = np.where(np.all(quad == quad[:, :1], axis=1), quad[:, 0], -1)
-    half = (np.degrees(el) >= 0.5 * (el_min_deg + el_max_deg)).astype(int)
-    half_fixed = np.where(np.all(half == half[:, :1], axis=1), half[:, 0], -1)
-
-    mid = az.shape[1] // 2
-    caz, cel = az[:, mid], el[:, mid]
-    radec = _unit(np.radians(np.asarray(pool["ra"])), np.radians(np.asarray(pool["dec"])))
-
-    if strategy == "spread":
-        chosen = _spread(caz, cel, radec, quad_fixed, half_fixed, n, terms,
-                         math.radians(min_separation_deg), st.name, el_min_deg, el_max_deg)
-    elif strategy == "brightest":
-        chosen = list(np.argsort(np.asarray(pool["imag"]), kind="stable")[:n])
-    else:
-        rng = np.random.default_rng(seed)
-        chosen = list(rng.choice(len(pool), size=n, replace=False))
-    chosen = np.asarray(chosen, dtype=int)
-    sub = {key: v[chosen] for key, v in astro.items()}
-
-    # slew plan: order on mid-run positions, then follow the stars in time
-    order, _, _ = plan_slews(np.degrees(caz[chosen]), np.degrees(cel[chosen]), mount,
-                             start=start)
-    planned = _follow(sub, st, t0, order, dwell_s, mount, start)
-    naive = _follow(sub, st, t0, naive_order(np.degrees(caz[chosen])), dwell_s, mount, start)
-    if sum(naive[2]) < sum(planned[2]):  # the sky moved under the plan: keep the better
-        planned = naive
-    order, wraps, moves, times, paz, pel = planned
-    naive_total = sum(naive[2])
-    end = (times[-1] - t0).to_value(u.s) + dwell_s
+    sky = _CandidateSky.of(cands, el_min_deg, el_max_deg)
+    chosen = _choose(sky, cands, strategy, n, terms, math.radians(min_separation_deg), seed,
+                     st.name, el_min_deg, el_max_deg)
+    route = _route(cands, sky, chosen, st, t0, dwell_s, start)
+    end = (route.times[-1] - t0).to_value(u.s) + dwell_s
     if end > duration + 1e-6:
         raise PointingError(
             f"the plan needs {end:.0f} s but the run is limited to {duration:.0f} s; "
             "give a longer duration_s or fewer stars"
         )
+    table = _selection_table(pool, cands.astrometry, chosen, route)
+    paz, pel, moves, naive_total = route.az, route.el, route.slew_s, route.naive_slew_s
 
-    rows = chosen[order]
-    ra2000, dec2000 = catalog_j2000_deg({key: v[order] for key, v in sub.items()})
-    table = Table()
-    table["order"] = np.arange(1, n + 1)
-    table["hip"] = np.asarray(pool["hip"])[rows]
-    table["name"] = np.asarray(pool["name"]).astype(str)[rows]
-    table["ra"] = Column(ra2000, unit="deg", description="ICRS at epoch J2000")
-    table["dec"] = Column(dec2000, unit="deg", description="ICRS at epoch J2000")
-    table["imag"] = Column(np.asarray(pool["imag"])[rows], unit="mag")
-    table["vmag"] = Column(np.asarray(pool["vmag"])[rows], unit="mag")
-    table["az"] = Column(np.degrees(paz), unit="deg", description="north=0, east=90")
-    table["el"] = Column(np.degrees(pel), unit="deg")
-    table["mount_az"] = Column(np.asarray(wraps), unit="deg")
-    table["slew_s"] = Column(np.asarray(moves), unit="s")
-    table["time"] = times
-
-    unit_sel = radec[chosen]
-    pair = _angle(unit_sel[:, None, :], unit_sel[None, :, :])
+    pair = sky.sky_separation(chosen[:, None], chosen[None, :])
     pair[np.diag_indices(n)] = np.inf
     return StarSelection(
         station=st,
@@ -570,6 +321,56 @@ def select_stars(
             "duration_s": duration, "exclude": list(exclude), "strategy": strategy,
         },
     )
+
+
+@dataclass(frozen=True)
+class _Route:
+    """The visiting plan of the chosen stars (indices into the chosen set, in order)."""
+
+    order: list[int]
+    mount_az_deg: list[float]
+    slew_s: list[float]
+    times: Any
+    az: np.ndarray
+    el: np.ndarray
+    naive_slew_s: float
+
+
+def _route(cands: Candidates, sky: _CandidateSky, chosen: np.ndarray, st: Station, t0: Any,
+           dwell_s: float, start: tuple[float, float] | None) -> _Route:
+    """Order the chosen stars on mid-run positions, then follow them in time; the
+    azimuth-sorted order is kept where the moving sky makes it the faster one."""
+    sub = {key: v[chosen] for key, v in cands.astrometry.items()}
+    mount = st.mount
+    order, _, _ = plan_slews(np.degrees(sky.az[chosen]), np.degrees(sky.el[chosen]), mount,
+                             start=start)
+    planned = _follow(sub, st, t0, order, dwell_s, mount, start)
+    naive = _follow(sub, st, t0, naive_order(np.degrees(sky.az[chosen])), dwell_s, mount,
+                    start)
+    if sum(naive[2]) < sum(planned[2]):
+        planned = naive
+    return _Route(*planned, naive_slew_s=float(sum(naive[2])))
+
+
+def _selection_table(pool: Any, astrometry: dict[str, np.ndarray], chosen: np.ndarray,
+                     route: _Route) -> Table:
+    """The chosen stars in visiting order, with their planned positions and slews."""
+    rows = chosen[route.order]
+    ra2000, dec2000 = catalog_j2000_deg({key: v[rows] for key, v in astrometry.items()})
+    table = Table()
+    table["order"] = np.arange(1, len(rows) + 1)
+    table["hip"] = np.asarray(pool["hip"])[rows]
+    table["name"] = np.asarray(pool["name"]).astype(str)[rows]
+    table["ra"] = Column(ra2000, unit="deg", description="ICRS at epoch J2000")
+    table["dec"] = Column(dec2000, unit="deg", description="ICRS at epoch J2000")
+    table["imag"] = Column(np.asarray(pool["imag"])[rows], unit="mag")
+    table["vmag"] = Column(np.asarray(pool["vmag"])[rows], unit="mag")
+    table["az"] = Column(np.degrees(route.az), unit="deg", description="north=0, east=90")
+    table["el"] = Column(np.degrees(route.el), unit="deg")
+    table["mount_az"] = Column(np.asarray(route.mount_az_deg), unit="deg")
+    table["slew_s"] = Column(np.asarray(route.slew_s), unit="s")
+    table["time"] = route.times
+    return table
 
 
 @dataclass
@@ -613,10 +414,6 @@ def qualifying_stars(
     2 minutes from ``time`` to ``time + duration_s``; the magnitude window
     and the flags on the catalog.  Parameters as in :func:`select_stars`.
     """
-    from astropy import units as u
-
-    from pointing.config.station import Station, load_station
-
     st = station if isinstance(station, Station) else load_station(station)
     t0 = check_times(time)
     cat = load_catalog() if catalog is None else catalog
@@ -641,7 +438,7 @@ def qualifying_stars(
     ok &= np.all(el <= hi, axis=1)
     steps.append((f"below {el_max_deg:g} deg for the whole run", int(ok.sum())))
     maz, mel = moon_altaz(st, grid)
-    sep = _angle(_unit(az, el), _unit(maz, mel)[None, :, :])
+    sep = angular_separation(az, el, maz[None, :], mel[None, :])
     ok &= np.all(sep >= math.radians(moon_min_sep_deg), axis=1)
     steps.append((f"at least {moon_min_sep_deg:g} deg from the Moon", int(ok.sum())))
     return Candidates(
@@ -650,10 +447,10 @@ def qualifying_stars(
     )
 
 
-def _check_args(st, n, terms, el_min, el_max, imag_min, imag_max, dwell_s, duration_s,
-                strategy, exclude):
-    from pointing.model.terms import parse_terms
-
+def _check_args(st: Station, n: int, terms: Sequence[str], el_min: float, el_max: float,
+                imag_min: float, imag_max: float, dwell_s: float, duration_s: float | None,
+                strategy: str, exclude: Sequence[str]) -> None:
+    """Refuse inconsistent selection options with a message naming the option."""
     parse_terms(list(terms))
     if not isinstance(n, int | np.integer) or isinstance(n, bool):
         raise PointingError(f"n must be an integer, not {n!r}")
@@ -679,10 +476,10 @@ def _check_args(st, n, terms, el_min, el_max, imag_min, imag_max, dwell_s, durat
         raise PointingError(f"unknown catalog flag(s) {unknown}; known: {list(FLAG_COLUMNS)}")
 
 
-def _follow(sub, st, t0, order, dwell_s, mount, start, iterations: int = 3):
+def _follow(sub: dict[str, np.ndarray], st: Station, t0: Any, order: Sequence[int],
+            dwell_s: float, mount: Any, start: tuple[float, float] | None,
+            iterations: int = 3) -> tuple:
     """Planned times and positions for an order, slews computed on the moving sky."""
-    from astropy import units as u
-
     order = list(order)
     astro = {key: v[order] for key, v in sub.items()}
     m = len(order)
@@ -691,7 +488,7 @@ def _follow(sub, st, t0, order, dwell_s, mount, start, iterations: int = 3):
         times = t0 + offsets * u.s
         az, el = observed_altaz(astro, st, times)
         paz, pel = az[np.arange(m), np.arange(m)], el[np.arange(m), np.arange(m)]
-        planner = _Planner(np.degrees(paz), np.degrees(pel), mount, start)
+        planner = SlewPlanner(np.degrees(paz), np.degrees(pel), mount, start)
         _, wraps, moves = planner.cost(list(range(m)))
         new = np.cumsum(moves) + np.arange(m) * dwell_s
         if np.allclose(new, offsets, atol=0.05):
@@ -701,11 +498,63 @@ def _follow(sub, st, t0, order, dwell_s, mount, start, iterations: int = 3):
     return order, wraps, moves, times, paz, pel
 
 
-def _spread(caz, cel, radec, quad, half, n, terms, min_sep, name, el_min, el_max):
-    """Indices of ``n`` stars minimising the scaled condition number."""
-    m = caz.size
-    missing_q = [q for q in range(4) if not np.any(quad == q)]
-    missing_h = [h for h in range(2) if not np.any(half == h)]
+@dataclass(frozen=True)
+class _CandidateSky:
+    """Where the candidate stars are, for choosing among them (radians).
+
+    ``az``/``el`` at mid-run; ``ra``/``dec`` (ICRS) for separations that do
+    not change during the run; ``quad`` (0–3, azimuth quadrant) and ``half``
+    (0 lower, 1 upper half of the elevation band) where the star stays in one
+    for the whole run, -1 where it changes.
+    """
+
+    az: np.ndarray
+    el: np.ndarray
+    ra: np.ndarray
+    dec: np.ndarray
+    quad: np.ndarray
+    half: np.ndarray
+
+    @classmethod
+    def of(cls, cands: Candidates, el_min_deg: float, el_max_deg: float) -> _CandidateSky:
+        quad = np.floor(np.mod(np.degrees(cands.az), 360.0) / 90.0).astype(int)
+        half = (np.degrees(cands.el) >= 0.5 * (el_min_deg + el_max_deg)).astype(int)
+        mid = cands.az.shape[1] // 2
+        return cls(az=cands.az[:, mid], el=cands.el[:, mid],
+                   ra=np.radians(np.asarray(cands.stars["ra"], dtype=float)),
+                   dec=np.radians(np.asarray(cands.stars["dec"], dtype=float)),
+                   quad=np.where(np.all(quad == quad[:, :1], axis=1), quad[:, 0], -1),
+                   half=np.where(np.all(half == half[:, :1], axis=1), half[:, 0], -1))
+
+    def horizon_separation(self, i: Any, j: Any) -> np.ndarray:
+        """Angle (rad) between candidates *i* and *j* at mid-run (alt-az)."""
+        return angular_separation(self.az[i], self.el[i], self.az[j], self.el[j])
+
+    def sky_separation(self, i: Any, j: Any) -> np.ndarray:
+        """Angle (rad) between candidates *i* and *j* on the sky (ICRS)."""
+        return angular_separation(self.ra[i], self.dec[i], self.ra[j], self.dec[j])
+
+
+def _choose(sky: _CandidateSky, cands: Candidates, strategy: str, n: int,
+            terms: Sequence[str], min_sep: float, seed: int, name: str,
+            el_min: float, el_max: float) -> np.ndarray:
+    """Indices of the *n* chosen candidates for *strategy*."""
+    if strategy == "spread":
+        _check_coverage(sky, name, el_min, el_max)
+        chosen = _farthest_points(sky, n, min_sep, name)
+        chosen = _swap_for_conditioning(sky, chosen, terms, min_sep)
+    elif strategy == "brightest":
+        chosen = list(np.argsort(np.asarray(cands.stars["imag"]), kind="stable")[:n])
+    else:
+        rng = np.random.default_rng(seed)
+        chosen = list(rng.choice(len(cands.stars), size=n, replace=False))
+    return np.asarray(chosen, dtype=int)
+
+
+def _check_coverage(sky: _CandidateSky, name: str, el_min: float, el_max: float) -> None:
+    """Refuse when a quadrant or elevation half has no star for the whole run."""
+    missing_q = [q for q in range(4) if not np.any(sky.quad == q)]
+    missing_h = [h for h in range(2) if not np.any(sky.half == h)]
     if missing_q or missing_h:
         what = [f"azimuth {90 * q}-{90 * q + 90} deg" for q in missing_q]
         mid = 0.5 * (el_min + el_max)
@@ -713,23 +562,22 @@ def _spread(caz, cel, radec, quad, half, n, terms, min_sep, name, el_min, el_max
                  for h in missing_h]
         raise PointingError(f"no qualifying star at {name} in " + ", ".join(what)
                             + " for the whole run; relax the limits or change the time")
-    blocks = _blocks(caz, cel, terms)  # (m, 2, p)
-    bnorm = np.einsum("kri,krj->kij", blocks, blocks)  # per-star normal contribution
-    horizon = _unit(caz, cel)
 
-    # farthest-point start, seeded with the lowest and the highest star
-    chosen = [int(np.argmin(cel)), int(np.argmax(cel))]
-    dist = np.minimum(_angle(horizon, horizon[chosen[0]]), _angle(horizon, horizon[chosen[1]]))
+
+def _farthest_points(sky: _CandidateSky, n: int, min_sep: float, name: str) -> list[int]:
+    """A spread first choice: farthest points on the horizon grid, covering every
+    quadrant and elevation half, seeded with the lowest and the highest star."""
+    chosen = [int(np.argmin(sky.el)), int(np.argmax(sky.el))]
+    dist = np.minimum(sky.horizon_separation(slice(None), chosen[0]),
+                      sky.horizon_separation(slice(None), chosen[1]))
     while len(chosen) < n:
         score = dist.copy()
         score[chosen] = -1.0
-        cov_q = {int(quad[i]) for i in chosen}
-        cov_h = {int(half[i]) for i in chosen}
-        need_q = [q for q in range(4) if q not in cov_q]
-        need_h = [h for h in range(2) if h not in cov_h]
+        need_q = [q for q in range(4) if q not in {int(sky.quad[i]) for i in chosen}]
+        need_h = [h for h in range(2) if h not in {int(sky.half[i]) for i in chosen}]
         slots = n - len(chosen)
         if len(need_q) >= slots or len(need_h) >= slots:
-            helps = np.isin(quad, need_q) | np.isin(half, need_h)
+            helps = np.isin(sky.quad, need_q) | np.isin(sky.half, need_h)
             score[~helps] = -1.0
         score[dist < min_sep] = -1.0
         j = int(np.argmax(score))
@@ -739,38 +587,52 @@ def _spread(caz, cel, radec, quad, half, n, terms, min_sep, name, el_min, el_max
                 f"apart at {name} (got {len(chosen)}); lower min_separation_deg or n"
             )
         chosen.append(j)
-        dist = np.minimum(dist, _angle(horizon, horizon[j]))
+        dist = np.minimum(dist, sky.horizon_separation(slice(None), j))
+    return chosen
 
-    sky_sep = _angle(radec[:, None, :], radec[None, chosen, :])  # (m, n) to current set
+
+def _swap_for_conditioning(sky: _CandidateSky, chosen: list[int], terms: Sequence[str],
+                           min_sep: float, sweeps: int = 6) -> list[int]:
+    """Swap single stars while the scaled condition number falls, keeping the
+    separation and coverage constraints."""
+    m, n = sky.az.size, len(chosen)
+    blocks = _blocks(sky.az, sky.el, terms)  # (m, 2, p)
+    bnorm = np.einsum("kri,krj->kij", blocks, blocks)  # per-star normal contribution
+    sky_sep = sky.sky_separation(np.arange(m)[:, None], np.asarray(chosen)[None, :])
     normal = bnorm[chosen].sum(axis=0)
     current = _normal_cond2(normal[None])[0]
-    for _ in range(6):
+    for _ in range(sweeps):
         improved = False
         for slot in range(n):
-            others = [c for s, c in enumerate(chosen) if s != slot]
             base = normal - bnorm[chosen[slot]]
-            trial = base[None] + bnorm  # (m, p, p)
-            c2 = _normal_cond2(trial)
-            valid = np.ones(m, dtype=bool)
-            valid[chosen] = False
-            other_cols = [s for s in range(n) if s != slot]
-            valid &= np.all(sky_sep[:, other_cols] >= min_sep, axis=1)
-            q_left = {int(quad[i]) for i in others}
-            h_left = {int(half[i]) for i in others}
-            for q in range(4):
-                if q not in q_left:
-                    valid &= quad == q
-            for h in range(2):
-                if h not in h_left:
-                    valid &= half == h
+            c2 = _normal_cond2(base[None] + bnorm)  # (m,): every candidate in this slot
+            valid = _swap_allowed(sky, chosen, slot, sky_sep, min_sep)
             c2 = np.where(valid, c2, np.inf)
             j = int(np.argmin(c2))
             if c2[j] < current * (1.0 - 1e-9):
                 chosen[slot] = j
                 normal = base + bnorm[j]
                 current = c2[j]
-                sky_sep[:, slot] = _angle(radec, radec[j])
+                sky_sep[:, slot] = sky.sky_separation(slice(None), j)
                 improved = True
         if not improved:
             break
     return chosen
+
+
+def _swap_allowed(sky: _CandidateSky, chosen: list[int], slot: int, sky_sep: np.ndarray,
+                  min_sep: float) -> np.ndarray:
+    """Candidates that may replace ``chosen[slot]`` (separation and coverage kept)."""
+    others = [c for s, c in enumerate(chosen) if s != slot]
+    valid = np.ones(sky.az.size, dtype=bool)
+    valid[chosen] = False
+    valid &= np.all(np.delete(sky_sep, slot, axis=1) >= min_sep, axis=1)
+    q_left = {int(sky.quad[i]) for i in others}
+    h_left = {int(sky.half[i]) for i in others}
+    for q in range(4):
+        if q not in q_left:
+            valid &= sky.quad == q
+    for h in range(2):
+        if h not in h_left:
+            valid &= sky.half == h
+    return valid

@@ -22,11 +22,10 @@ from pointing.sky.select import (
     DEFAULT_TERMS,
     condition_number,
     design_matrix,
-    plan_slews,
     qualifying_stars,
     select_stars,
-    slew_time,
 )
+from pointing.sky.slews import plan_slews, slew_time
 
 STATIONS = ("shanghai", "beijing", "jinan", "weihai", "mohe", "lijiang")
 NIGHT = "2026-12-01T14:00:00"  # 1 Dec 2026, 22:00 China Standard Time (UTC+8)
@@ -236,7 +235,7 @@ def test_moon_is_avoided_when_up():
                   min_size=2, max_size=9))
 def test_plan_never_worse_than_azimuth_sorted(points):
     """Any star set: a valid wrap per star, and no slower than the sorted sweep."""
-    from pointing.sky.select import _Planner, naive_order
+    from pointing.sky.slews import SlewPlanner, naive_order
 
     mount = load_station().mount
     az = np.array([p[0] for p in points])
@@ -245,7 +244,7 @@ def test_plan_never_worse_than_azimuth_sorted(points):
     assert sorted(order) == list(range(len(points)))
     assert all(mount.az_min_deg <= a <= mount.az_max_deg for a in mount_az)
     np.testing.assert_allclose(np.mod(mount_az, 360), az[order] % 360, atol=1e-9)
-    naive = _Planner(az, el, mount).total(naive_order(az))
+    naive = SlewPlanner(az, el, mount).total(naive_order(az))
     assert sum(slews) <= naive + 1e-9
 
 

@@ -49,7 +49,7 @@ from pointing.hardware.base import (
     MountLimits,
 )
 from pointing.model.model import ARCSEC, PointingModel
-from pointing.sky.select import slew_time
+from pointing.sky.slews import slew_time
 from pointing.units import URAD
 from pointing.units import angular_separation as _separation
 
