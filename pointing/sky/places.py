@@ -39,6 +39,7 @@ import numpy as np
 
 from pointing.errors import PointingError
 from pointing.offline import configure_astropy
+from pointing.units import DEG
 
 __all__ = [
     "VALID_TIME_RANGE",
@@ -262,3 +263,74 @@ def catalog_j2000_deg(stars: Any) -> tuple[np.ndarray, np.ndarray]:
     """ICRS right ascension and declination at epoch J2000 (degrees)."""
     astro = stars if isinstance(stars, Mapping) and "rc" in stars else star_astrometry(stars)
     return np.degrees(astro["rc"]) % 360.0, np.degrees(astro["dc"])
+
+
+# ---------------------------------------------------------------------------------------------
+# observed alt-az <-> JNow and ICRS (for mounts that move in right ascension and declination)
+
+
+def _astrom(station: Any, time: Any, refraction: bool = True) -> tuple[Any, float]:
+    """ERFA's star-independent astrometry for the station at one UTC time, and eo."""
+    from astropy.time import Time
+
+
+    configure_astropy()
+    t = Time(time, scale="utc")
+    p, tc, rh, wl = _weather(station, None, None, None, None, refraction)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", erfa.ErfaWarning)
+        dut1, xp, yp, _ = earth_orientation(t.reshape(1))
+        astrom, eo = erfa.apco13(t.jd1, t.jd2, float(dut1[0]), station.longitude_deg * DEG,
+                                 station.latitude_deg * DEG, station.height_m, float(xp[0]),
+                                 float(yp[0]), p, tc, rh, wl)
+    return astrom, float(eo)
+
+
+def altaz_to_jnow(az: Any, el: Any, station: Any, time: Any, *, refraction: bool = True
+                  ) -> tuple[Any, Any]:
+    """Observed azimuth/elevation → JNow (apparent, true equinox of date) RA/Dec.
+
+    Parameters
+    ----------
+    az, el : float or array
+        Radians; azimuth from north (0) through east (π/2); elevation
+        refracted for the station's weather at ``station.wavelengths.camera_um``
+        (as :func:`pointing.sky.places.observed_altaz` gives star places).
+    station : pointing.station.Station
+    time : astropy Time or str, UTC (scalar)
+    refraction : bool
+        False for unrefracted (topocentric apparent) elevations.
+
+    Returns
+    -------
+    ra, dec : radians; ra in [0, 2π)
+    """
+    astrom, eo = _astrom(station, time, refraction)
+    ri, di = erfa.atoiq("A", np.asarray(az, dtype=float), 0.5 * np.pi - np.asarray(el, float),
+                        astrom)
+    return np.mod(ri - eo, 2 * np.pi), di
+
+
+def jnow_to_altaz(ra: Any, dec: Any, station: Any, time: Any, *, refraction: bool = True
+                  ) -> tuple[Any, Any]:
+    """JNow RA/Dec (radians) → observed azimuth/elevation (radians), inverse of
+    :func:`altaz_to_jnow`; azimuth from north through east in [0, 2π)."""
+    astrom, eo = _astrom(station, time, refraction)
+    aob, zob, _h, _d, _r = erfa.atioq(np.asarray(ra, dtype=float) + eo,
+                                      np.asarray(dec, dtype=float), astrom)
+    return np.mod(aob, 2 * np.pi), 0.5 * np.pi - zob
+
+
+def altaz_to_icrs(az: Any, el: Any, station: Any, time: Any) -> tuple[Any, Any]:
+    """Observed azimuth/elevation (radians) → ICRS astrometric RA/Dec (radians).
+
+    The astrometric place is the catalog direction with proper motion and
+    parallax applied for the date, without aberration and light deflection:
+    what :func:`pointing.hardware.indi.gsc.write_star_list` writes, and the
+    frame INDI's CCD simulator calls J2000.
+    """
+    astrom, _eo = _astrom(station, time)
+    ri, di = erfa.atoiq("A", np.asarray(az, dtype=float), 0.5 * np.pi - np.asarray(el, float),
+                        astrom)
+    rc, dc = erfa.aticq(ri, di, astrom)
+    return np.mod(rc, 2 * np.pi), dc

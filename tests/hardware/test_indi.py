@@ -30,17 +30,12 @@ import pytest
 from pointing.config.station import load_station
 from pointing.errors import ConfigError
 from pointing.hardware.base import ConnectionLost, HardwareError, HardwareTimeout
-from pointing.hardware.indi.devices import (
-    IndiAlert,
-    IndiConfig,
-    IndiConnectionLost,
-    altaz_to_icrs,
-    altaz_to_jnow,
-    jnow_to_altaz,
-    simulator_magnitudes,
-)
+from pointing.hardware.indi.bench import simulator_magnitudes
+from pointing.hardware.indi.config import IndiConfig
 from pointing.hardware.indi.gsc import install, query, read_star_list
+from pointing.hardware.indi.link import IndiAlert, IndiConnectionLost
 from pointing.model.model import ARCSEC
+from pointing.sky.places import altaz_to_icrs, altaz_to_jnow, jnow_to_altaz
 
 HAVE_CLIENT = importlib.util.find_spec("indipyclient") is not None
 HAVE_SERVER = all(shutil.which(p) for p in ("indiserver", "indi_simulator_telescope",
@@ -461,7 +456,7 @@ class IndiServer:
 
 @pytest.fixture(scope="module")
 def gsc_dir(tmp_path_factory):
-    from pointing.hardware.indi.devices import install_simulator_catalog
+    from pointing.hardware.indi.bench import install_simulator_catalog
 
     tmp = tmp_path_factory.mktemp("indi")
     install_simulator_catalog(load_station(bench_station(tmp)), tmp / "gscbin")

@@ -27,7 +27,7 @@ The magnitude written for the simulator is ``offset + scale × m`` where ``m``
 is the star's magnitude in the tracking camera's band (Vega-relative, from its
 I magnitude and V−I colour, :func:`pointing.photometry.star_photon_flux`);
 ``scale`` undoes the simulator's compression of its magnitude scale (see
-:func:`pointing.hardware.indi.simulator_magnitudes`).
+:func:`pointing.hardware.indi.bench.simulator_magnitudes`).
 """
 
 from __future__ import annotations
