@@ -8,6 +8,7 @@ from pointing.commands import (  # noqa: F401
     efficiency,
     fit,
     history,
+    key,
     nightly,
     noise_map,
     select,
