@@ -9,6 +9,7 @@ from pointing.commands import (  # noqa: F401
     fit,
     history,
     key,
+    link,
     nightly,
     noise_map,
     select,
