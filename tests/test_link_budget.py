@@ -171,3 +171,15 @@ def test_cli_link_bad_options(night, capsys, extra, message):
     assert main(["link", "--station", "shanghai", "--night", str(night), *extra]) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.splitlines()) == 1
+
+
+def test_cli_link_without_a_night_uses_the_design(tmp_path, capsys):
+    assert main(["link", "--station", "shanghai", "--log", str(tmp_path / "none.sqlite"),
+                 "--source", "micius", "--range-km", "500", "--el-deg", "70", "--az-deg",
+                 "90", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["calibration"]["source"] == "design"
+    assert out["points"][0]["station_db"] == pytest.approx(10 * math.log10(0.4025736))
+    assert out["points"][0]["background_cps"] == 40.0  # dark counts only
+    assert any("design" in n for n in out["notes"])
+    assert out["divergence_urad"] == 10.0 and out["jitter_urad"] == 1.2

@@ -164,3 +164,15 @@ def test_shipped_sources_and_bad_source():
         source_from_dict({"source": {**good["source"], "colour": "red"}})
     with pytest.raises(ConfigError, match="unknown source"):
         load_source("voyager")
+
+
+def test_margin_takes_loss_off_the_link(micius):
+    g = circular_pass(500.0, 72.0)
+    base = forecast_trajectory(g, micius, shanghai())
+    lossy = forecast_trajectory(g, micius, shanghai(), margin_db=3.0)
+    assert np.allclose(lossy.efficiency_db, base.efficiency_db - 3.0)
+    # sifted rate ∝ 1 − e^(−ημ) ≈ ημ: halved by 3 dB (background is negligible here)
+    assert lossy.sifted_bits == pytest.approx(base.sifted_bits * 10 ** -0.3, rel=0.01)
+    assert lossy.key_bits < base.key_bits
+    with pytest.raises(ConfigError, match="margin_db"):
+        forecast_trajectory(g, micius, shanghai(), margin_db=-1.0)

@@ -113,13 +113,15 @@ class PassForecast:
     calibration: Calibration
     min_el_deg: float
     min_key_bits: float
+    margin_db: float = 0.0
     sunlit: np.ndarray | None = None
     utc: Any = None
     notes: list[str] = field(default_factory=list)
 
     @property
     def efficiency_db(self) -> np.ndarray:
-        return db(self.budget.total)
+        """Link efficiency (dB) used for the counts, the margin included."""
+        return db(self.budget.total) - self.margin_db
 
     @property
     def weights_s(self) -> np.ndarray:
@@ -157,6 +159,7 @@ class PassForecast:
         out = {
             "source": self.source.to_dict(), "calibration": self.calibration.to_dict(),
             "min_el_deg": self.min_el_deg, "min_key_bits": self.min_key_bits,
+            "margin_db": self.margin_db,
             "max_el_deg": float(np.degrees(np.max(self.el_rad))) if self.t_s.size else None,
             "usable_s": self.usable_s, "sifted_bits": self.sifted_bits,
             "mean_qber": _finite(self.mean_qber),
@@ -222,13 +225,18 @@ def forecast_pass(t_s: Any, range_km: Any, el_rad: Any, az_rad: Any, source: Sou
                   epsilon: float = 1e-5, time_gate_ns: float | None = None,
                   misalignment: float | None = None, aperture_m: float | None = None,
                   pointing_rms_urad: float | None = None, require_shadow: bool = True,
-                  rising_min_el_deg: float | None = None) -> PassForecast:
+                  rising_min_el_deg: float | None = None, margin_db: float = 0.0
+                  ) -> PassForecast:
     """Forecast of one pass (see the module docstring); angles in radians.
 
     The key is counted above *min_el_deg*; before culmination only above
     *rising_min_el_deg* when given (acquisition and link stabilisation: the
     brief's typical pass starts the key at 35° rising and ends it at 25°).
+    *margin_db* (≥ 0) is a loss the budget does not itemise (turbulence,
+    transmitter optics, haze), taken off the link efficiency.
     """
+    if not (margin_db >= 0 and math.isfinite(margin_db)):
+        raise ConfigError(f"forecast: margin_db must be >= 0, got {margin_db!r}")
     t, rng, el, az = _check_arrays(t_s, range_km, el_rad, az_rad)
     gate = (source.time_gate_ns if time_gate_ns is None else time_gate_ns) * 1e-9
     e_d = source.misalignment if misalignment is None else misalignment
@@ -238,7 +246,7 @@ def forecast_pass(t_s: Any, range_km: Any, el_rad: Any, az_rad: Any, source: Sou
                          jitter_urad=source.pointing_jitter_urad,
                          tx_efficiency=source.tx_efficiency, aperture_m=aperture_m,
                          pointing_rms_urad=pointing_rms_urad)
-    eta, bg = budget.total, budget.background_cps
+    eta, bg = budget.total * 10.0 ** (-margin_db / 10.0), budget.background_cps
     y0 = -np.expm1(-bg * gate)  # background within one gate
     it = source.intensities
     rep = source.rep_rate_hz
@@ -267,7 +275,8 @@ def forecast_pass(t_s: Any, range_km: Any, el_rad: Any, az_rad: Any, source: Sou
                         rep * it.p_mu * q_mu,
                         rep * (it.p_mu * q_mu + it.p_nu * q_nu + it.p_vac * q_0),
                         np.divide(eq_mu, q_mu, out=np.full_like(q_mu, 0.5), where=q_mu > 0),
-                        key, source, calibration, min_el_deg, min_key_bits, sun, utc, notes)
+                        key, source, calibration, min_el_deg, min_key_bits, margin_db, sun,
+                        utc, notes)
 
 
 def _pass_key(t: np.ndarray, usable: np.ndarray, q_mu: np.ndarray, eq_mu: np.ndarray,
