@@ -230,3 +230,19 @@ def test_cli_key(tmp_path, capsys):
     zero.write_text(EXAMPLE.read_text().replace("e_nu = 0.021", "e_nu = 0.12"))
     assert main(["key", str(zero), "--json"]) == 1
     assert json.loads(capsys.readouterr().out)["key_bits"] == 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(q_mu=st.floats(1e-7, 1e-2), ratio=st.floats(0.05, 1.0), y0=st.floats(0, 1e-4),
+       e_mu=st.floats(0, 0.49), e_nu=st.floats(0, 0.49), duration=st.floats(1, 1000))
+def test_any_valid_pass_gives_a_finite_non_negative_key(q_mu, ratio, y0, e_mu, e_nu,
+                                                        duration):
+    d = _pass(q_mu=q_mu, q_nu=q_mu * ratio, y0=y0, e_mu=e_mu, e_nu=e_nu, ec_bits=None)
+    d["duration_s"] = duration
+    r = analyse_key(key_input_from_dict(d))
+    assert r.key_bits >= 0 and math.isfinite(r.key_rate_bps)
+    for k in (r.z, r.x):
+        assert 0 <= k.e1_upper <= 0.5 and 0 <= k.e1_phase_upper <= 0.5
+        assert 0 <= k.privacy_factor <= 1 and k.key_bits >= 0
+    worse = dict(d, measured={**d["measured"], "e_nu": min(0.49, e_nu + 0.05)})
+    assert analyse_key(key_input_from_dict(worse)).key_bits <= r.key_bits
