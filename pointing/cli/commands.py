@@ -8,6 +8,8 @@ from pointing.cli import (  # noqa: F401
     efficiency,
     fit,
     history,
+    key,
+    link,
     nightly,
     noise_map,
     select,
