@@ -11,4 +11,5 @@ from pointing.cli import (  # noqa: F401
     nightly,
     noise_map,
     select,
+    tracking,
 )
