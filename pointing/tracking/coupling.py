@@ -102,6 +102,6 @@ def pointing_key_cost(offset_urad: Any, fov_urad: float = 100.0,
                 "pointing_loss_db": math.nan, "key_cost_fraction": math.nan}
     mean = float(np.mean(field_coupling(r, fov_urad, spot_fwhm_urad)))
     ratio = min(mean / on_axis, 1.0)  # rounding in the χ² cdf can put it a hair above 1
-    loss_db = -10.0 * math.log10(ratio) if ratio > 0 else math.inf
+    loss_db = max(0.0, -10.0 * math.log10(ratio)) if ratio > 0 else math.inf
     return {"coupling_mean": mean, "coupling_on_axis": on_axis,
             "pointing_loss_db": loss_db, "key_cost_fraction": 1.0 - ratio}

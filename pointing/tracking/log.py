@@ -277,10 +277,7 @@ def read_tracking_log(path: str | Path) -> TrackingLog:
     path = Path(path)
     if not path.is_file():
         raise PointingError(f"{path}: no such tracking log")
-    try:
-        table = Table.read(path, format="ascii.ecsv")
-    except Exception as exc:  # astropy raises many kinds for a malformed file
-        raise FileFormatError(path, None, f"not a readable ECSV tracking log ({exc})") from None
+    table = _read_ecsv(path)
     if "time" not in table.colnames:
         raise FileFormatError(path, None, f"missing column 'time' (a tracking log needs "
                                           f"{', '.join(REQUIRED_COLUMNS)})")
@@ -290,6 +287,21 @@ def read_tracking_log(path: str | Path) -> TrackingLog:
     known = set(REQUIRED_COLUMNS) | set(OPTIONAL_COLUMNS)
     extra = {c: np.asarray(table[c]) for c in table.colnames if c not in known}
     return _build(str(path), lines, t0, t_s, cols, extra, dict(table.meta))
+
+
+def _read_ecsv(path: Path) -> Table:
+    """The ECSV table; a value that breaks its declared type is re-read untyped, so the
+    checks below can name its row."""
+    try:
+        return Table.read(path, format="ascii.ecsv")
+    except Exception as exc:  # astropy raises many kinds for a malformed file
+        first = exc
+    if "failed to convert" in str(first):
+        try:
+            return Table.read(path, format="ascii.basic", comment="#", guess=False)
+        except Exception:  # fall through to the ECSV reader's message
+            pass
+    raise FileFormatError(path, None, f"not a readable ECSV tracking log ({first})")
 
 
 def _ecsv_data_lines(path: Path, n: int) -> np.ndarray | None:
