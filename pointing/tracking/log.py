@@ -301,7 +301,8 @@ def _read_ecsv(path: Path) -> Table:
             return Table.read(path, format="ascii.basic", comment="#", guess=False)
         except Exception:  # fall through to the ECSV reader's message
             pass
-    raise FileFormatError(path, None, f"not a readable ECSV tracking log ({first})")
+    raise FileFormatError(path, None, f"not a readable ECSV tracking log ({first}); a CSV "
+                                      "log reads with --columns / read_tracking_csv")
 
 
 def _ecsv_data_lines(path: Path, n: int) -> np.ndarray | None:
