@@ -96,3 +96,20 @@ def test_example_log_runs_as_documented(capsys):
     assert out["fraction_in_fov"] >= 0.99
     assert out["lock_time_s"] == pytest.approx(truth["lock_time_s"], abs=1e-6)
     assert out["psd_corner_hz"] == pytest.approx(truth["servo_natural_frequency_hz"], rel=0.3)
+
+
+def test_plot_contract(log_path):
+    """(result, path=None, ax=None) → Figure; drawing on a given axes uses its figure."""
+    from matplotlib.figure import Figure
+
+    from pointing.plots.tracking import plot_tracking, plot_tracking_spectrum
+    from pointing.tracking import analyse_tracking, read_tracking_log
+
+    result = analyse_tracking(read_tracking_log(log_path), min_el_deg=10)
+    fig = plot_tracking(result)
+    assert isinstance(fig, Figure)
+    texts = " ".join(t.get_text() for t in fig.axes[0].texts)
+    assert f"Y {result.rms_y_urad:.2f} µrad" in texts
+    host = Figure()
+    ax = host.add_subplot()
+    assert plot_tracking_spectrum(result, ax=ax) is host
