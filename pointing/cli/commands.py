@@ -13,4 +13,5 @@ from pointing.cli import (  # noqa: F401
     nightly,
     noise_map,
     select,
+    tracking,
 )
