@@ -15,7 +15,7 @@ The sequence: no target for 20 s (open loop, ``detected`` false, offsets
 empty), acquisition at 20.0 s with an initial offset of (+300, −200) µrad
 pulled in with a 2 s time constant, lock declared 8.0 s later.  ``counts``
 are the photons of each 50 ms sample (3000 counts/s signal × the field
-coupling of :mod:`pointing.tracking.coupling`, 300 counts/s background,
+coupling of :mod:`pointing.link.coupling`, 300 counts/s background,
 Poisson).  The generating parameters are written beside the log as
 examples/tracking_pass_truth.json.  Re-running the script reproduces the
 files exactly.

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from pointing.cli.main import arguments, command
-from pointing.tracking.coupling import DEFAULT_SPOT_FWHM_URAD
+from pointing.link.coupling import DEFAULT_SPOT_FWHM_URAD
 
 
 def _add(p: argparse.ArgumentParser) -> None:

@@ -11,9 +11,10 @@ the product of
 * station: η₀ measured on the night (telescope entrance to detector counts:
   it *includes* the detectors' efficiency, so ``detector_db`` is then 0); a
   design chain or a given η₀ without detectors adds ``detector_db``;
-* pointing: the fraction of a 2-D Gaussian pointing error with radial RMS σ
-  (the night's verification RMS, or a tracking RMS) that falls inside the
-  receiving field of radius a = FOV/2: 1 − exp(−a²/σ²); and the transmitter's
+* pointing: the mean coupling of the received spot into the receiving field
+  under a circular Gaussian pointing error of radial RMS σ (the night's
+  verification RMS, or a tracking RMS), from :mod:`pointing.link.coupling`
+  (spot of 10 µrad FWHM in a field of full width FOV); and the transmitter's
   jitter (per-axis RMS σ_t) on a Gaussian beam of 1/e² full angle θ:
   1 / (1 + 16 σ_t²/θ²);
 * transmitter optics (the source's ``tx_efficiency``).
@@ -42,6 +43,7 @@ from typing import Any
 import numpy as np
 
 from pointing.errors import ConfigError, FileFormatError
+from pointing.link.coupling import field_coupling_for_jitter
 from pointing.photometry.background import BackgroundModel
 from pointing.photometry.efficiency import DetectorConfig, PhotometryConfig, airmass
 
@@ -307,7 +309,7 @@ def link_budget(range_km: Any, el: Any, az: Any, calibration: Calibration, *,
         if rms is None:
             notes.append("no pointing RMS known: receive pointing loss not counted")
     else:
-        rx = 1.0 - math.exp(-((0.5 * cal.fov_urad) ** 2) / rms**2)
+        rx = field_coupling_for_jitter(rms / math.sqrt(2.0), cal.fov_urad)
     tx = 1.0 / (1.0 + 16.0 * jitter_urad**2 / divergence_urad**2)
     det = 1.0 if cal.eta0_includes_detector else cal.detector_efficiency
     ones = np.ones_like(r)

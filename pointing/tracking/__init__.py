@@ -1,7 +1,7 @@
 """Tracking a pass: the tracking-log format (:mod:`~pointing.tracking.log`), its
 analysis in the style of the published Fig. 5 (:mod:`~pointing.tracking.analysis`),
-the error spectrum (:mod:`~pointing.tracking.spectrum`) and the pointing-loss
-coupling model (:mod:`~pointing.tracking.coupling`).
+and the error spectrum (:mod:`~pointing.tracking.spectrum`).  The pointing-loss
+coupling model it uses is the link room's (:mod:`pointing.link.coupling`).
 
 This room never imports the simulator: a simulated pass builds a
 :class:`TrackingLog` with ``TrackingLog.from_arrays`` (checked like a file),
@@ -10,12 +10,6 @@ writes it with :func:`write_tracking_log` and analyses it with
 """
 
 from pointing.tracking.analysis import TrackingAnalysis, analyse_tracking
-from pointing.tracking.coupling import (
-    DEFAULT_SPOT_FWHM_URAD,
-    field_coupling,
-    field_coupling_for_jitter,
-    pointing_key_cost,
-)
 from pointing.tracking.log import (
     TrackingLog,
     parse_column_mapping,
@@ -27,18 +21,14 @@ from pointing.tracking.log import (
 from pointing.tracking.spectrum import ErrorSpectrum, corner_frequency, error_spectrum
 
 __all__ = [
-    "DEFAULT_SPOT_FWHM_URAD",
     "ErrorSpectrum",
     "TrackingAnalysis",
     "TrackingLog",
     "analyse_tracking",
     "corner_frequency",
     "error_spectrum",
-    "field_coupling",
-    "field_coupling_for_jitter",
     "parse_column_mapping",
     "parse_offset_scale",
-    "pointing_key_cost",
     "read_tracking_csv",
     "read_tracking_log",
     "write_tracking_log",

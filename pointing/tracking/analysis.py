@@ -21,7 +21,7 @@ Definitions (all µrad unless said; X = cross-elevation, Y = elevation)
   selection and the corner frequency where the error spectrum rolls off
   (:mod:`pointing.tracking.spectrum`): about the servo's bandwidth.
 * **Key cost**: the pointing loss of a Gaussian spot in a circular field and
-  the relative key cost (:mod:`pointing.tracking.coupling`).
+  the relative key cost (:mod:`pointing.link.coupling`).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from pointing.errors import PointingError
-from pointing.tracking.coupling import DEFAULT_SPOT_FWHM_URAD, pointing_key_cost
+from pointing.link.coupling import DEFAULT_SPOT_FWHM_URAD, pointing_key_cost
 from pointing.tracking.log import TrackingLog
 from pointing.tracking.spectrum import ErrorSpectrum, error_spectrum
 

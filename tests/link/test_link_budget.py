@@ -94,8 +94,10 @@ def test_terms_by_hand(shanghai):
     assert x == pytest.approx(1.994, abs=1e-3)
     assert db(b.atmosphere[0]) == pytest.approx(-4 * 0.07 * x)
     assert b.station[0] == 0.36 and b.detector[0] == 1.0  # η₀ includes the detectors
-    # pointing: inside a 50 µrad radius with 56.36 µrad radial RMS, × transmitter jitter
-    rx = 1 - math.exp(-(50.0**2) / 56.36**2)  # the published verification RMS: 0.545
+    # pointing: a 10 µrad FWHM spot jittered by 56.36 µrad radial RMS (the published
+    # verification RMS; 39.85 µrad per axis) inside a 50 µrad radius, × transmitter jitter
+    var = (10.0 / (2 * math.sqrt(2 * math.log(2)))) ** 2 + 56.36**2 / 2
+    rx = 1 - math.exp(-(50.0**2) / (2 * var))  # 0.537
     tx = 1 / (1 + 16 * 1.2**2 / 10.0**2)
     assert b.pointing[0] == pytest.approx(rx * tx)
     assert b.transmitter[0] == 0.8

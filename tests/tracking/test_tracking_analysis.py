@@ -9,13 +9,8 @@ import pytest
 from scipy.signal import lfilter
 
 from pointing.errors import PointingError
-from pointing.tracking import (
-    TrackingLog,
-    analyse_tracking,
-    field_coupling,
-    field_coupling_for_jitter,
-    pointing_key_cost,
-)
+from pointing.link.coupling import field_coupling, field_coupling_for_jitter, pointing_key_cost
+from pointing.tracking import TrackingLog, analyse_tracking
 
 
 def sinusoid_log(fs=50.0, periods=40, f=0.5, ax=6.0, ay=4.0, t_acq=10.0, lock_after=3.0):
