@@ -394,7 +394,7 @@ class Track:
     v_teme: np.ndarray
     los_itrs: np.ndarray
     r_itrs: np.ndarray
-    enu_matrix: np.ndarray
+    teme_to_itrs: np.ndarray
 
 
 def _rot3_stack(angle: np.ndarray) -> np.ndarray:
@@ -545,7 +545,7 @@ class TrackComputer:
             sunlit = np.zeros(t.shape, dtype=bool)
         return Track(az=az, el=el_obs, el_unrefracted=el_geo, range_km=rng,
                      range_rate_km_s=rate, sunlit=sunlit, sun_el=sun_el, r_teme=r, v_teme=v,
-                     los_itrs=u, r_itrs=r_itrs, enu_matrix=m)
+                     los_itrs=u, r_itrs=r_itrs, teme_to_itrs=m)
 
     def _observed(self, enu: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Azimuth, refracted and unrefracted elevation from ENU unit vectors (eraAtioq)."""
