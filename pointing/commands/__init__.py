@@ -10,5 +10,6 @@ from pointing.commands import (  # noqa: F401
     history,
     nightly,
     noise_map,
+    pass_,
     select,
 )

@@ -51,6 +51,7 @@ __all__ = [
     "Trajectory",
     "load_trajectory",
     "pass_trajectory",
+    "plan_pass",
 ]
 
 _DEG = math.pi / 180.0
