@@ -131,7 +131,7 @@ def _jd_iso(jd: float) -> str:
     s = f * _DAY_S
     hh, rem = divmod(s, 3600.0)
     mm, ss = divmod(rem, 60.0)
-    return f"{int(y):04d}-{int(m):02d}-{int(d):02d}T{int(hh):02d}:{int(mm):02d}:{ss:06.3f}"
+    return f"{int(y):04d}-{int(m):02d}-{int(d):02d}T{int(hh):02d}:{int(mm):02d}:{ss:09.6f}"
 
 
 # -- reading ------------------------------------------------------------------
