@@ -67,7 +67,7 @@ def test_choose_by_name_or_number_and_unknown_names_the_choices(tmp_path):
     assert load_satellite(path, "test-90003").catalog_number == 90003
     assert load_satellite(path, 90004).name == "TEST-90004"
     assert load_satellite(path, "90002").catalog_number == 90002
-    with pytest.raises(PointingError, match="no satellite 'MICIUS'.*TEST-90001"):
+    with pytest.raises(PointingError, match=r"no satellite 'MICIUS'.*TEST-90001"):
         load_satellite(path, "MICIUS")
     with pytest.raises(PointingError, match="choose one with --satellite"):
         load_satellite(path)
