@@ -629,7 +629,7 @@ def pass_trajectory(station, satellite: Satellite, pass_: Pass, model=None,
     t = np.arange(n) * step_s
     tc = TrackComputer(station, satellite, rise, span, refraction=refraction, apparent=apparent)
     tr = tc.track(t)
-    utc = jd_to_datetime64(rise + t / 86400.0)
+    utc = jd_to_datetime64(rise) + np.round(t * 1e6).astype("int64").astype("timedelta64[us]")
     plan, raw_az, raw_el, on_track = plan_pass(t, tr.az, tr.el, station.mount, model,
                                                park_az_deg, utc)
     az_v, az_a = _derivatives(raw_az, step_s)
