@@ -95,7 +95,7 @@ def plot_pass_sky(traj: Any, path: str | Path | None = None, ax=None) -> Figure:
                 f"lost {plan.lost_s:.1f} s")
     ax.set_title(_title(traj) + "\nnorth up, east left; rings labelled in elevation\n" + note,
                  fontsize=8, y=1.06)
-    ax.legend(loc="upper left", bbox_to_anchor=(-0.12, -0.02), fontsize=6, ncol=2,
+    ax.legend(loc="upper left", bbox_to_anchor=(-0.12, -0.06), fontsize=6, ncol=2,
               frameon=False)
     return _finish(fig, path)
 
@@ -178,6 +178,7 @@ def plot_hwp(traj: Any, path: str | Path | None = None, ax=None) -> Figure:
     fig, ax = _axes(ax)
     x = _minutes(traj)
     ax.plot(x, traj.hwp_deg, color="tab:purple")
+    _shade_gaps(ax, traj)  # where the mount is off the track the angle is the track's
     pol = traj.meta.get("polarisation", {})
     rate = np.nanmax(np.abs(np.gradient(traj.hwp_deg, traj.t_s))) if len(traj) > 2 else 0.0
     ax.set_title(f"HWP ({pol.get('axis', '?')} {pol.get('offset_deg', 0):+g}°): "

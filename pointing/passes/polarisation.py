@@ -25,6 +25,10 @@ by a HWP whose fast axis is at ``ρ / 2`` from the station's reference (a HWP
 at φ maps an angle θ to 2φ − θ: the basis comes out mirrored, a fixed
 relabelling of D/A).  ``hwp_deg`` is made continuous along the pass (no 90°
 steps), starting in [0°, 90°), plus ``hwp_zero_deg`` (the plate's index).
+The station reference is taken from the line of sight, i.e. the mount on
+the track (the pointing model's tilts change it by well under 0.05°); where
+the plan leaves the track (a keyhole gap) the angle is the track's, not the
+mount's: no photons arrive there anyway.
 """
 
 from __future__ import annotations
