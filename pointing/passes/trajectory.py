@@ -79,8 +79,9 @@ class Plan:
 
     ``keyhole``: ``"none"`` (no special handling needed), ``"flip"`` or
     ``"over_the_top"``; ``wrap_turns``: whole turns added to the continuous
-    azimuth path; ``gaps``: what cannot be followed; ``start_*``: where and
-    when to wait (the first sample); ``candidates``: the plans compared.
+    azimuth path; ``gaps``: what cannot be followed; ``start_*``: where to
+    wait (raw encoder degrees) and until when (the first followed sample,
+    normally the rise); ``candidates``: the plans compared.
     """
 
     keyhole: str
@@ -583,10 +584,11 @@ def plan_pass(t: np.ndarray, az: np.ndarray, el: np.ndarray, mount, model=None,
         gaps.append(Gap(float(t[a]), float(t[b]), iso(stamps[a]), iso(stamps[b]), reason))
     keyhole = best["name"] if (best["name"] != "flip" or best["gaps"]
                                or any(r["name"] != "flip" for r in results)) else "none"
+    i0 = int(np.argmax(on_track)) if on_track.any() else 0  # the first followed sample
     plan = Plan(
         keyhole=keyhole if keyhole != "over_the_top_early" else "over_the_top",
-        wrap_turns=int(best["wrap"]), gaps=gaps, start_utc=iso(stamps[0]),
-        start_raw_az_deg=math.degrees(raw_az[0]), start_raw_el_deg=math.degrees(raw_el[0]),
+        wrap_turns=int(best["wrap"]), gaps=gaps, start_utc=iso(stamps[i0]),
+        start_raw_az_deg=math.degrees(raw_az[i0]), start_raw_el_deg=math.degrees(raw_el[i0]),
         az_range_deg=(math.degrees(raw_az.min()), math.degrees(raw_az.max())),
         candidates=[dict(keyhole=r["name"], lost_s=round(float(r["lost"]), 3),
                          peak_az_rate_deg_s=round(math.degrees(r["peak"]), 3),
