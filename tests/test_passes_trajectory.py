@@ -9,6 +9,8 @@ import erfa
 import numpy as np
 import pytest
 from astropy.time import Time
+from hypothesis import given, settings
+from hypothesis import strategies as st_
 
 from pointing.errors import PointingError
 from pointing.model import PointingModel
@@ -249,3 +251,33 @@ def test_a_pass_needing_more_than_the_wrap_is_refused():
     az = np.radians(np.mod(np.linspace(0.0, 600.0, t.size), 360.0))
     with pytest.raises(PointingError, match="more than the cable wrap allows"):
         plan_pass(t, az, np.full(t.size, 0.5), mount)
+
+
+@settings(max_examples=25, deadline=None)
+@given(swing=st_.floats(20.0, 179.0), where=st_.floats(0.2, 0.8), width=st_.floats(0.5, 20.0),
+       az0=st_.floats(0.0, 359.0), step=st_.sampled_from([0.1, 0.2, 0.5]))
+def test_any_fast_swing_is_bridged_within_the_limits(swing, where, width, az0, step):
+    """A track with an azimuth swing too fast for the mount: the plan stays within the
+    limits, stays jump-free, and marks as lost exactly a stretch around the swing."""
+    from pointing.passes import plan_pass
+
+    mount = load_station("shanghai").mount
+    t = np.arange(0.0, 300.0, step)
+    tc = where * t[-1]
+    az = np.radians(np.mod(az0 + 0.5 * swing * (1 + np.tanh((t - tc) / (width / 4))), 360.0))
+    el = np.radians(40.0 + 20.0 * np.sin(np.pi * t / t[-1]))
+    plan, raw_az, raw_el, on_track = plan_pass(t, az, el, mount)
+    deg = np.degrees
+    for p, vmax, amax in ((raw_az, mount.az_speed_deg_s, mount.az_accel_deg_s2),
+                          (raw_el, mount.el_speed_deg_s, mount.el_accel_deg_s2)):
+        v = np.gradient(deg(p), step)
+        assert np.max(np.abs(np.diff(deg(p)))) <= vmax * step
+        assert np.max(np.abs(v)) <= vmax
+        assert np.max(np.abs(np.gradient(v, step))) <= amax
+    fast = np.max(np.abs(np.gradient(np.unwrap(az), step))) > np.radians(mount.az_speed_deg_s)
+    if fast:
+        assert plan.gaps and not on_track.all()
+    for g in plan.gaps:
+        assert g.start_s <= tc <= g.end_s or not fast
+    ok = on_track
+    assert np.allclose(np.mod(deg(raw_az[ok]) - deg(az[ok]) + 180, 360) - 180, 0, atol=1e-9)
