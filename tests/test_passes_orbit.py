@@ -250,3 +250,13 @@ def test_sgp4_failure_and_time_range_are_errors():
         predict_passes(station, sat, "2026-01-01T00:00:00", 24)
     with pytest.raises(PointingError, match="cannot read time"):
         predict_passes(station, sat, "not a time", 24)
+
+
+def test_decayed_orbit_is_a_clear_error(tmp_path):
+    from tests._passes_data import make_tle
+
+    sat = load_satellite(write_tle(tmp_path, make_tle(90010, 51.6, 0.0, 0.0005, 0.0, 0.0, 16.3,
+                                                      bstar=0.9)))
+    with pytest.raises(PointingError, match=r"SGP4 fails for TEST-90010 .* decayed"):
+        predict_passes(load_station("shanghai"), sat, "2021-05-20T00:00:00", 24,
+                       max_age_days=100)
