@@ -12,6 +12,7 @@ from pointing.cli import (  # noqa: F401
     link,
     nightly,
     noise_map,
+    pass_,
     select,
     tracking,
 )
