@@ -7,6 +7,7 @@ from pointing.cli import (  # noqa: F401
     centroid,
     efficiency,
     fit,
+    forecast,
     history,
     key,
     link,

@@ -14,7 +14,8 @@ from pointing.cli.select import parse_time
 from pointing.errors import PointingError
 
 
-def _add(p: argparse.ArgumentParser) -> None:
+def add_pass_options(p: argparse.ArgumentParser) -> None:
+    """The options that find a pass: station, element file, satellite, window."""
     add_station_option(p)
     p.add_argument("--tle", required=True, metavar="FILE",
                    help="element file: two- or three-line TLE, or OMM (JSON / XML)")
@@ -28,6 +29,10 @@ def _add(p: argparse.ArgumentParser) -> None:
                    help="minimum observed elevation, deg (default 10)")
     p.add_argument("--max-age", type=float, default=3.0,
                    help="warn when the elements are older than this, days (default 3)")
+
+
+def _add(p: argparse.ArgumentParser) -> None:
+    add_pass_options(p)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--pass", dest="pass_number", type=int, default=None, metavar="N",
                    help="write the trajectory of pass N (1-based, in time order)")
@@ -49,7 +54,9 @@ def _add(p: argparse.ArgumentParser) -> None:
                    help="where the receiver sits (its horizontal reference)")
 
 
-def _load(args):
+def load_passes(args: argparse.Namespace, prog: str = "pass"):
+    """Station, satellite and the passes in the window of *args*; element warnings
+    (stale elements) are printed as one line each on standard error."""
     from pointing.config.station import load_station
     from pointing.passes import load_satellite, predict_passes
 
@@ -62,7 +69,7 @@ def _load(args):
                                 max_age_days=args.max_age)
     for w in caught:
         if issubclass(w.category, UserWarning):
-            print(f"pointing pass: warning: {w.message}", file=sys.stderr)
+            print(f"pointing {prog}: warning: {w.message}", file=sys.stderr)
     return station, sat, passes
 
 
@@ -128,7 +135,7 @@ def _write_pass(args, station, sat, passes) -> int:
 def _cmd_pass(args: argparse.Namespace) -> int:
     from pointing.passes import NoPassError
 
-    station, sat, passes = _load(args)
+    station, sat, passes = load_passes(args)
     if not passes.passes:
         raise NoPassError(passes.no_pass_message())
     if args.pass_number is not None:

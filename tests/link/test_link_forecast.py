@@ -9,6 +9,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from pointing.config.station import load_station
 from pointing.errors import ConfigError
 from pointing.link.budget import Calibration, link_budget
 from pointing.link.decoy import BasisData, KeyInput, analyse_key
@@ -61,7 +62,7 @@ def test_channel_by_hand(micius):
     f = forecast_trajectory(g, micius, cal)
     i = int(np.argmax(g.el_rad))
     b = link_budget(g.range_km[i], g.el_rad[i], g.az_rad[i], cal, divergence_urad=10.0,
-                    jitter_urad=1.2)
+                    jitter_urad=1.2, tx_efficiency=0.26)
     eta, bg = b.total[0], b.background_cps[0]
     y0 = 1 - math.exp(-bg * 2e-9)  # background inside the 2 ns gate
     q_mu = 0.5 * (1 - (1 - y0) * math.exp(-eta * 0.8))
@@ -106,6 +107,26 @@ def test_high_pass_over_shanghai_gives_a_key_of_the_published_order(micius, tmp_
     d = f.to_dict()
     assert d["key_bits"] == f.key_bits and len(d["samples"]) == f.t_s.size
     assert d["key"]["privacy_factor"] > 0
+
+
+def test_sources_reproduce_the_published_rates_they_were_calibrated_on(micius):
+    """The shipped transmitter efficiencies (calibrated, see the source files) give the
+    brief's Tiangong-2 counts at Nanshan and the portable station's Micius sifted rate,
+    and the Tiangong-2 sifted rate it was not fitted to."""
+    nanshan = Calibration(station="Nanshan", eta0=10 ** -0.7, k_mag_per_airmass=0.1,
+                          dark_cps=100.0, aperture_m=1.2, obstruction_m=0.0,
+                          eta0_includes_detector=False, detector_efficiency=0.5)
+    near, far = 388.0, 719.0
+    el_far = math.asin((near**2 + 2 * 6371.0 * near - far**2) / (2 * 6371.0 * far))
+    tg2 = forecast_pass(np.array([0.0, 1.0]), np.array([near, far]),
+                        np.array([math.pi / 2, el_far]), np.zeros(2), load_source("tiangong2"),
+                        nanshan)
+    assert 1000 < tg2.signal_cps[1] < tg2.signal_cps[0] < 5000  # brief: 1000-5000 counts/s
+    assert tg2.sifted_bps[1] < 783 < tg2.sifted_bps[0]  # brief: mean 783 bit/s over 143 s
+    design = Calibration.design(load_station("shanghai"))
+    rates = forecast_pass(np.array([0.0, 1.0]), np.array([500.0, 1000.0]),
+                          np.radians([60.0, 25.0]), np.zeros(2), micius, design).sifted_bps
+    assert math.sqrt(rates[0] * rates[1]) == pytest.approx(2000.0, rel=0.05)  # "~2 kbit/s"
 
 
 def test_low_pass_and_daylight_are_no_go(micius):
