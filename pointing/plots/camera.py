@@ -40,7 +40,7 @@ def plot_star_cutout(result: Any, path: str | Path, *, frame: Any = None,
     fig, ax = plt.subplots(figsize=(6.4, 5.6), constrained_layout=True)
     if cut is None:
         if frame is not None:
-            from pointing.camera.measure import load_frame
+            from pointing.camera.frames import load_frame
 
             img = np.asarray(load_frame(frame), dtype=float)
             med = np.nanmedian(img)
