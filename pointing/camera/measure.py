@@ -414,7 +414,7 @@ def _finish(img: np.ndarray, st: StarFit, opts: MeasureOptions) -> StarMeasureme
     peak = float(st.data[valid].max()) if valid.any() else math.nan
     elong, significant = st.elongation, st.elongation_significant  # on the fit window
     if not opts.fast:  # on the whole cutout, with every pixel's noise
-        var = st.var_b + st.shot * np.clip(star, 0.0, None)
+        var = st.var_b + st.shot * np.maximum(star, 0.0)
         el, sg = moments(fill - b_const, xs, ys, x, y, 2.0 * math.sqrt(sx * sy), var)
         if math.isfinite(el):
             elong, significant = el, sg

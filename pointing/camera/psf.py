@@ -92,20 +92,20 @@ def model_and_jacobian(
         sy = sx
     px, dpx, spx = integrated_gaussian_1d(xs, x0, sx)
     py, dpy, spy = integrated_gaussian_1d(ys, y0, sy)
-    frac = np.outer(py, px)
-    n = frac.size
-    cols = [
-        flux * np.outer(py, dpx),
-        flux * np.outer(dpy, px),
-        frac,
-    ]
+    ny, nx = py.size, px.size
+    # the columns written in place into one (ny, nx, k) block: no copies
+    k = 6 if circular else 7
+    jac = np.empty((ny, nx, k - 1))
+    fpy, fdpy = flux * py, flux * dpy
+    np.multiply(fpy[:, None], dpx, out=jac[:, :, 0])
+    np.multiply(fdpy[:, None], px, out=jac[:, :, 1])
+    np.multiply(py[:, None], px, out=jac[:, :, 2])
     if circular:
-        cols.append(flux * (np.outer(py, spx) + np.outer(spy, px)))
+        np.multiply(fpy[:, None], spx, out=jac[:, :, 3])
+        jac[:, :, 3] += np.multiply.outer(flux * spy, px)
     else:
-        cols.append(flux * np.outer(py, spx))
-        cols.append(flux * np.outer(spy, px))
-    jac = np.empty((n, len(cols) + 1))
-    for k, c in enumerate(cols):
-        jac[:, k] = c.ravel()
-    jac[:, -1] = 1.0
-    return flux * frac, jac, frac
+        np.multiply(fpy[:, None], spx, out=jac[:, :, 3])
+        np.multiply((flux * spy)[:, None], px, out=jac[:, :, 4])
+    jac[:, :, -1] = 1.0
+    frac = jac[:, :, 2]
+    return flux * frac, jac.reshape(ny * nx, k - 1), frac

@@ -240,7 +240,7 @@ def _prepare(img: np.ndarray, target: Candidate, others: list[Candidate], det: D
     shot = 1.0 / opts.gain if opts.gain else 0.0
     # lone spikes (hot pixels, cosmic-ray hits), including hot pixels stuck at
     # full scale; what is left at the saturation level is a saturated star
-    noise = np.sqrt(var_b + shot * np.clip(r, 0.0, None))
+    noise = np.sqrt(var_b + shot * np.maximum(r, 0.0))
     hot = spikes(np.where(bad | neighbour, np.nan, r), noise, spike_ratios(g))
     return _Prepared(raw, data, r, plane, coef, xs, ys, x0, y0, var_b, bad, at_limit,
                      neighbour, hot, discs, close, crowd_r2, r_fit, (r_in, r_out))
@@ -252,7 +252,7 @@ def _first_guess(rw: np.ndarray, fx: np.ndarray, fy: np.ndarray, ok: np.ndarray,
     sigma0 = g / FWHM_PER_SIGMA
     if fast:  # centre of mass of the 3×3 core: LM takes it from there
         core3 = (np.abs(fx[None, :] - cx) <= 1) & (np.abs(fy[:, None] - cy) <= 1) & ok
-        wgt = np.where(core3, np.clip(rw, 0.0, None), 0.0)
+        wgt = np.where(core3, np.maximum(rw, 0.0), 0.0)
         tot = float(wgt.sum())
         xc, yc = ((float((wgt.sum(axis=0) * fx).sum() / tot),
                    float((wgt.sum(axis=1) * fy).sum() / tot)) if tot > 0
@@ -361,7 +361,7 @@ class _CleanFit:
         model = model_and_jacobian(fx, fy, p, False)[0]  # fills the masked pixels
         self.elongation, self.significant = moments(
             np.where(self.ok, rw - p[5], model), fx, fy, p[0], p[1],
-            2 * math.sqrt(p[3] * p[4]), self.var_b + self.shot * np.clip(model, 0.0, None))
+            2 * math.sqrt(p[3] * p[4]), self.var_b + self.shot * np.maximum(model, 0.0))
         if self.significant and self.elongation > self.opts.max_elongation:
             return
         self._drop_outliers()
@@ -410,7 +410,7 @@ class _CleanFit:
             return back
         star = model_and_jacobian(prep.xs, prep.ys, self.p, False)[0]
         res = prep.r - star - self.p[5]
-        var = self.var_b + self.shot * np.clip(star, 0.0, None)
+        var = self.var_b + self.shot * np.maximum(star, 0.0)
         usable = ~(prep.bad | prep.at_limit | prep.hot)
         mirror = mirrored(np.where(usable & ~prep.neighbour, res, np.nan), prep.xs, prep.ys,
                           self.p[0], self.p[1])
@@ -521,7 +521,7 @@ def lm_fit(r: np.ndarray, xs: np.ndarray, ys: np.ndarray, use: np.ndarray,
 
     star, jac = evaluate(p)
     for _ in range(max_iter):
-        w = 1.0 / np.sqrt(var_b + shot * np.clip(star, 0.0, None))
+        w = 1.0 / np.sqrt(var_b + shot * np.maximum(star, 0.0))
         res = (d - star - p[5]) * w
         chi2 = float(res @ res)
         jw = jac * w[:, None]
@@ -539,7 +539,7 @@ def lm_fit(r: np.ndarray, xs: np.ndarray, ys: np.ndarray, use: np.ndarray,
             q[free] += step
             if circular:
                 q[4] = q[3]
-            q = np.clip(q, lo, hi)
+            q = np.minimum(np.maximum(q, lo), hi)
             s_new, j_new = evaluate(q)
             r_new = (d - s_new - q[5]) * w
             if float(r_new @ r_new) <= chi2:
@@ -552,12 +552,12 @@ def lm_fit(r: np.ndarray, xs: np.ndarray, ys: np.ndarray, use: np.ndarray,
             converged = True  # no step lowers chi²: at the minimum
             break
         # converged when the step is far below the position's own uncertainty
-        with np.errstate(invalid="ignore", divide="ignore"):
-            limit = tol * np.sqrt(np.abs(1.0 / np.diag(a)[:2])) + 1e-6
+        # (a zero curvature gives an infinite limit: converged, as 1/0 would)
+        limit = tol / np.sqrt(np.maximum(np.abs(np.diag(a)[:2]), 1e-300)) + 1e-6
         if abs(step[0]) < limit[0] and abs(step[1]) < limit[1]:
             converged = True
             break
-    w = 1.0 / np.sqrt(var_b + shot * np.clip(star, 0.0, None))
+    w = 1.0 / np.sqrt(var_b + shot * np.maximum(star, 0.0))
     res = (d - star - p[5]) * w
     jw = jac * w[:, None]
     try:
@@ -629,7 +629,7 @@ def residual_outliers(rw: np.ndarray, fx: np.ndarray, fy: np.ndarray, ok: np.nda
     """
     star = model_and_jacobian(fx, fy, p, False)[0]
     res = rw - star - p[5]
-    sig = np.sqrt(var_b + shot * np.clip(star, 0.0, None))
+    sig = np.sqrt(var_b + shot * np.maximum(star, 0.0))
     extra = mismatch(res, sig, ok)
     sig = np.sqrt(sig * sig + extra * extra)
     dev = res
@@ -688,7 +688,7 @@ def residual_neighbour(rw: np.ndarray, fx: np.ndarray, fy: np.ndarray, ok: np.nd
     """A disc around a faint neighbour: a significant 3×3 residual sum off the core."""
     star = model_and_jacobian(fx, fy, p, False)[0]
     res = rw - star - p[5]
-    sig = np.sqrt(var_b + shot * np.clip(star, 0.0, None))
+    sig = np.sqrt(var_b + shot * np.maximum(star, 0.0))
     noise = 3.0 * math.sqrt(var_b + mismatch(res, sig, ok) ** 2)
     zz = np.where(ok, res, 0.0)
     c = np.cumsum(np.cumsum(np.pad(zz, ((2, 1), (2, 1))), axis=0), axis=1)
