@@ -49,7 +49,7 @@ from pointing.camera.crlb import gaussian_crlb
 from pointing.camera.detect import Candidate, Detection, detect
 from pointing.camera.frames import load_frame
 from pointing.camera.geometry import CameraGeometry
-from pointing.camera.psf import FWHM_PER_SIGMA, integrated_gaussian_1d
+from pointing.camera.psf import FWHM_PER_SIGMA, star_model
 from pointing.camera.sensor import Sensor
 from pointing.camera.starfit import MeasureOptions, StarFit, fit_star, moments
 
@@ -403,8 +403,7 @@ def _finish(img: np.ndarray, st: StarFit, opts: MeasureOptions) -> StarMeasureme
     fwhm = FWHM_PER_SIGMA * math.sqrt(sx * sy)
     r_ap = min(2.0 * fwhm, max(st.annulus[0] - 0.5, 1.5))
     d2 = (xs[None, :] - x) ** 2 + (ys[:, None] - y) ** 2
-    star = flux_fit * np.outer(integrated_gaussian_1d(ys, y, sy)[0],
-                               integrated_gaussian_1d(xs, x, sx)[0])
+    star = star_model(xs, ys, st.params)
     fill = np.where(st.masked, star + b_const, st.signal)
     aper = d2 <= r_ap * r_ap
     flux = float(np.sum(fill[aper] - b_const))

@@ -15,7 +15,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import ndtr
 
-__all__ = ["FWHM_PER_SIGMA", "gaussian_image", "integrated_gaussian_1d", "model_and_jacobian"]
+__all__ = ["FWHM_PER_SIGMA", "gaussian_image", "integrated_gaussian_1d", "model_and_jacobian",
+           "star_model"]
 
 #: FWHM of a Gaussian in units of its standard deviation, 2·sqrt(2·ln 2)
 FWHM_PER_SIGMA = 2.0 * np.sqrt(2.0 * np.log(2.0))
@@ -63,6 +64,23 @@ def gaussian_image(
     px = integrated_gaussian_1d(np.arange(shape[1], dtype=float), x0, sigma_x)[0]
     py = integrated_gaussian_1d(np.arange(shape[0], dtype=float), y0, sigma_y)[0]
     return flux * np.outer(py, px)
+
+
+def star_model(xs: np.ndarray, ys: np.ndarray, params: np.ndarray) -> np.ndarray:
+    """The model star alone (no background, no Jacobian) on a rectangular cutout.
+
+    *xs, ys* and *params* as :func:`model_and_jacobian` (elliptical); returns
+    the (ny, nx) array ``flux · Py ⊗ Px``.
+    """
+    x0, y0, flux, sx, sy, _ = params
+    px = _fractions(xs, x0, sx)
+    py = _fractions(ys, y0, sy)
+    return np.multiply.outer(flux * py, px)
+
+
+def _fractions(coords: np.ndarray, centre: float, sigma: float) -> np.ndarray:
+    """Fraction of a unit 1-D Gaussian on each pixel (no derivatives)."""
+    return ndtr((coords + 0.5 - centre) / sigma) - ndtr((coords - 0.5 - centre) / sigma)
 
 
 def model_and_jacobian(

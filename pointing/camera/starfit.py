@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pointing.camera.detect import Candidate, Detection, robust_sigma, spike_ratios, spikes
-from pointing.camera.psf import FWHM_PER_SIGMA, model_and_jacobian
+from pointing.camera.psf import FWHM_PER_SIGMA, model_and_jacobian, star_model
 
 __all__ = ["MeasureOptions", "StarFit", "background_plane", "eig2", "fit_star", "lm_fit",
            "mirrored", "mismatch", "moments", "residual_neighbour", "residual_outliers",
@@ -358,7 +358,7 @@ class _CleanFit:
         # elongated (trail, wind shake): the Gaussian cannot fit it, so its
         # residuals say nothing about hot pixels or neighbours
         p = self.p
-        model = model_and_jacobian(fx, fy, p, False)[0]  # fills the masked pixels
+        model = star_model(fx, fy, p)  # fills the masked pixels
         self.elongation, self.significant = moments(
             np.where(self.ok, rw - p[5], model), fx, fy, p[0], p[1],
             2 * math.sqrt(p[3] * p[4]), self.var_b + self.shot * np.maximum(model, 0.0))
@@ -408,7 +408,7 @@ class _CleanFit:
         back = np.zeros_like(prep.bad)
         if not prep.discs or not np.all(np.isfinite(self.p)):
             return back
-        star = model_and_jacobian(prep.xs, prep.ys, self.p, False)[0]
+        star = star_model(prep.xs, prep.ys, self.p)
         res = prep.r - star - self.p[5]
         var = self.var_b + self.shot * np.maximum(star, 0.0)
         usable = ~(prep.bad | prep.at_limit | prep.hot)
@@ -627,7 +627,7 @@ def residual_outliers(rw: np.ndarray, fx: np.ndarray, fy: np.ndarray, ok: np.nda
     out), it must stay off the refitted star.  In the star's core only what
     the model cannot be counts: a residual of more than half the model there.
     """
-    star = model_and_jacobian(fx, fy, p, False)[0]
+    star = star_model(fx, fy, p)
     res = rw - star - p[5]
     sig = np.sqrt(var_b + shot * np.maximum(star, 0.0))
     extra = mismatch(res, sig, ok)
@@ -642,8 +642,9 @@ def residual_outliers(rw: np.ndarray, fx: np.ndarray, fy: np.ndarray, ok: np.nda
         if z.flat[k] > 5.0:
             worst.flat[k] = True
         # masked and outside neighbours count as zero residual
-        pad = np.pad(np.where(ok, res, 0.0), 1)
         ny, nx = res.shape
+        pad = np.zeros((ny + 2, nx + 2))
+        pad[1:-1, 1:-1] = np.where(ok, res, 0.0)
         stack = np.stack([pad[a:a + ny, b:b + nx] for a in (0, 1, 2) for b in (0, 1, 2)
                           if a != 1 or b != 1])
         stack.sort(axis=0)
@@ -686,12 +687,14 @@ def residual_neighbour(rw: np.ndarray, fx: np.ndarray, fy: np.ndarray, ok: np.nd
                         p: np.ndarray, var_b: float, shot: float, detect_sigma: float,
                         g: float) -> np.ndarray:
     """A disc around a faint neighbour: a significant 3×3 residual sum off the core."""
-    star = model_and_jacobian(fx, fy, p, False)[0]
+    star = star_model(fx, fy, p)
     res = rw - star - p[5]
     sig = np.sqrt(var_b + shot * np.maximum(star, 0.0))
     noise = 3.0 * math.sqrt(var_b + mismatch(res, sig, ok) ** 2)
     zz = np.where(ok, res, 0.0)
-    c = np.cumsum(np.cumsum(np.pad(zz, ((2, 1), (2, 1))), axis=0), axis=1)
+    padded = np.zeros((zz.shape[0] + 3, zz.shape[1] + 3))
+    padded[2:-1, 2:-1] = zz
+    c = np.cumsum(np.cumsum(padded, axis=0), axis=1)
     s3 = c[3:, 3:] - c[:-3, 3:] - c[3:, :-3] + c[:-3, :-3]
     d2 = (fx[None, :] - p[0]) ** 2 + (fy[:, None] - p[1]) ** 2
     far = d2 > (2.0 * FWHM_PER_SIGMA * max(p[3], p[4])) ** 2
