@@ -123,7 +123,7 @@ def mesh_background(b: np.ndarray, *, clipped: bool = False) -> np.ndarray | flo
     return upsample(med, mesh, b.shape)
 
 
-def clipped_medians(blocks: np.ndarray, sigma: float = 3.0, iterations: int = 3) -> np.ndarray:
+def clipped_medians(blocks: np.ndarray, sigma: float = 3.0, iterations: int = 2) -> np.ndarray:
     """Sigma-clipped median of each row of *blocks* (m, n), all rows at once.
 
     Sigma clipping as astropy's ``SigmaClip`` with a robust scale (centre the

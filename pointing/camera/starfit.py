@@ -444,27 +444,23 @@ def background_plane(r: np.ndarray, dx: np.ndarray, dy: np.ndarray, sel: np.ndar
     their number.
     """
     z, x, y = r[sel], dx[sel], dy[sel]
+    design = np.stack([np.ones_like(x), x, y], axis=1)
     coef = np.array([np.median(z), 0.0, 0.0])
     keep = np.ones(z.size, bool)
     sigma = math.nan
     fit_plane = z.size >= 30
     for _ in range(iterations):
-        res = z - (coef[0] + coef[1] * x + coef[2] * y)
+        res = z - design @ coef
         med, sigma = robust_sigma(res[keep]) if np.count_nonzero(keep) >= 5 else (0.0, math.nan)
         if not sigma > 0:
             sigma = float(np.std(res[keep])) if keep.any() else math.nan
         new_keep = np.abs(res - med) <= 3.0 * max(sigma, 1e-12)
         if fit_plane and new_keep.sum() >= 10:
-            xk, yk, zk = x[new_keep], y[new_keep], z[new_keep]
-            sx, sy = float(xk.sum()), float(yk.sum())
-            normal = np.array([[xk.size, sx, sy],
-                               [sx, float(xk @ xk), float(xk @ yk)],
-                               [sy, float(xk @ yk), float(yk @ yk)]])
-            rhs = np.array([float(zk.sum()), float(xk @ zk), float(yk @ zk)])
+            ak = design[new_keep]
             try:
-                coef = np.linalg.solve(normal, rhs)
+                coef = np.linalg.solve(ak.T @ ak, ak.T @ z[new_keep])
             except np.linalg.LinAlgError:
-                coef = np.array([np.median(zk), 0.0, 0.0])
+                coef = np.array([np.median(z[new_keep]), 0.0, 0.0])
         elif new_keep.any():
             coef = np.array([np.median(z[new_keep]), 0.0, 0.0])
         if np.array_equal(new_keep, keep):
