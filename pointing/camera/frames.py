@@ -21,7 +21,7 @@ import numpy as np
 
 from pointing.errors import FileFormatError
 
-__all__ = ["MAX_PIXELS", "load_frame"]
+__all__ = ["MAX_PIXELS", "load_frame", "load_frame_and_origin"]
 
 #: the largest image accepted (pixels): 8192 × 8192, far beyond any guide camera
 MAX_PIXELS = 8192 * 8192
@@ -34,8 +34,22 @@ def load_frame(frame: Any) -> np.ndarray:
     cannot be read, holds no image or declares an absurd one, ``ValueError``
     for arrays that are not 2-D integer or float images.
     """
+    return load_frame_and_origin(frame)[0]
+
+
+def load_frame_and_origin(frame: Any) -> tuple[np.ndarray, tuple[int, int]]:
+    """The frame (as :func:`load_frame`) and the sensor pixel of its pixel (0, 0).
+
+    A FITS frame read out of a region of the sensor says where in its header
+    (``XORGSUBF``, ``YORGSUBF``: the subframe-origin keywords of MaxIm DL and
+    SBIG); anything else starts at (0, 0).
+    """
     if isinstance(frame, str | os.PathLike):
         return _read_fits(Path(frame))
+    return _as_image(frame), (0, 0)
+
+
+def _as_image(frame: Any) -> np.ndarray:
     arr = np.asarray(frame)
     if arr.ndim == 3 and arr.shape[0] == 1:
         arr = arr[0]
@@ -72,7 +86,17 @@ def _check_header(path: Path, hdu: Any, index: int,
     return shape
 
 
-def _read_fits(path: Path) -> np.ndarray:
+def _origin(header: Any) -> tuple[int, int]:
+    """The subframe origin a header declares, (0, 0) when it declares none usably."""
+    out = []
+    for key in ("XORGSUBF", "YORGSUBF"):
+        v = header.get(key, 0)
+        out.append(int(v) if isinstance(v, int | float) and not isinstance(v, bool)
+                   and math.isfinite(v) and 0 <= v < 1 << 20 else 0)
+    return out[0], out[1]
+
+
+def _read_fits(path: Path) -> tuple[np.ndarray, tuple[int, int]]:
     # lazy: astropy.io.fits takes 0.22 s to import (measured); array frames, as the
     # tracking loop passes them, never need it
     from astropy.io import fits
@@ -93,7 +117,7 @@ def _read_fits(path: Path) -> np.ndarray:
                     continue
                 data = hdu.data
                 if isinstance(data, np.ndarray) and data.dtype.fields is None and data.size:
-                    return load_frame(np.array(data))
+                    return _as_image(np.array(data)), _origin(hdu.header)
     except FileFormatError:
         raise
     except (OSError, ValueError, TypeError, KeyError, IndexError, MemoryError,

@@ -47,7 +47,7 @@ import numpy as np
 from pointing.camera.config import Camera
 from pointing.camera.crlb import gaussian_crlb
 from pointing.camera.detect import Candidate, Detection, detect
-from pointing.camera.frames import load_frame
+from pointing.camera.frames import load_frame, load_frame_and_origin
 from pointing.camera.geometry import CameraGeometry
 from pointing.camera.psf import FWHM_PER_SIGMA, star_model
 from pointing.camera.sensor import Sensor
@@ -124,7 +124,9 @@ class StarMeasurement:
     flux_e, background_e : the same in electrons (``None`` if the gain is
         unknown; ``background_e`` is above the bias)
     offset_urad : (ΔA·cosE, ΔE) of the star from the calibration pixel, µrad,
-        when the camera geometry is known (azimuth from north through east)
+        when the camera geometry is known (azimuth from north through east;
+        a FITS frame of a region of interest is placed on the sensor by its
+        ``XORGSUBF``/``YORGSUBF`` header keywords)
     elongation : major/minor axis ratio from second moments
     mode : ``"precise"`` or ``"fast"``
     cutout : the pixels used (not part of the JSON)
@@ -234,7 +236,7 @@ def measure_star(
         :class:`~pointing.errors.FileFormatError` only for an unreadable file
         and ``ValueError`` for an array that is not a 2-D image.
     """
-    img = load_frame(frame)
+    img, origin = load_frame_and_origin(frame)
     cam = _resolve_camera(camera)
     opts = _options(img, cam, fast=fast, fwhm=fwhm, gain=gain, saturation=saturation,
                     detect_sigma=detect_sigma, min_snr=min_snr, max_elongation=max_elongation)
@@ -259,7 +261,8 @@ def measure_star(
         result = replace(result, flags=result.flags | StarFlag.AMBIGUOUS)
     geometry = cam.geometry if cam is not None else None
     if geometry is not None and result.found:
-        a, e = geometry.offset_urad(result.x, result.y)
+        # a region of interest: the geometry is the whole sensor's
+        a, e = geometry.offset_urad(result.x + origin[0], result.y + origin[1])
         result = replace(result, offset_urad=(float(a), float(e)))
     return result
 
@@ -467,9 +470,9 @@ def _saturated_sigma(st: StarFit, sigma_x: float, sigma_y: float) -> tuple[float
     profile model (a real star's wings are not Gaussian; blooming and a
     non-linear top near full well are asymmetric).  The fit's own error is
     scaled by the reduced χ² (when above 1) and a systematic term is added:
-    a tenth of the saturated plateau's radius, at least 0.05 px.
+    a fiftieth of the saturated plateau's radius, at least 0.05 px.
     """
     scale = math.sqrt(max(st.chi2 / st.dof, 1.0)) if math.isfinite(st.chi2) else 1.0
     plateau = math.sqrt(np.count_nonzero(st.saturated) / math.pi)
-    systematic = max(0.05, 0.1 * plateau)
+    systematic = max(0.05, 0.02 * plateau)
     return math.hypot(sigma_x * scale, systematic), math.hypot(sigma_y * scale, systematic)

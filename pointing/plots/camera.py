@@ -1,7 +1,10 @@
-"""Figures of tracking-camera measurements (matplotlib, Agg, PNG).
+"""Figures of tracking-camera measurements.
 
-One function per figure; each is readable without a caption: axis labels with
-units, the key figures written on the plot.
+One function per figure, each ``(result, path=None, ax=None)`` returning the
+Figure (a PNG is written when *path* is given); each is readable without a
+caption: axis labels with units, the key figures written on the plot.  The
+figures are built on :class:`matplotlib.figure.Figure` directly, never through
+pyplot, so the caller's backend is left alone.
 """
 
 from __future__ import annotations
@@ -10,38 +13,38 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from matplotlib.colors import ListedColormap
+from matplotlib.figure import Figure
+from matplotlib.patches import Circle, Rectangle
+
+from pointing.camera.frames import load_frame
 
 __all__ = ["plot_star_cutout"]
 
 
-def plot_star_cutout(result: Any, path: str | Path, *, frame: Any = None,
-                     title: str | None = None) -> Path:
+def plot_star_cutout(result: Any, path: str | Path | None = None, ax: Any = None, *,
+                     frame: Any = None, title: str | None = None) -> Figure:
     """The cutout a star was measured on: centroid, aperture, annulus, masked pixels.
 
     Parameters
     ----------
     result : :class:`~pointing.camera.measure.StarMeasurement`
-    path : PNG file to write
+    path : PNG file to write, if any
+    ax : matplotlib Axes to draw on (default: a new figure)
     frame : the frame, shown whole when no star was found (no cutout)
     title : figure title (default: the flags)
 
-    Returns the path written.  Pixel coordinates are 0-based frame pixels;
-    the image shows the signal above the fitted background, asinh-stretched.
+    Returns the Figure.  Pixel coordinates are 0-based frame pixels; the
+    image shows the signal above the fitted background, asinh-stretched.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.colors import ListedColormap
-    from matplotlib.patches import Circle, Rectangle
-
-    path = Path(path)
+    if ax is None:
+        fig = Figure(figsize=(6.4, 5.6), layout="constrained")
+        ax = fig.add_subplot()
+    else:
+        fig = ax.figure
     cut = result.cutout
-    fig, ax = plt.subplots(figsize=(6.4, 5.6), constrained_layout=True)
     if cut is None:
         if frame is not None:
-            from pointing.camera.frames import load_frame
-
             img = np.asarray(load_frame(frame), dtype=float)
             med = np.nanmedian(img)
             scale = max(float(np.nanstd(img)), 1e-12)
@@ -113,6 +116,6 @@ def plot_star_cutout(result: Any, path: str | Path, *, frame: Any = None,
     ax.set_ylabel("y [px]")
     ax.set_title(title or f"star measurement ({result.mode} mode): {result.flags_text()}",
                  fontsize=10)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    if path is not None:
+        fig.savefig(Path(path), dpi=110)
+    return fig
