@@ -105,19 +105,20 @@ def _read_fits(path: Path) -> tuple[np.ndarray, tuple[int, int]]:
         raise FileFormatError(path, None, "no such file")
     try:
         # astropy warns (truncation, non-ASCII cards): the checks below say it in one line
-        with warnings.catch_warnings(), fits.open(path, memmap=False,
-                                                  lazy_load_hdus=True) as hdul:
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            for index, hdu in enumerate(hdul):
-                if not isinstance(hdu, fits.PrimaryHDU | fits.ImageHDU | fits.CompImageHDU):
-                    continue
-                shape = _check_header(path, hdu, index, isinstance(hdu, fits.CompImageHDU))
-                if shape is None or not (len(shape) == 2 or (len(shape) == 3
-                                                             and shape[0] == 1)):
-                    continue
-                data = hdu.data
-                if isinstance(data, np.ndarray) and data.dtype.fields is None and data.size:
-                    return _as_image(np.array(data)), _origin(hdu.header)
+            with fits.open(path, memmap=False, lazy_load_hdus=True) as hdul:
+                for index, hdu in enumerate(hdul):
+                    if not isinstance(hdu, fits.PrimaryHDU | fits.ImageHDU | fits.CompImageHDU):
+                        continue
+                    shape = _check_header(path, hdu, index, isinstance(hdu, fits.CompImageHDU))
+                    if shape is None or not (len(shape) == 2
+                                             or (len(shape) == 3 and shape[0] == 1)):
+                        continue
+                    data = hdu.data
+                    if (isinstance(data, np.ndarray) and data.dtype.fields is None
+                            and data.size):
+                        return _as_image(np.array(data)), _origin(hdu.header)
     except FileFormatError:
         raise
     except (OSError, ValueError, TypeError, KeyError, IndexError, MemoryError,

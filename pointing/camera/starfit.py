@@ -162,21 +162,19 @@ def saturation_level(data: np.ndarray, bad: np.ndarray, core: np.ndarray,
                      opts: MeasureOptions, background: float, noise: float) -> float | None:
     """The level at which the star's pixels are saturated, ADU, or None.
 
-    The configured level when there is one.  Otherwise found from the data
-    (as PHD2 does): a flat top of at least 3 equal maximal pixels in the core,
-    well above the background, is a clipped star whatever the camera says;
-    an integer frame also saturates at its type's largest value.
+    The lowest of: the configured level, the integer type's largest value,
+    and a level found from the data (as PHD2 does): a flat top of at least 3
+    equal maximal pixels in the core, well above the background, is a
+    clipped star whatever the camera says it should do.
     """
-    if opts.saturation is not None:
-        return opts.saturation
-    level = opts.dtype_max
+    levels = [v for v in (opts.saturation, opts.dtype_max) if v is not None]
     use = core & ~bad
     if np.any(use):
         top = float(data[use].max())
         if (np.count_nonzero((data == top) & use) >= 3
                 and top > background + 20 * max(noise, 1e-12)):
-            level = top if level is None else min(level, top)
-    return level
+            levels.append(top)
+    return min(levels) if levels else None
 
 
 def _prepare(img: np.ndarray, target: Candidate, others: list[Candidate], det: Detection,
