@@ -34,7 +34,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pointing.camera.detect import Candidate, Detection, robust_sigma, spike_ratios, spikes
+from pointing.camera.detect import (
+    Candidate,
+    Detection,
+    median,
+    robust_sigma,
+    spike_ratios,
+    spikes,
+)
 from pointing.camera.psf import FWHM_PER_SIGMA, model_and_jacobian, star_model
 
 __all__ = ["MeasureOptions", "StarFit", "background_plane", "eig2", "fit_star", "lm_fit",
@@ -443,7 +450,7 @@ def background_plane(r: np.ndarray, dx: np.ndarray, dy: np.ndarray, sel: np.ndar
     """
     z, x, y = r[sel], dx[sel], dy[sel]
     design = np.stack([np.ones_like(x), x, y], axis=1)
-    coef = np.array([np.median(z), 0.0, 0.0])
+    coef = np.array([median(z), 0.0, 0.0])
     keep = np.ones(z.size, bool)
     sigma = math.nan
     fit_plane = z.size >= 30
@@ -458,9 +465,9 @@ def background_plane(r: np.ndarray, dx: np.ndarray, dy: np.ndarray, sel: np.ndar
             try:
                 coef = np.linalg.solve(ak.T @ ak, ak.T @ z[new_keep])
             except np.linalg.LinAlgError:
-                coef = np.array([np.median(z[new_keep]), 0.0, 0.0])
+                coef = np.array([median(z[new_keep]), 0.0, 0.0])
         elif new_keep.any():
-            coef = np.array([np.median(z[new_keep]), 0.0, 0.0])
+            coef = np.array([median(z[new_keep]), 0.0, 0.0])
         if np.array_equal(new_keep, keep):
             break
         keep = new_keep
@@ -604,7 +611,7 @@ def mismatch(res: np.ndarray, sig: np.ndarray, ok: np.ndarray) -> float:
     if np.count_nonzero(ok) < 8:
         return 0.0
     _, scale = robust_sigma(res[ok])
-    noise2 = float(np.median(sig[ok] ** 2))
+    noise2 = median(sig[ok] ** 2)
     return math.sqrt(max(scale * scale - noise2, 0.0))
 
 
