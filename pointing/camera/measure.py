@@ -240,7 +240,26 @@ def measure_star(
     cam = _resolve_camera(camera)
     opts = _options(img, cam, fast=fast, fwhm=fwhm, gain=gain, saturation=saturation,
                     detect_sigma=detect_sigma, min_snr=min_snr, max_elongation=max_elongation)
-    mode = "fast" if fast else "precise"
+    # absurd pixel values (±1e300) overflow to inf/NaN, which the flags handle: no
+    # warning for a bad frame, as no exception
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        result = _measure(img, opts, expected_xy, search_radius)
+    geometry = cam.geometry if cam is not None else None
+    if geometry is not None and result.found:
+        # a region of interest: the geometry is the whole sensor's
+        a, e = geometry.offset_urad(result.x + origin[0], result.y + origin[1])
+        result = replace(result, offset_urad=(float(a), float(e)))
+    return result
+
+
+# ---------------------------------------------------------------------------
+# internals
+
+
+def _measure(img: np.ndarray, opts: MeasureOptions, expected_xy: tuple[float, float] | None,
+             search_radius: float | None) -> StarMeasurement:
+    """Detect, choose the target, fit it; a NO_STAR result when there is none."""
+    mode = "fast" if opts.fast else "precise"
     if img.size == 0 or min(img.shape) < 5:
         return _no_star(img, mode, None)
     det = detect(img, fwhm=opts.fwhm, fast=opts.fast, detect_sigma=opts.detect_sigma,
@@ -259,16 +278,7 @@ def measure_star(
         return _no_star(img, mode, det)
     if _ambiguous(img, result, target, ranked, det, opts, expected_xy):
         result = replace(result, flags=result.flags | StarFlag.AMBIGUOUS)
-    geometry = cam.geometry if cam is not None else None
-    if geometry is not None and result.found:
-        # a region of interest: the geometry is the whole sensor's
-        a, e = geometry.offset_urad(result.x + origin[0], result.y + origin[1])
-        result = replace(result, offset_urad=(float(a), float(e)))
     return result
-
-
-# ---------------------------------------------------------------------------
-# internals
 
 
 def _options(img: np.ndarray, cam: Camera | None, *, fast: bool, fwhm: float | None,
@@ -379,7 +389,10 @@ def _measure_local(img: np.ndarray, target: Candidate, others: list[Candidate],
         g = min(wide, 20.0)
     if fit is None:
         return None
-    return _finish(img, fit, opts)
+    try:
+        return _finish(img, fit, opts)
+    except ArithmeticError:  # pixel values so absurd (±1e300) that the figures overflow
+        return None
 
 
 def _finish(img: np.ndarray, st: StarFit, opts: MeasureOptions) -> StarMeasurement | None:

@@ -299,7 +299,7 @@ def fit_star(img: np.ndarray, target: Candidate, others: list[Candidate], det: D
         fit.run(p0)
         own_wing = fit.unmask_own_wing(prep, win)
         failed = not fit.usable()
-    except (np.linalg.LinAlgError, FloatingPointError, ValueError):
+    except (np.linalg.LinAlgError, ArithmeticError, ValueError):  # overflow: absurd pixels
         failed = True
     prep.hot[win] |= fit.hot
     neighbour = prep.neighbour & ~own_wing

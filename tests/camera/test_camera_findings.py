@@ -323,3 +323,54 @@ def test_clipped_medians_match_astropy_sigma_clipping():
     got = clipped_medians(b)
     assert np.max(np.abs(got - ref)) < 1.5  # a mesh median's own noise is ~2.4
     assert np.max(np.abs(got - 800)) < np.max(np.abs(np.median(b, axis=1) - 800))
+
+
+# -- fuzzing: damaged files and hostile arrays never end in a traceback ------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+def _valid_fits_bytes() -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    img = frame((32, 32), [(15.2, 16.7, 8000)], np.random.default_rng(0))
+    fits.PrimaryHDU(img).writeto(buf)
+    return buf.getvalue()
+
+
+VALID_FITS = _valid_fits_bytes()
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(cut=st.integers(0, len(VALID_FITS)), junk=st.binary(max_size=400),
+       at=st.integers(0, len(VALID_FITS)))
+def test_damaged_fits_files_give_a_result_or_a_one_line_error(tmp_path, cut, junk, at):
+    data = VALID_FITS[:at] + junk + VALID_FITS[at + len(junk):cut] if cut > at else \
+        VALID_FITS[:cut] + junk
+    path = tmp_path / "damaged.fits"
+    path.write_bytes(data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            m = measure_star(path)
+        except FileFormatError as exc:
+            assert "\n" not in str(exc) and str(path) in str(exc)
+        else:
+            json.dumps(m.to_dict(), allow_nan=False)
+
+
+@settings(max_examples=40, deadline=None)
+@given(shape=st.tuples(st.integers(0, 48), st.integers(0, 48)),
+       fill=st.sampled_from([0.0, 1.0, 65535.0, np.nan, np.inf, -np.inf, -1e300, 1e300]),
+       frac=st.floats(0, 1), fast=st.booleans(), seed=st.integers(0, 2**16))
+def test_hostile_arrays_give_a_flagged_result(shape, fill, frac, fast, seed):
+    rng = np.random.default_rng(seed)
+    img = rng.normal(100.0, 5.0, shape)
+    img[rng.random(shape) < frac] = fill
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no RuntimeWarning either
+        m = measure_star(img, fast=fast)
+    json.dumps(m.to_dict(), allow_nan=False)
