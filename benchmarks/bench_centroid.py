@@ -162,7 +162,7 @@ def timing(quick: bool) -> None:
     print("1. CPU time per frame, whole measurement (median over frames, estimators "
           "interleaved frame by frame; star at SNR 100; uint16)")
     head = (f"{'frame':>11} {'precise':>9} {'fast':>9} {'fast+expect':>12} {'sep':>9} "
-            f"{'centre of mass':>15} {'precise/sep':>12} {'fast/sep':>9}")
+            f"{'centre of mass':>15} {'precise/sep':>12} {'fast/sep':>9} {'fast+expect/sep':>16}")
     print(head)
     rng = np.random.default_rng(1)
     f100 = flux_for_snr(100, SIGMA, background_var=BACKGROUND_VAR, gain=GAIN)
@@ -182,16 +182,18 @@ def timing(quick: bool) -> None:
             fns["sep"] = sep_measure
         ms = interleaved_ms(fns, frames, rounds=1 if quick else 3)
         ms.setdefault("sep", math.nan)
-        ratio = {k: ms[k] / ms["sep"] for k in GOALS}
+        ratio = {k: ms[k] / ms["sep"] for k in ("precise", "fast", "fast+expect")}
         cells = [f"{ms[k]:>{w}.2f}" for k, w in (("precise", 9), ("fast", 9),
                                                   ("fast+expect", 12), ("sep", 9),
                                                   ("centre of mass", 15))]
-        cells += [f"{ratio[k]:>{w}.3f}{'' if ratio[k] <= GOALS[k] else '!'}"
-                  for k, w in (("precise", 11), ("fast", 8))]
+        cells += [f"{ratio[k]:>{w}.3f}{'' if ratio[k] <= GOALS[g] else '!'}"
+                  for k, g, w in (("precise", "precise", 11), ("fast", "fast", 8),
+                                  ("fast+expect", "fast", 15))]
         print(f"{shape[1]:>5}×{shape[0]:<5} " + " ".join(cells) + "  ms")
-    print(f"   goals (issue 14): precise/sep ≤ {GOALS['precise']}, fast/sep ≤ {GOALS['fast']}; "
-          "'!' marks a miss.  On a shared machine absolute times are noisy; the ratios come "
-          "from the same frames in the same run.")
+    print(f"   goals (issue 14): precise/sep ≤ {GOALS['precise']}, fast/sep ≤ {GOALS['fast']} "
+          "(the issue's fast figure, 1.4 ms on 1024², was the fast+expect call of the "
+          "tracking loop); '!' marks a miss.\n   On a shared machine absolute times are "
+          "noisy; the ratios come from the same frames in the same run.")
     print()
 
 
