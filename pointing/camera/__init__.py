@@ -12,8 +12,9 @@ The camera knows pixels and angles, never the pointing model.
 
 from pointing.camera.config import CAMERA_KEYS, Camera, read_camera_section
 from pointing.camera.crlb import CramerRaoBound, flux_for_snr, gaussian_crlb
+from pointing.camera.frames import load_frame
 from pointing.camera.geometry import CameraCalibration, CameraGeometry
-from pointing.camera.measure import Cutout, StarFlag, StarMeasurement, load_frame, measure_star
+from pointing.camera.measure import Cutout, StarFlag, StarMeasurement, measure_star
 from pointing.camera.sensor import Sensor
 
 __all__ = [

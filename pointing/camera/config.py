@@ -31,6 +31,11 @@ Every key is optional; a value of the wrong type or out of range raises
 :class:`~pointing.errors.ConfigError` naming it as ``camera.<key>``, and so
 does a key this module does not know (a typo must not silently fall back to
 a default).
+
+The wide acquisition camera on the tube has a ``[wide_camera]`` section with
+the same keys plus ``aperture_m`` (its lens, m); a station without one gets
+:data:`DEFAULT_WIDE_CAMERA`.  :func:`camera_section` gives either camera's
+keys, :meth:`Camera.from_station` either camera.
 """
 
 from __future__ import annotations
@@ -41,13 +46,30 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pointing.config.station import load_station
 from pointing.errors import ConfigError
 
 if TYPE_CHECKING:
     from pointing.camera.geometry import CameraGeometry
     from pointing.camera.sensor import Sensor
 
-__all__ = ["CAMERA_KEYS", "Camera", "read_camera_section"]
+__all__ = [
+    "CAMERAS",
+    "CAMERA_KEYS",
+    "DEFAULT_WIDE_CAMERA",
+    "Camera",
+    "camera_section",
+    "read_camera_section",
+]
+
+#: the station's cameras, by the name ``pointing centroid --camera`` takes
+CAMERAS = ("tracking", "wide")
+
+#: the wide acquisition camera when the station file has no [wide_camera] section
+DEFAULT_WIDE_CAMERA: dict[str, Any] = {
+    "pixel_scale_urad": 40.0, "width": 640, "height": 480, "gain_e_per_adu": 1.0,
+    "read_noise_e": 8.0, "full_well_e": 20000.0, "bias_adu": 100.0, "fwhm_px": 2.5,
+    "aperture_m": 0.05}
 
 #: key -> (default, description); ``None`` defaults are derived (see text)
 CAMERA_KEYS: dict[str, tuple[Any, str]] = {
@@ -168,6 +190,7 @@ class Camera:
     @classmethod
     def from_config(cls, section: Mapping[str, Any] | None) -> Camera:
         """Build from a station file's ``[camera]`` mapping (validated, defaults filled)."""
+        # lazy: geometry and sensor import this module (their key validation)
         from pointing.camera.geometry import CameraGeometry
         from pointing.camera.sensor import Sensor
 
@@ -181,8 +204,30 @@ class Camera:
         )
 
     @classmethod
-    def from_station(cls, station: str | Path) -> Camera:
-        """The camera of a station file (name of a shipped station or a TOML path)."""
-        from pointing.config.station import load_station
+    def from_station(cls, station: Any, which: str = "tracking") -> Camera:
+        """A camera of a station: ``which`` is ``"tracking"`` (``[camera]``) or ``"wide"``
+        (``[wide_camera]``); *station* a :class:`~pointing.config.station.Station`,
+        a shipped station's name or a TOML path."""
+        return cls.from_config(camera_section(station, which)[0])
 
-        return cls.from_config(load_station(station).section("camera"))
+
+def camera_section(station: Any, which: str = "tracking") -> tuple[dict[str, Any], float | None]:
+    """A camera's keys from a station, and the wide camera's lens aperture (m).
+
+    ``which="tracking"`` gives the ``[camera]`` section (aperture ``None``: the
+    telescope's); ``"wide"`` the ``[wide_camera]`` section without its
+    ``aperture_m`` (default 0.05 m), or :data:`DEFAULT_WIDE_CAMERA` when the
+    station has none.  *station* is a Station, a shipped name or a TOML path.
+    """
+    if which not in CAMERAS:
+        raise ConfigError(f"camera: expected one of {', '.join(CAMERAS)}, got {which!r}")
+    if isinstance(station, str | Path):
+        station = load_station(station)
+    if which == "tracking":
+        return station.section("camera"), None
+    section = dict(station.section("wide_camera") or DEFAULT_WIDE_CAMERA)
+    aperture = section.pop("aperture_m", 0.05)
+    if isinstance(aperture, bool) or not isinstance(aperture, int | float) or not aperture > 0:
+        raise ConfigError(f"wide_camera.aperture_m: expected a positive number, "
+                          f"got {aperture!r}")
+    return section, float(aperture)

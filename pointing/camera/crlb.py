@@ -88,7 +88,7 @@ def gaussian_crlb(
     star, jac, _ = model_and_jacobian(xs, ys, params, circular=circular)
     var = np.full(star.size, float(background_var))
     if gain:
-        var += np.clip(star.ravel(), 0.0, None) / gain
+        var += np.maximum(star.ravel(), 0.0) / gain
     var = np.maximum(var, 1e-12 * max(flux, 1.0))
     jw = jac / np.sqrt(var)[:, None]
     fisher = jw.T @ jw
@@ -97,7 +97,7 @@ def gaussian_crlb(
     except np.linalg.LinAlgError:
         nan = math.nan
         return CramerRaoBound(nan, nan, nan, nan)
-    d = np.sqrt(np.clip(np.diag(cov), 0.0, None))
+    d = np.sqrt(np.maximum(np.diag(cov), 0.0))
     return CramerRaoBound(float(d[0]), float(d[1]), float(d[2]), float(flux / d[2]))
 
 

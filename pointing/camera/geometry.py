@@ -203,38 +203,13 @@ class CameraGeometry:
             the frame), when there are fewer than 3 frames, or when the steps
             do not move along two independent directions.
         """
-        from pointing.camera.measure import StarFlag, StarMeasurement, measure_star
-
         prior = prior or cls()
         steps = _as_steps(steps)
         if len(stars) != len(steps):
             raise FitError(f"calibration: {len(steps)} mount steps but {len(stars)} frames")
         if len(steps) < 3:
             raise FitError(f"calibration: needs at least 3 frames, got {len(steps)}")
-        xy = np.empty((len(steps), 2))
-        sig = np.ones((len(steps), 2))
-        known = True  # every position came with its uncertainty
-        for i, star in enumerate(stars):
-            if isinstance(star, tuple | list) and len(star) == 2 and np.isscalar(star[0]):
-                m = None
-                xy[i] = star
-                known = False
-            else:
-                m = star if isinstance(star, StarMeasurement) else measure_star(
-                    star, **measure_kwargs)
-                xy[i] = (m.x, m.y)
-                if np.isfinite(m.sigma_x) and np.isfinite(m.sigma_y):
-                    sig[i] = (max(m.sigma_x, 1e-3), max(m.sigma_y, 1e-3))
-                else:
-                    known = False
-            where = (f"calibration step {i} ({steps[i, 0] / URAD:+.1f}, "
-                     f"{steps[i, 1] / URAD:+.1f}) µrad")
-            if m is not None and m.flags & (StarFlag.NO_STAR | StarFlag.EDGE):
-                raise FitError(f"{where}: star {m.flags_text()}; the steps leave the "
-                               "field: use smaller steps")
-            if not (np.all(np.isfinite(xy[i])) and prior.contains(*xy[i])):
-                raise FitError(f"{where}: star at {xy[i].tolist()} is outside the "
-                               f"{prior.width}x{prior.height} field: use smaller steps")
+        xy, sig, known = _star_positions(steps, stars, prior, measure_kwargs)
         centred = steps - steps.mean(axis=0)
         sv = np.linalg.svd(centred, compute_uv=False)
         if sv.size < 2 or sv[1] <= 1e-3 * max(sv[0], 1e-30):
@@ -289,6 +264,45 @@ def _as_steps(steps: Any) -> np.ndarray:
     if arr.ndim != 2 or arr.shape[1] != 2 or not np.all(np.isfinite(arr)):
         raise FitError("calibration steps must be finite (ΔA·cosE, ΔE) pairs in radians")
     return arr
+
+
+def _star_positions(steps: np.ndarray, stars: Sequence[Any], prior: CameraGeometry,
+                    measure_kwargs: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Pixel positions and 1-sigma errors of the calibration stars, measured if frames.
+
+    Returns positions (n, 2), errors (n, 2; ones when unknown) and whether
+    every position came with its uncertainty.  Raises FitError naming the
+    step whose star left the field.
+    """
+    # lazy: measure imports this module (the geometry gives offset_urad)
+    from pointing.camera.measure import StarFlag, StarMeasurement, measure_star
+
+    xy = np.empty((len(steps), 2))
+    sig = np.ones((len(steps), 2))
+    known = True
+    for i, star in enumerate(stars):
+        if isinstance(star, tuple | list) and len(star) == 2 and np.isscalar(star[0]):
+            m = None
+            xy[i] = star
+            known = False
+        else:
+            m = star if isinstance(star, StarMeasurement) else measure_star(
+                star, **measure_kwargs)
+            xy[i] = (m.x, m.y)
+            if np.isfinite(m.sigma_x) and np.isfinite(m.sigma_y):
+                sig[i] = (max(m.sigma_x, 1e-3), max(m.sigma_y, 1e-3))
+            else:
+                known = False
+        where = (f"calibration step {i} ({steps[i, 0] / URAD:+.1f}, "
+                 f"{steps[i, 1] / URAD:+.1f}) µrad")
+        if m is not None and m.flags & (StarFlag.NO_STAR | StarFlag.EDGE):
+            raise FitError(f"{where}: star {m.flags_text()}; the steps leave the "
+                           "field: use smaller steps")
+        if not (np.all(np.isfinite(xy[i])) and prior.contains(*xy[i])):
+            raise FitError(f"{where}: star at {xy[i].tolist()} is outside the "
+                           f"{prior.width}x{prior.height} field: use smaller steps")
+    return xy, sig, known
+
 
 
 def _fit_similarity(steps: np.ndarray, xy: np.ndarray, sig: np.ndarray, parity: int,

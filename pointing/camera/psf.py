@@ -15,7 +15,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import ndtr
 
-__all__ = ["FWHM_PER_SIGMA", "gaussian_image", "integrated_gaussian_1d", "model_and_jacobian"]
+__all__ = ["FWHM_PER_SIGMA", "gaussian_image", "integrated_gaussian_1d", "model_and_jacobian",
+           "star_model"]
 
 #: FWHM of a Gaussian in units of its standard deviation, 2·sqrt(2·ln 2)
 FWHM_PER_SIGMA = 2.0 * np.sqrt(2.0 * np.log(2.0))
@@ -65,6 +66,23 @@ def gaussian_image(
     return flux * np.outer(py, px)
 
 
+def star_model(xs: np.ndarray, ys: np.ndarray, params: np.ndarray) -> np.ndarray:
+    """The model star alone (no background, no Jacobian) on a rectangular cutout.
+
+    *xs, ys* and *params* as :func:`model_and_jacobian` (elliptical); returns
+    the (ny, nx) array ``flux · Py ⊗ Px``.
+    """
+    x0, y0, flux, sx, sy, _ = params
+    px = _fractions(xs, x0, sx)
+    py = _fractions(ys, y0, sy)
+    return np.multiply.outer(flux * py, px)
+
+
+def _fractions(coords: np.ndarray, centre: float, sigma: float) -> np.ndarray:
+    """Fraction of a unit 1-D Gaussian on each pixel (no derivatives)."""
+    return ndtr((coords + 0.5 - centre) / sigma) - ndtr((coords - 0.5 - centre) / sigma)
+
+
 def model_and_jacobian(
     xs: np.ndarray,
     ys: np.ndarray,
@@ -92,20 +110,20 @@ def model_and_jacobian(
         sy = sx
     px, dpx, spx = integrated_gaussian_1d(xs, x0, sx)
     py, dpy, spy = integrated_gaussian_1d(ys, y0, sy)
-    frac = np.outer(py, px)
-    n = frac.size
-    cols = [
-        flux * np.outer(py, dpx),
-        flux * np.outer(dpy, px),
-        frac,
-    ]
+    ny, nx = py.size, px.size
+    # the columns written in place into one (ny, nx, k) block: no copies
+    k = 6 if circular else 7
+    jac = np.empty((ny, nx, k - 1))
+    fpy, fdpy = flux * py, flux * dpy
+    np.multiply(fpy[:, None], dpx, out=jac[:, :, 0])
+    np.multiply(fdpy[:, None], px, out=jac[:, :, 1])
+    np.multiply(py[:, None], px, out=jac[:, :, 2])
     if circular:
-        cols.append(flux * (np.outer(py, spx) + np.outer(spy, px)))
+        np.multiply(fpy[:, None], spx, out=jac[:, :, 3])
+        jac[:, :, 3] += np.multiply.outer(flux * spy, px)
     else:
-        cols.append(flux * np.outer(py, spx))
-        cols.append(flux * np.outer(spy, px))
-    jac = np.empty((n, len(cols) + 1))
-    for k, c in enumerate(cols):
-        jac[:, k] = c.ravel()
-    jac[:, -1] = 1.0
-    return flux * frac, jac, frac
+        np.multiply(fpy[:, None], spx, out=jac[:, :, 3])
+        np.multiply((flux * spy)[:, None], px, out=jac[:, :, 4])
+    jac[:, :, -1] = 1.0
+    frac = jac[:, :, 2]
+    return flux * frac, jac.reshape(ny * nx, k - 1), frac

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 
 from pointing.cli.main import arguments, command
 from pointing.errors import PointingError
@@ -29,8 +30,13 @@ def _add(p: argparse.ArgumentParser) -> None:
     p.add_argument("--search-radius", type=float, metavar="PX",
                    help="with --expect: only look this many pixels around it")
     p.add_argument("--station", metavar="NAME|PATH",
-                   help="station file whose [camera] section gives gain, noise, saturation "
+                   help="station file whose camera section gives gain, noise, saturation "
                         "and geometry (for offset_urad)")
+    # (checked by pointing.camera.config.camera_section: the camera package is
+    # imported only when the command runs, not at every CLI start)
+    p.add_argument("--camera", metavar="tracking|wide", default=None,
+                   help="which camera took the frame: the station's [camera] (tracking, the "
+                        "default) or [wide_camera] (wide); needs --station")
     p.add_argument("--fast", action="store_true",
                    help="tracking-loop mode: circular Gaussian on a small window")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
@@ -42,17 +48,30 @@ def _add(p: argparse.ArgumentParser) -> None:
                      "Cramér–Rao bound, flux, SNR, FWHM, flags (exit 1 if no star)")
 @arguments(_add)
 def run(args: argparse.Namespace) -> int:
+    # lazy: the camera package (scipy) would add ~0.2 s to every CLI start (measured)
     from pointing.camera import Camera, measure_star
+    from pointing.camera.config import CAMERAS
 
-    camera = Camera.from_station(args.station) if args.station else None
+    if args.camera is not None and args.camera not in CAMERAS:
+        raise PointingError(f"--camera: expected one of {', '.join(CAMERAS)}, "
+                            f"got {args.camera!r}")
+    if args.camera is not None and not args.station:
+        raise PointingError("--camera needs --station (the station file holding that camera)")
+    camera = (Camera.from_station(args.station, args.camera or "tracking") if args.station
+              else None)
     if args.search_radius is not None and args.expect is None:
         raise PointingError("--search-radius needs --expect X,Y")
+    if args.search_radius is not None and not (math.isfinite(args.search_radius)
+                                               and args.search_radius > 0):
+        raise PointingError(f"--search-radius must be a positive number of pixels, "
+                            f"got {args.search_radius}")
     result = measure_star(args.frame, expected_xy=args.expect, camera=camera,
                           fast=args.fast, search_radius=args.search_radius)
     if args.plot:
-        from pointing.plots.camera import plot_star_cutout
+        from pointing.plots.camera import plot_star_cutout  # lazy: matplotlib, only for --plot
 
         plot_star_cutout(result, args.plot, frame=args.frame if not result.found else None)
+        print(f"wrote {args.plot}", file=sys.stderr)
     if args.json:
         print(json.dumps(result.to_dict(), allow_nan=False))
     else:
