@@ -39,6 +39,7 @@ min_length, scalar, nonempty, check, doc)``; *kind* is one of
   of one; returned as a tuple;
 * ``dict`` -- a table with free keys whose values are read by *item*
   (e.g. term name -> arcsec);
+* ``object`` -- any value, left to *check* (``"auto"`` or a list of terms);
 * a :class:`Section` -- a nested table with known keys (``photometry.efficiency``,
   or with ``kind=list, item=Field(Section(...))`` a list of tables).
 
@@ -162,6 +163,8 @@ class Field:
             out = self._list(value, where)
         elif kind is dict:
             out = self._table(value, where)
+        elif kind is object:  # any value: *check* does the work
+            out = value
         else:  # pragma: no cover - a programming error in a Section declaration
             raise TypeError(f"unsupported field kind {kind!r}")
         if self.choices is not None and out not in self.choices:
