@@ -25,30 +25,14 @@ def _add(p: argparse.ArgumentParser) -> None:
          "from star counts; exit status 1 when the go/no-go verdict is FAIL")
 @arguments(_add)
 def run(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    from pointing.errors import FitError
-    from pointing.photometry.efficiency import camera_efficiency, night_efficiency
+    from pointing.photometry.efficiency import station_efficiency
     from pointing.photometry.gonogo import go_no_go
     from pointing.photometry.table import read_observation_table
 
     station = load_station(args.station)
     table = read_observation_table(args.obs)
-    stars = np.isin(np.asarray(table["kind"]).astype(str), ("model", "verify"))
-    have_counts = bool(np.any(np.isfinite(np.asarray(table["counts_star"], float)[stars])))
-    camera = None
-    notes = []
-    if args.camera or not have_counts:
-        if not have_counts and not args.camera:
-            notes.append("no detector counts for the stars: using the camera photometry")
-        result = camera_efficiency(table, station, k_fixed=args.k_fixed)
-    else:
-        result = night_efficiency(table, station, k_fixed=args.k_fixed)
-        if np.any(np.isfinite(np.asarray(table["camera_flux_adu"], float)[stars])):
-            try:
-                camera = camera_efficiency(table, station, k_fixed=args.k_fixed)
-            except FitError as exc:
-                notes.append(f"camera transparency not fitted: {exc}")
+    found = station_efficiency(table, station, camera=args.camera, k_fixed=args.k_fixed)
+    result, camera, notes = found.result, found.camera, found.notes
     verdict = go_no_go(result if result.source == "detectors" else None, None, station)
     if args.plot:
         from pointing.plots.photometry import plot_efficiency

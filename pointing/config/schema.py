@@ -44,8 +44,9 @@ min_length, scalar, nonempty, check, doc)``; *kind* is one of
   or with ``kind=list, item=Field(Section(...))`` a list of tables).
 
 *default*: :data:`REQUIRED` (absent is an error), :data:`OMIT` (absent keys
-are left out of the result, so a dataclass can apply its own defaults), or any
-value (filled in; ``None`` means "not given").  Range limits: ``min``/``max``
+are left out of the result, so a dataclass can apply its own defaults; an
+absent nested Section gives its own defaults), or any value (filled in;
+``None`` means "not given").  Range limits: ``min``/``max``
 inclusive, ``above``/``below`` exclusive.  ``choices`` lists the allowed values.
 ``check(value) -> value`` runs last and may convert; a ``ValueError`` it raises
 becomes the error's problem text (so ``parse_terms`` errors name the key).
@@ -277,6 +278,8 @@ class Section:
                 raise ConfigError(f"{where}.{key}: required key missing")
             elif spec.default is not OMIT:
                 out[key] = spec.default
+            elif isinstance(spec.kind, Section):  # an absent nested table: its defaults
+                out[key] = spec.kind.read({}, where=f"{where}.{key}")
         return out
 
     def error(self, key: str, problem: str) -> ConfigError:

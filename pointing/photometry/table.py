@@ -1,7 +1,9 @@
 """The night's observation table: one row per pointing, what photometry reads.
 
 The calibration night writes it (astropy ECSV, or CSV); :mod:`pointing.photometry.efficiency`
-and :mod:`pointing.photometry.background` read it.  Columns (extra columns are kept):
+and :mod:`pointing.photometry.background` read it, through the helpers at the end
+(:func:`star_rows`, :func:`star_labels`, :func:`excluded_by_flags`).
+Columns (extra columns are kept):
 
 =====================  =====  =========================================================
 column                 need   meaning
@@ -34,7 +36,7 @@ Optional columns that are absent are added as NaN (flags as "").
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -47,8 +49,13 @@ __all__ = [
     "KINDS",
     "OPTIONAL_COLUMNS",
     "REQUIRED_COLUMNS",
+    "SKIP_FLAGS",
+    "excluded_by_flags",
+    "flag_tokens",
     "make_observation_table",
     "read_observation_table",
+    "star_labels",
+    "star_rows",
     "validate_observation_table",
     "write_observation_table",
 ]
@@ -247,3 +254,44 @@ def write_observation_table(table: Any, path: str | Path) -> Path:
         out["flags"] = np.asarray(out["flags"]).astype(str)
     out.write(path, format="ascii.ecsv", overwrite=True)
     return path
+
+
+# --- what the fits take from a table ---------------------------------------------------------
+
+#: flag tokens that exclude a row from the efficiency fit
+SKIP_FLAGS = frozenset({"bad", "lost", "no_star", "saturated", "cloud", "skip"})
+
+
+def flag_tokens(text: Any) -> set[str]:
+    """The lower-case tokens of a ``flags`` cell (separated by commas, semicolons, blanks)."""
+    return {t.strip().lower() for t in str(text or "").replace(";", ",").replace(" ", ",")
+            .split(",") if t.strip()}
+
+
+def excluded_by_flags(table: Any, rows: Iterable[int]) -> dict[int, str]:
+    """Rows whose flags exclude them, as {position in rows: reason}."""
+    out = {}
+    for j, i in enumerate(rows):
+        bad = flag_tokens(table["flags"][i]) & SKIP_FLAGS
+        if bad:
+            out[j] = f"flagged: {', '.join(sorted(bad))}"
+    return out
+
+
+def star_rows(table: Any) -> np.ndarray:
+    """Indices of the star measurements: kind "model" or "verify" with hip >= 0."""
+    kind = np.asarray(table["kind"]).astype(str)
+    hip = np.asarray(table["hip"], dtype=int)
+    return np.flatnonzero(np.isin(kind, ("model", "verify")) & (hip >= 0))
+
+
+def star_labels(table: Any, rows: Iterable[int]) -> list[dict]:
+    """One dict per row (hip, time, kind, az_deg, el_deg, imag, v_minus_i) for fit reports."""
+    out = []
+    for i in rows:
+        el = float(table["el_deg"][i])
+        out.append({"hip": int(table["hip"][i]), "time": str(table["time"][i]),
+                    "kind": str(table["kind"][i]), "az_deg": float(table["az_deg"][i]),
+                    "el_deg": el, "imag": float(table["imag"][i]),
+                    "v_minus_i": float(table["v_minus_i"][i])})
+    return out
