@@ -110,8 +110,8 @@ def read_camera_section(section: Mapping[str, Any] | None, name: str = "camera"
     if cal is None:
         cal = ((out["width"] - 1) / 2.0, (out["height"] - 1) / 2.0)
     if not (-0.5 <= cal[0] <= out["width"] - 0.5 and -0.5 <= cal[1] <= out["height"] - 0.5):
-        raise schema.error("calibration_pixel", f"{list(cal)} is outside the "
-                           f"{out['width']}x{out['height']} frame")
+        raise schema.error("calibration_pixel", f"inside the {out['width']}x{out['height']} "
+                           "frame", list(cal))
     out["calibration_pixel"] = cal
     return out
 

@@ -23,7 +23,9 @@ Every bad value raises :class:`~pointing.errors.ConfigError` in ONE wording,
 
 (:func:`pointing.config.station.load_station` puts the file name in front.)
 A check that involves two keys raises :meth:`Section.error` with the key it
-blames, so it reads the same way.
+blames (``mount.el_min_deg: must be below mount.el_max_deg (40), got 50``), so it
+reads the same way; a key that is not a plain name is quoted
+(``simulator.terms['I A']``).
 
 Fields
 ------
@@ -49,7 +51,8 @@ absent nested Section gives its own defaults), or any value (filled in;
 ``None`` means "not given").  Range limits: ``min``/``max``
 inclusive, ``above``/``below`` exclusive.  ``choices`` lists the allowed values.
 ``check(value) -> value`` runs last and may convert; a ``ValueError`` it raises
-becomes the error's problem text (so ``parse_terms`` errors name the key).
+becomes the error's problem text, followed by ``, got <value>`` (so
+``parse_terms`` errors name the key).
 
 Adding a section (for the rooms to come: ``[passes]``, ``[source]``, ``[tracking]``)
 ------------------------------------------------------------------------------------
@@ -78,9 +81,10 @@ Adding a section (for the rooms to come: ``[passes]``, ``[source]``, ``[tracking
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from pointing.errors import ConfigError
 
@@ -88,6 +92,7 @@ __all__ = [
     "OMIT",
     "REQUIRED",
     "Field",
+    "HasSections",
     "Section",
     "check_keys",
     "get_number",
@@ -116,6 +121,13 @@ def _show(value: Any) -> str:
     """A value as the error shows it (short: a huge list is not printed whole)."""
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _join(where: str, key: Any) -> str:
+    """``section.key``; a key that is not a plain name is shown quoted: ``section['a b']``."""
+    if isinstance(key, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+        return f"{where}.{key}"
+    return f"{where}[{key!r}]"
 
 
 def _fmt(x: float) -> str:
@@ -177,7 +189,7 @@ class Field:
             except ConfigError:
                 raise
             except ValueError as exc:
-                raise ConfigError(f"{where}: {exc}") from None
+                raise _problem(where, str(exc), value) from None
         return out
 
     def _range(self, v: float, where: str) -> float:
@@ -213,7 +225,7 @@ class Field:
         if not isinstance(value, Mapping):
             raise _problem(where, "expected a table of keys", value)
         item = self.item or Field(float)
-        return {str(k): item.read(v, f"{where}.{k}") for k, v in value.items()}
+        return {str(k): item.read(v, _join(where, k)) for k, v in value.items()}
 
 
 def _problem(where: str, what: str, value: Any) -> ConfigError:
@@ -268,7 +280,7 @@ class Section:
             raise _problem(where, "expected a table of keys", mapping)
         for key in mapping:
             if key not in self.fields:
-                raise ConfigError(f"{where}.{key}: unknown key (known keys: "
+                raise ConfigError(f"{_join(where, key)}: unknown key (known keys: "
                                   f"{', '.join(self.fields)})")
         out: dict[str, Any] = {}
         for key, spec in self.fields.items():
@@ -282,9 +294,10 @@ class Section:
                 out[key] = spec.kind.read({}, where=f"{where}.{key}")
         return out
 
-    def error(self, key: str, problem: str) -> ConfigError:
-        """A ConfigError for a check across keys, blamed on *key* (same wording)."""
-        return ConfigError(f"{self.name}.{key}: {problem}")
+    def error(self, key: str, rule: str, value: Any) -> ConfigError:
+        """A ConfigError for a check across keys, blamed on *key*, in the one wording:
+        ``section.key: must be <rule>, got <value>``."""
+        return ConfigError(f"{self.name}.{key}: must be {rule}, got {_show(value)}")
 
     def renamed(self, name: str) -> Section:
         """The same keys under another section name (``wide_camera`` takes camera keys)."""
@@ -295,7 +308,13 @@ class Section:
         return Section(name, {**self.fields, **fields}, self.doc)
 
 
-def section_of(station: Any, name: str) -> dict:
+class HasSections(Protocol):
+    """Anything with ``section(name) -> dict``: a :class:`~pointing.config.station.Station`."""
+
+    def section(self, name: str) -> Mapping[str, Any]: ...
+
+
+def section_of(station: HasSections | Mapping[str, Any] | None, name: str) -> dict:
     """Section *name* of a station as a dict (``{}`` when absent).
 
     *station* is a :class:`~pointing.config.station.Station` (anything with a

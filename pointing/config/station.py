@@ -342,15 +342,14 @@ def _station_from_dict(data: dict[str, Any], path: Path | str | None) -> Station
     weather = values["weather"]
     weather.setdefault("pressure_hpa", round(standard_pressure_hpa(site["height_m"]), 1))
     if mount["el_min_deg"] >= mount["el_max_deg"]:
-        raise MOUNT.error("el_min_deg", f"must be below mount.el_max_deg "
-                          f"({mount['el_max_deg']:g}), got {mount['el_min_deg']:g}")
+        raise MOUNT.error("el_min_deg", f"below mount.el_max_deg ({mount['el_max_deg']:g})",
+                          mount["el_min_deg"])
     if mount["az_max_deg"] - mount["az_min_deg"] < 360.0:
-        raise MOUNT.error("az_max_deg", "mount.az_min_deg .. mount.az_max_deg must span "
-                          f"at least 360 deg, got {mount['az_min_deg']:g} .. "
-                          f"{mount['az_max_deg']:g}")
+        raise MOUNT.error("az_max_deg", f"at least mount.az_min_deg + 360 deg (a span of "
+                          f"at least 360 deg from {mount['az_min_deg']:g})", mount["az_max_deg"])
     if tel["obstruction_m"] >= tel["aperture_m"]:
-        raise TELESCOPE.error("obstruction_m", "must be smaller than telescope.aperture_m "
-                              f"({tel['aperture_m']:g}), got {tel['obstruction_m']:g}")
+        raise TELESCOPE.error("obstruction_m", f"smaller than telescope.aperture_m "
+                              f"({tel['aperture_m']:g})", tel["obstruction_m"])
 
     extras: dict[str, dict[str, Any]] = {}
     for section in EXTRA_SECTIONS:

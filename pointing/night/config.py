@@ -52,10 +52,10 @@ class NightConfig:
         values = NIGHT.read(section)
         cfg = cls(**values)
         if cfg.min_exposure_s >= cfg.max_exposure_s:
-            raise NIGHT.error("min_exposure_s", f"must be below night.max_exposure_s "
-                              f"({cfg.max_exposure_s:g}), got {cfg.min_exposure_s:g}")
+            raise NIGHT.error("min_exposure_s", f"below night.max_exposure_s "
+                              f"({cfg.max_exposure_s:g})", cfg.min_exposure_s)
         if not 0 < cfg.peak_fraction < 1:
-            raise NIGHT.error("peak_fraction", f"must be > 0 and < 1, got {cfg.peak_fraction:g}")
+            raise NIGHT.error("peak_fraction", "> 0 and < 1", cfg.peak_fraction)
         return cfg
 
     def to_dict(self) -> dict[str, Any]:
@@ -89,8 +89,7 @@ def _terms_check(auto: bool):
         if auto and value == "auto":
             return "auto"
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ValueError("expected a list of term names" + (" or 'auto'" if auto else "")
-                             + f", got {value!r}")
+            raise ValueError("expected a list of term names" + (" or 'auto'" if auto else ""))
         try:
             return tuple(t.name for t in parse_terms(value))
         except (ValueError, TypeError) as exc:

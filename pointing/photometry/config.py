@@ -107,12 +107,12 @@ def _band(sec: Mapping[str, Any]) -> Band:
     if lam is None and tr is None:
         return Band.top_hat(sec["band_center_nm"], sec["band_width_nm"])
     if lam is None or tr is None or len(lam) != len(tr):
-        raise PHOTOMETRY.error("band_curve_transmission", "needs photometry.band_curve_nm "
-                               "of the same length")
+        raise PHOTOMETRY.error("band_curve_transmission", "given with photometry."
+                               "band_curve_nm, one value per wavelength", tr)
     try:
         return Band.curve(lam, tr)
     except ConfigError as exc:
-        raise PHOTOMETRY.error("band_curve_nm", str(exc)) from None
+        raise PHOTOMETRY.error("band_curve_nm", f"a usable band curve ({exc})", lam) from None
 
 
 @dataclass(frozen=True)
@@ -175,9 +175,8 @@ class PhotometryConfig:
             cam_c = 1000.0 * float(camera_um) if camera_um else 650.0
         cam_w = sec["camera_band_width_nm"]
         if cam_w >= cam_c:
-            raise PHOTOMETRY.error("camera_band_width_nm", "must be smaller than "
-                                   f"photometry.camera_band_center_nm ({cam_c:g}), "
-                                   f"got {cam_w:g}")
+            raise PHOTOMETRY.error("camera_band_width_nm", "smaller than "
+                                   f"photometry.camera_band_center_nm ({cam_c:g})", cam_w)
         aperture, obstruction = _station_telescope(station)
         collecting_area(aperture, obstruction)
         return cls(
@@ -222,8 +221,8 @@ class DetectorConfig:
         if len(dark) == 1:
             dark = dark * channels
         elif len(dark) != channels:
-            raise DETECTORS.error("dark_cps", f"{len(dark)} values for {channels} channels "
-                                  "(give one number or one per channel)")
+            raise DETECTORS.error("dark_cps", f"one number or {channels} values (one per "
+                                  "channel)", list(dark))
         return cls(channels=channels, dark_cps=dark, dead_time_s=sec["dead_time_ns"] * 1e-9)
 
 

@@ -186,11 +186,13 @@ class IndiConfig:
         items.update({k: v for k, v in overrides.items() if v is not None})
         cfg = cls(**INDI.read(items))
         if cfg.simulated_terms and not cfg.simulators:
-            raise ConfigError("indi.simulated_terms: only INDI's simulators can be given a "
-                              "pointing error (set indi.simulators = true)")
+            raise INDI.error("simulated_terms", "empty unless indi.simulators = true (only "
+                             "INDI's simulators can be given a pointing error)",
+                             dict(cfg.simulated_terms))
         if cfg.simulators and cfg.mount_coordinates != "equatorial":
-            raise ConfigError("indi.mount_coordinates: INDI's telescope simulator is "
-                              "equatorial only")
+            raise INDI.error("mount_coordinates", "'equatorial' with indi.simulators = true "
+                             "(INDI's telescope simulator is equatorial only)",
+                             cfg.mount_coordinates)
         return cfg
 
 
