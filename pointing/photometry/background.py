@@ -48,6 +48,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy.optimize import least_squares
 
 from pointing.config.schema import Field, Section, section_of
 from pointing.errors import ConfigError, FitError
@@ -424,8 +425,8 @@ def fit_background(samples: BackgroundSamples, config: BackgroundConfig | None =
         No samples, or fewer than 3.  With fewer than 12 samples, or none below
         30°, only part of the model is fitted and the result is flagged.
     """
-    from scipy.optimize import least_squares
-
+    # over 80 lines by its docstring and the derived figures it assembles; the fit is in
+    # _staged_fit, the uncertainties in _figure_sigmas
     cfg = config or BackgroundConfig()
     n = len(samples)
     if n == 0:
@@ -451,11 +452,73 @@ def fit_background(samples: BackgroundSamples, config: BackgroundConfig | None =
         flags.append("no samples below 30 deg elevation: light-dome term not fitted")
     fit_moon = n >= 12 and bool(np.any(moon > 0))
 
+    res, p, chi2, free = _staged_fit(s, moon, sigma, k, dark_prior_cps, fit_moon=fit_moon,
+                                     can_dome=can_dome, light_dome=light_dome, flags=flags)
+    p[3] = p[3] % 360.0
+    model = BackgroundModel.from_vector(p, k)
+    pred = _model(p, s.az, s.el, moon, k)
+    dof = max(n - int(free.sum()), 1)
+    chi2_red = chi2 / dof
+    jac = res.jac
+    cov = np.linalg.pinv(jac.T @ jac) * max(1.0, chi2_red)
+    sig_vec = np.zeros(len(_PARAMS))
+    sig_vec[free] = np.sqrt(np.clip(np.diag(cov), 0.0, None))
+    sigmas = {name: float(v) for name, v in zip(_PARAMS, sig_vec, strict=True)}
+
+    mm = _mean_moon(s)
+    moon_args = (mm["az_rad"], mm["el_rad"], mm["phase"] or 0.0)
+
+    def rate(az: np.ndarray, el: np.ndarray) -> np.ndarray:
+        return model.rate(az, el, *moon_args)
+
+    prof_el, prof_mean, prof_max = noise_profile(
+        rate, moon_az=mm["az_rad"], moon_el=mm["el_rad"],
+        moon_exclusion_deg=cfg.moon_exclusion_deg)
+    zenith = float(rate(np.array(0.0), np.array(0.5 * math.pi)))
+    tol = cfg.rural_tolerance
+    rural = rural_like_above(prof_el, prof_mean, zenith, tol)
+    rural_worst = rural_like_above(prof_el, prof_max, zenith, tol)
+
+    zen_sigma, rural_sigma, worst_sigma = _figure_sigmas(p, free, res.x, cov, k, mm, cfg,
+                                                         flags)
+
+    if rural <= float(el_deg.min()) - 5.0:
+        flags.append(f"rural-like elevation {rural:.1f} deg is below the lowest sample "
+                     f"({el_deg.min():.1f} deg): extrapolated")
+    if rural_sigma > 3.0:
+        flags.append(f"rural-like elevation poorly determined (+-{rural_sigma:.1f} deg): "
+                     "the noise changes little with elevation")
+    if not (np.isfinite(s.moon_el).any()):
+        flags.append("Moon position not recorded: no moonlight term")
+    grid = _grid_rows(cfg, s, rate)
+    return BackgroundFit(
+        model=model, sigmas=sigmas, samples=s, model_at_samples=pred, zenith_cps=zenith,
+        zenith_sigma_cps=zen_sigma, rural_like_above_deg=rural,
+        rural_like_above_sigma_deg=rural_sigma, rural_like_above_worst_deg=rural_worst,
+        rural_like_above_worst_sigma_deg=worst_sigma, profile_el_deg=prof_el,
+        profile_mean_cps=prof_mean, profile_max_cps=prof_max, moon=mm,
+        chi2_reduced=chi2_red, grid=grid, config=cfg, flags=flags)
+
+
+#: bounds of the model parameters (see _PARAMS)
+_LOWER = np.array([0.0, 0.0, 0.0, -np.inf, 2.0, 0.0, 0.0])
+_UPPER = np.array([np.inf, np.inf, np.inf, np.inf, 30.0, 8.0, np.inf])
+
+
+def _staged_fit(s: BackgroundSamples, moon: np.ndarray, sigma: np.ndarray, k: float,
+                dark_prior_cps: float | None, *, fit_moon: bool, can_dome: bool,
+                light_dome: bool | None, flags: list[str]) -> tuple[Any, np.ndarray, float,
+                                                                    np.ndarray]:
+    """Dark + sky (+ moon), then the light dome if it pays, then Poisson weights.
+
+    Returns (least-squares result, parameters, chi², free-parameter mask).
+    """
+    n = len(s)
+    el_deg = np.degrees(s.el)
     zen = s.rate_cps[el_deg >= np.percentile(el_deg, 75)]
     d0 = dark_prior_cps if dark_prior_cps is not None else 0.8 * float(s.rate_cps.min())
     s0 = max(float(np.median(zen)) - d0, 0.1)
-    lower = np.array([0.0, 0.0, 0.0, -np.inf, 2.0, 0.0, 0.0])
-    upper = np.array([np.inf, np.inf, np.inf, np.inf, 30.0, 8.0, np.inf])
+    lower, upper = _LOWER, _UPPER
 
     def run(free: np.ndarray, base: np.ndarray):
         def residuals(q: np.ndarray) -> np.ndarray:
@@ -503,39 +566,27 @@ def fit_background(samples: BackgroundSamples, config: BackgroundConfig | None =
     pred = np.maximum(_model(p, s.az, s.el, moon, k), 1e-3)
     sigma = np.sqrt(pred / s.count_time_s + (_FLOOR * pred) ** 2)
     res, p, chi2 = run(free, p)
-    p[3] = p[3] % 360.0
-    model = BackgroundModel.from_vector(p, k)
-    pred = _model(p, s.az, s.el, moon, k)
-    dof = max(n - int(free.sum()), 1)
-    chi2_red = chi2 / dof
-    jac = res.jac
-    cov = np.linalg.pinv(jac.T @ jac) * max(1.0, chi2_red)
-    sig_vec = np.zeros(len(_PARAMS))
-    sig_vec[free] = np.sqrt(np.clip(np.diag(cov), 0.0, None))
-    sigmas = {name: float(v) for name, v in zip(_PARAMS, sig_vec, strict=True)}
+    return res, p, chi2, free
 
-    mm = _mean_moon(s)
+
+def _figure_sigmas(p: np.ndarray, free: np.ndarray, x: np.ndarray, cov: np.ndarray, k: float,
+                   mm: dict, cfg: BackgroundConfig, flags: list[str]
+                   ) -> tuple[float, float, float]:
+    """Uncertainties of the zenith rate and the two rural-like elevations.
+
+    The free parameters are redrawn from their covariance (seeded, so the
+    report is reproducible) and the figures recomputed on a coarse grid.
+    """
+    lower, upper = _LOWER, _UPPER
     moon_args = (mm["az_rad"], mm["el_rad"], mm["phase"] or 0.0)
-
-    def rate(az: np.ndarray, el: np.ndarray) -> np.ndarray:
-        return model.rate(az, el, *moon_args)
-
-    prof_el, prof_mean, prof_max = noise_profile(
-        rate, moon_az=mm["az_rad"], moon_el=mm["el_rad"],
-        moon_exclusion_deg=cfg.moon_exclusion_deg)
-    zenith = float(rate(np.array(0.0), np.array(0.5 * math.pi)))
     tol = cfg.rural_tolerance
-    rural = rural_like_above(prof_el, prof_mean, zenith, tol)
-    rural_worst = rural_like_above(prof_el, prof_max, zenith, tol)
-
-    # uncertainties of the derived figures: redraw the free parameters from their
-    # covariance (seeded, so the report is reproducible) and recompute on a coarse grid
+    res_x = x
     rng = np.random.default_rng(0)
     try:
-        draws = (rng.multivariate_normal(res.x, cov, size=200, method="eigh")
-                 if np.all(np.isfinite(cov)) else np.empty((0, res.x.size)))
+        draws = (rng.multivariate_normal(res_x, cov, size=200, method="eigh")
+                 if np.all(np.isfinite(cov)) else np.empty((0, res_x.size)))
     except (np.linalg.LinAlgError, ValueError):
-        draws = np.empty((0, res.x.size))
+        draws = np.empty((0, res_x.size))
     if draws.shape[0] == 0:
         flags.append("parameter covariance not usable: uncertainties of the derived "
                      "figures unknown")
@@ -560,22 +611,7 @@ def fit_background(samples: BackgroundSamples, config: BackgroundConfig | None =
     rural_sigma = float(np.std(rural_d)) if rural_d else math.nan
     worst_sigma = float(np.std(worst_d)) if worst_d else math.nan
 
-    if rural <= float(el_deg.min()) - 5.0:
-        flags.append(f"rural-like elevation {rural:.1f} deg is below the lowest sample "
-                     f"({el_deg.min():.1f} deg): extrapolated")
-    if rural_sigma > 3.0:
-        flags.append(f"rural-like elevation poorly determined (+-{rural_sigma:.1f} deg): "
-                     "the noise changes little with elevation")
-    if not (np.isfinite(s.moon_el).any()):
-        flags.append("Moon position not recorded: no moonlight term")
-    grid = _grid_rows(cfg, s, rate)
-    return BackgroundFit(
-        model=model, sigmas=sigmas, samples=s, model_at_samples=pred, zenith_cps=zenith,
-        zenith_sigma_cps=zen_sigma, rural_like_above_deg=rural,
-        rural_like_above_sigma_deg=rural_sigma, rural_like_above_worst_deg=rural_worst,
-        rural_like_above_worst_sigma_deg=worst_sigma, profile_el_deg=prof_el,
-        profile_mean_cps=prof_mean, profile_max_cps=prof_max, moon=mm,
-        chi2_reduced=chi2_red, grid=grid, config=cfg, flags=flags)
+    return zen_sigma, rural_sigma, worst_sigma
 
 
 def _grid_rows(cfg: BackgroundConfig, s: BackgroundSamples,

@@ -174,6 +174,8 @@ def fit_extinction(x_airmass: Any, eta: Any, eta_sigma: Any, *, clip_sigma: floa
         the kept stars scatter more than their errors explain (χ² test,
         p < 0.001) or more than 10 % of the stars were rejected.
     """
+    # over 80 lines only by its docstring: the steps are in _unusable, _clipped_fit,
+    # _photometric and _star_rows
     xa = np.asarray(x_airmass, dtype=float)
     eta = np.asarray(eta, dtype=float)
     sig = np.asarray(eta_sigma, dtype=float)
@@ -226,13 +228,6 @@ def fit_extinction(x_airmass: Any, eta: Any, eta_sigma: Any, *, clip_sigma: floa
     eta0 = math.exp(a)
     k = -b / LN10_04
 
-    for i in range(n):
-        if valid[i] and not keep[i]:
-            dm = -resid[i] / LN10_04  # > 0: fainter than the fit
-            what = ("dimmed (cloud or haze?)" if dm > 0
-                    else "brighter than expected (wrong star or stray light?)")
-            reasons[i] = (f"{what}: {abs(dm):.2f} mag from the fit, "
-                          f"{abs(resid[i] / s[i]):.1f} sigma")
     to_mag = 1.0 / LN10_04
     scatter = float(np.sqrt(np.mean(resid[keep] ** 2))) * to_mag
     expected = float(np.sqrt(np.mean(s[keep] ** 2))) * to_mag
@@ -241,17 +236,7 @@ def fit_extinction(x_airmass: Any, eta: Any, eta_sigma: Any, *, clip_sigma: floa
         flags.append("no degrees of freedom left to judge the scatter")
     if k_slope is None and k < 0:
         flags.append(f"negative extinction k = {k:.3f} mag/airmass: check the data")
-
-    per_star = []
-    rejected = []
-    for i in range(n):
-        row = dict(labels[i])
-        row.update(airmass=float(xa[i]), eta=float(eta[i]), eta_sigma=float(sig[i]),
-                   residual_mag=float(-resid[i] * to_mag) if valid[i] else float("nan"),
-                   used=bool(keep[i]), reason=reasons[i] or "")
-        per_star.append(row)
-        if not keep[i]:
-            rejected.append({**labels[i], "reason": reasons[i]})
+    per_star, rejected = _star_rows(labels, reasons, xa, eta, sig, resid, s, valid, keep)
     return EfficiencyResult(
         eta0=eta0, eta0_sigma=eta0 * math.sqrt(cov[0, 0]), k_mag_per_airmass=k,
         k_sigma=math.sqrt(cov[1, 1]) / LN10_04,
@@ -260,6 +245,30 @@ def fit_extinction(x_airmass: Any, eta: Any, eta_sigma: Any, *, clip_sigma: floa
         photometric_reason=why,
         airmass_range=(float(xa[keep].min()), float(xa[keep].max())),
         per_star=per_star, rejected=rejected, flags=flags, covariance=cov)
+
+
+def _star_rows(labels: list[dict], reasons: list[str | None], xa: np.ndarray,
+               eta: np.ndarray, sig: np.ndarray, resid: np.ndarray, s: np.ndarray,
+               valid: np.ndarray, keep: np.ndarray) -> tuple[list[dict], list[dict]]:
+    """The per-star rows of the result and the rejected ones, with the reasons."""
+    to_mag = 1.0 / LN10_04
+    per_star, rejected = [], []
+    for i in range(xa.size):
+        reason = reasons[i]
+        if valid[i] and not keep[i]:
+            dm = -resid[i] * to_mag  # > 0: fainter than the fit
+            what = ("dimmed (cloud or haze?)" if dm > 0
+                    else "brighter than expected (wrong star or stray light?)")
+            reason = (f"{what}: {abs(dm):.2f} mag from the fit, "
+                      f"{abs(resid[i] / s[i]):.1f} sigma")
+        row = dict(labels[i])
+        row.update(airmass=float(xa[i]), eta=float(eta[i]), eta_sigma=float(sig[i]),
+                   residual_mag=float(-resid[i] * to_mag) if valid[i] else float("nan"),
+                   used=bool(keep[i]), reason=reason or "")
+        per_star.append(row)
+        if not keep[i]:
+            rejected.append({**labels[i], "reason": reason})
+    return per_star, rejected
 
 
 def _unusable(xa: np.ndarray, eta: np.ndarray, sig: np.ndarray, excluded: Mapping[int, str]

@@ -206,6 +206,13 @@ def validate_observation_table(table: Any, source: Any = None,
                 raise FileFormatError(source, line, f"{prefix}column 'time': cannot read "
                                       f"{text!r} as a UTC ISO time") from None
     out["time"] = times
+    _check_ranges(out, source, where)
+    return out
+
+
+def _check_ranges(out: Any, source: Any, where: Any) -> None:
+    """Refuse the first value outside its column's range (``_RANGES``)."""
+    n = len(out)
     for name, lo, hi, nan_ok in _RANGES:
         values = np.asarray(out[name], dtype=float)
         finite = np.isfinite(values)
@@ -220,7 +227,6 @@ def validate_observation_table(table: Any, source: Any = None,
             rng = "> 0" if name == "count_time_s" else f"within {lo:g}..{hi:g}"
             raise FileFormatError(source, line, f"{prefix}column {name!r}: "
                                   f"{values[i]!r} is not {rng}")
-    return out
 
 
 def make_observation_table(rows: Sequence[Mapping[str, Any]] | Mapping[str, Sequence[Any]]
