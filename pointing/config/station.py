@@ -170,6 +170,8 @@ class Station:
     @property
     def location(self):
         """The site as an :class:`astropy.coordinates.EarthLocation` (WGS84)."""
+        # lazy: loading a station must not cost astropy.coordinates (~0.4 s, measured with
+        # python -X importtime); the daemon reads stations and never needs this
         from astropy import units as u
         from astropy.coordinates import EarthLocation
 

@@ -21,7 +21,7 @@ import numpy as np
 from scipy import stats
 from scipy.optimize import least_squares
 
-from pointing.errors import FitError
+from pointing.errors import ConfigError, FitError
 from pointing.photometry.bands import LN10_04
 
 __all__ = ["EfficiencyResult", "airmass", "fit_extinction"]
@@ -185,6 +185,8 @@ def fit_extinction(x_airmass: Any, eta: Any, eta_sigma: Any, *, clip_sigma: floa
     labels = list(labels) if labels is not None else [{} for _ in range(n)]
     if len(labels) != n:
         raise ValueError("labels must have one entry per star")
+    if k_fixed is not None and not (math.isfinite(k_fixed) and 0.0 <= k_fixed <= 5.0):
+        raise ConfigError(f"k_fixed: must be within 0..5 mag/airmass, got {k_fixed!r}")
 
     reasons = _unusable(xa, eta, sig, dict(excluded or {}))
     valid = np.array([r is None for r in reasons])

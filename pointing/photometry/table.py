@@ -36,11 +36,15 @@ Optional columns that are absent are added as NaN (flags as "").
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from astropy.table import Table
+from astropy.time import Time
+from astropy.utils.exceptions import AstropyWarning
 
 from pointing.errors import FileFormatError
 
@@ -108,8 +112,6 @@ def read_observation_table(path: str | Path) -> Any:
     FileFormatError
         Naming the file (and line, for bad values) and the missing or bad column.
     """
-    from astropy.table import Table
-
     path = Path(path)
     if not path.is_file():
         raise FileFormatError(path, None, "no such file")
@@ -117,7 +119,11 @@ def read_observation_table(path: str | Path) -> Any:
     if fmt is None and path.suffix.lower() == ".csv":
         fmt = "ascii.csv"
     try:
-        table = Table.read(path, format=fmt) if fmt else Table.read(path)
+        with warnings.catch_warnings():
+            # a value such as 1e400 overflows to inf with a warning: the check below
+            # refuses it with the file and line
+            warnings.simplefilter("ignore", AstropyWarning)
+            table = Table.read(path, format=fmt) if fmt else Table.read(path)
     except Exception as exc:  # astropy raises many types for a malformed file
         raise FileFormatError(path, None, f"cannot read as an observation table "
                               f"({type(exc).__name__}: {exc})") from None
@@ -125,8 +131,15 @@ def read_observation_table(path: str | Path) -> Any:
 
 
 def _filled(col: Any, dtype: Any, fill: Any) -> np.ndarray:
+    """A column as a plain array of *dtype*, masked cells set to *fill*.
+
+    A CSV column with every cell empty comes back from astropy as a masked
+    integer column: it is filled after the conversion, not before.
+    """
     if hasattr(col, "mask") and np.any(np.asarray(col.mask)):
-        return np.asarray(col.filled(fill), dtype=dtype)
+        values = np.asarray(np.ma.getdata(col)).astype(dtype)
+        values[np.asarray(col.mask)] = fill
+        return values
     return np.asarray(col, dtype=dtype)
 
 
@@ -138,9 +151,6 @@ def validate_observation_table(table: Any, source: Any = None,
     or "<observation table>"); *first_line* is the file line of row 0, so that
     errors can give the line of a bad value.
     """
-    from astropy.table import Table
-    from astropy.time import Time
-
     if source is None:
         source = getattr(table, "meta", {}).get("source", "<observation table>")
     def where(i: int) -> tuple[int | None, str]:
@@ -211,12 +221,18 @@ def validate_observation_table(table: Any, source: Any = None,
 
 
 def _check_ranges(out: Any, source: Any, where: Any) -> None:
-    """Refuse the first value outside its column's range (``_RANGES``)."""
-    n = len(out)
+    """Refuse the first value outside its column's range (``_RANGES``) or infinite."""
+    ranged = {r[0] for r in _RANGES}
+    for name in FLOAT_COLUMNS:
+        bad = np.flatnonzero(np.isinf(np.asarray(out[name], dtype=float)))
+        if name not in ranged and bad.size:
+            line, prefix = where(int(bad[0]))
+            raise FileFormatError(source, line, f"{prefix}column {name!r}: "
+                                  f"{out[name][bad[0]]:g} is not finite")
     for name, lo, hi, nan_ok in _RANGES:
         values = np.asarray(out[name], dtype=float)
         finite = np.isfinite(values)
-        bad_mask = ~finite if not nan_ok else np.zeros(n, dtype=bool)
+        bad_mask = ~finite if not nan_ok else np.isinf(values)
         bad_mask |= finite & ((values < lo) | (values > hi))
         if name in ("count_time_s",):
             bad_mask |= finite & (values <= 0)
@@ -226,7 +242,7 @@ def _check_ranges(out: Any, source: Any, where: Any) -> None:
             line, prefix = where(i)
             rng = "> 0" if name == "count_time_s" else f"within {lo:g}..{hi:g}"
             raise FileFormatError(source, line, f"{prefix}column {name!r}: "
-                                  f"{values[i]!r} is not {rng}")
+                                  f"{values[i]:g} is not {rng}")
 
 
 def make_observation_table(rows: Sequence[Mapping[str, Any]] | Mapping[str, Sequence[Any]]
@@ -236,8 +252,6 @@ def make_observation_table(rows: Sequence[Mapping[str, Any]] | Mapping[str, Sequ
     Absent optional columns become NaN / ""; the night can append rows as it
     goes and write the result with :func:`write_observation_table`.
     """
-    from astropy.table import Table
-
     if isinstance(rows, Mapping):
         table = Table(dict(rows))
     else:
