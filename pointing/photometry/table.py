@@ -75,15 +75,25 @@ FLOAT_COLUMNS = ("imag", "vmag", "v_minus_i", "az_deg", "el_deg", "count_time_s"
                  "moon_phase", "camera_flux_adu", "camera_flux_err_adu",
                  "camera_sky_adu_per_px", "camera_exposure_s")
 # (column, lowest, highest, NaN allowed)
+#: largest count or flux a table may hold: far beyond any detector (a SPAD saturates near
+#: 1e8 counts/s), small enough that squares and sums stay finite
+_BIG = 1e15
 _RANGES = (
+    ("imag", -30.0, 30.0, True),
+    ("vmag", -30.0, 30.0, True),
+    ("v_minus_i", -10.0, 10.0, True),
     ("az_deg", -720.0, 720.0, False),
     ("el_deg", -10.0, 95.0, False),
     ("count_time_s", 0.0, 1e5, False),
-    ("counts_star", 0.0, np.inf, True),
-    ("counts_off", 0.0, np.inf, True),
-    ("dark_cps", 0.0, np.inf, True),
+    ("counts_star", 0.0, _BIG, True),
+    ("counts_off", 0.0, _BIG, True),
+    ("dark_cps", 0.0, _BIG, True),
+    ("moon_az_deg", -720.0, 720.0, True),
     ("moon_el_deg", -90.0, 90.0, True),
     ("moon_phase", 0.0, 1.0, True),
+    ("camera_flux_adu", -_BIG, _BIG, True),
+    ("camera_flux_err_adu", 0.0, _BIG, True),
+    ("camera_sky_adu_per_px", -_BIG, _BIG, True),
     ("camera_exposure_s", 0.0, 1e5, True),
 )
 
