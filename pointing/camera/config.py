@@ -40,12 +40,12 @@ keys, :meth:`Camera.from_station` either camera.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pointing.config.schema import Field, Section
 from pointing.config.station import load_station
 from pointing.errors import ConfigError
 
@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from pointing.camera.sensor import Sensor
 
 __all__ = [
+    "CAMERA",
     "CAMERAS",
     "CAMERA_KEYS",
     "DEFAULT_WIDE_CAMERA",
@@ -96,79 +97,46 @@ CAMERA_KEYS: dict[str, tuple[Any, str]] = {
 }
 
 
-def _number(key: str, value: Any, *, positive: bool = False, nonneg: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigError(f"camera.{key}: expected a number, got {value!r}")
-    v = float(value)
-    if not math.isfinite(v):
-        raise ConfigError(f"camera.{key}: must be finite, got {value!r}")
-    if positive and v <= 0:
-        raise ConfigError(f"camera.{key}: must be > 0, got {value!r}")
-    if nonneg and v < 0:
-        raise ConfigError(f"camera.{key}: must be >= 0, got {value!r}")
-    return v
+def _f(default: Any, **limits: Any) -> Field:
+    return Field(float, default, **limits)
 
 
-def _integer(key: str, value: Any, lo: int, hi: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
-        raise ConfigError(f"camera.{key}: expected an integer, got {value!r}")
-    if not lo <= int(value) <= hi:
-        raise ConfigError(f"camera.{key}: must be between {lo} and {hi}, got {value!r}")
-    return int(value)
+#: the ``[camera]`` section (defaults as :data:`CAMERA_KEYS`)
+CAMERA = Section("camera", {
+    "pixel_scale_urad": _f(3.0, above=0),
+    "rotation_deg": _f(0.0),
+    "parity": Field(int, 1, choices=(1, -1)),
+    "width": Field(int, 1024, min=1, max=1 << 20),
+    "height": Field(int, 1024, min=1, max=1 << 20),
+    "calibration_pixel": Field(list, None, item=Field(float), length=2),
+    "gain_e_per_adu": _f(0.5, above=0),
+    "read_noise_e": _f(6.0, min=0),
+    "full_well_e": _f(32000.0, above=0),
+    "adc_bits": Field(int, 16, min=1, max=32),
+    "bias_adu": _f(0.0),
+    "saturation_adu": _f(None, above=0),
+    "fwhm_px": _f(3.0, min=0.5, max=50),
+    "min_snr": _f(10.0, min=0),
+    "max_elongation": _f(1.5, above=1),
+})
 
 
-def read_camera_section(section: Mapping[str, Any] | None) -> dict[str, Any]:
+def read_camera_section(section: Mapping[str, Any] | None, name: str = "camera"
+                        ) -> dict[str, Any]:
     """Validate a ``[camera]`` mapping and return every key with defaults filled in.
 
     Raises :class:`~pointing.errors.ConfigError` naming the offending key as
-    ``camera.<key>``.
+    ``camera.<key>`` (or ``<name>.<key>``: ``wide_camera`` takes the same keys).
     """
-    section = {} if section is None else section
-    if not isinstance(section, Mapping):
-        raise ConfigError(f"camera: expected a table of keys, got {type(section).__name__}")
-    unknown = sorted(set(section) - set(CAMERA_KEYS))
-    if unknown:
-        raise ConfigError(
-            f"camera.{unknown[0]}: unknown key (known keys: {', '.join(CAMERA_KEYS)})"
-        )
-    out = {k: section.get(k, default) for k, (default, _) in CAMERA_KEYS.items()}
-    out["pixel_scale_urad"] = _number("pixel_scale_urad", out["pixel_scale_urad"],
-                                      positive=True)
-    out["rotation_deg"] = _number("rotation_deg", out["rotation_deg"])
-    if out["parity"] not in (1, -1) or isinstance(out["parity"], bool):
-        raise ConfigError(f"camera.parity: must be 1 or -1, got {out['parity']!r}")
-    out["parity"] = int(out["parity"])
-    out["width"] = _integer("width", out["width"], 1, 1 << 20)
-    out["height"] = _integer("height", out["height"], 1, 1 << 20)
+    schema = CAMERA if name == "camera" else CAMERA.renamed(name)
+    out = schema.read(section)
     cal = out["calibration_pixel"]
     if cal is None:
         cal = ((out["width"] - 1) / 2.0, (out["height"] - 1) / 2.0)
-    elif (isinstance(cal, str | bytes) or not hasattr(cal, "__len__") or len(cal) != 2):
-        raise ConfigError(f"camera.calibration_pixel: expected [x, y], got {cal!r}")
-    cal = tuple(_number("calibration_pixel", c) for c in cal)
     if not (-0.5 <= cal[0] <= out["width"] - 0.5 and -0.5 <= cal[1] <= out["height"] - 0.5):
-        raise ConfigError(
-            f"camera.calibration_pixel: {list(cal)} is outside the "
-            f"{out['width']}x{out['height']} frame"
-        )
+        raise schema.error("calibration_pixel", f"inside the {out['width']}x{out['height']} "
+                           "frame", list(cal))
     out["calibration_pixel"] = cal
-    out["gain_e_per_adu"] = _number("gain_e_per_adu", out["gain_e_per_adu"], positive=True)
-    out["read_noise_e"] = _number("read_noise_e", out["read_noise_e"], nonneg=True)
-    out["full_well_e"] = _number("full_well_e", out["full_well_e"], positive=True)
-    out["adc_bits"] = _integer("adc_bits", out["adc_bits"], 1, 32)
-    out["bias_adu"] = _number("bias_adu", out["bias_adu"])
-    if out["saturation_adu"] is not None:
-        out["saturation_adu"] = _number("saturation_adu", out["saturation_adu"],
-                                        positive=True)
-    out["fwhm_px"] = _number("fwhm_px", out["fwhm_px"], positive=True)
-    if not 0.5 <= out["fwhm_px"] <= 50:
-        raise ConfigError(f"camera.fwhm_px: must be between 0.5 and 50, got {out['fwhm_px']}")
-    out["min_snr"] = _number("min_snr", out["min_snr"], nonneg=True)
-    out["max_elongation"] = _number("max_elongation", out["max_elongation"])
-    if out["max_elongation"] <= 1:
-        raise ConfigError(
-            f"camera.max_elongation: must be > 1, got {out['max_elongation']}"
-        )
     return out
 
 

@@ -10,8 +10,9 @@ from datetime import UTC, datetime, timedelta, timezone
 import erfa
 
 from pointing.cli.main import arguments, command
-from pointing.cli.options import add_station_option
-from pointing.errors import PointingError
+from pointing.cli.options import add_station_option, count, number
+from pointing.config.paths import writable_file
+from pointing.errors import ConfigError, PointingError
 
 
 def _add(p: argparse.ArgumentParser) -> None:
@@ -21,20 +22,26 @@ def _add(p: argparse.ArgumentParser) -> None:
                         "(2026-12-01T22:00+08:00) or --local is given (default: now)")
     p.add_argument("--local", action="store_true",
                    help="read a --time without offset as the station's local time")
-    p.add_argument("--n", type=int, default=18, help="number of stars (default 18)")
-    p.add_argument("--el-min", type=float, default=20.0, help="minimum elevation, deg")
-    p.add_argument("--el-max", type=float, default=85.0, help="maximum elevation, deg")
-    p.add_argument("--imag-min", type=float, default=1.0, help="brightest I magnitude")
-    p.add_argument("--imag-max", type=float, default=5.0, help="faintest I magnitude")
-    p.add_argument("--moon-sep", type=float, default=30.0, help="minimum Moon distance, deg")
-    p.add_argument("--dwell", type=float, default=120.0, help="time on each star, s")
+    p.add_argument("--n", type=count(1, 1000), default=18, help="number of stars (default 18)")
+    p.add_argument("--el-min", type=number(-90, 90), default=20.0,
+                   help="minimum elevation, deg")
+    p.add_argument("--el-max", type=number(-90, 90), default=85.0,
+                   help="maximum elevation, deg")
+    p.add_argument("--imag-min", type=number(-30, 30), default=1.0,
+                   help="brightest I magnitude")
+    p.add_argument("--imag-max", type=number(-30, 30), default=5.0,
+                   help="faintest I magnitude")
+    p.add_argument("--moon-sep", type=number(0, 180), default=30.0,
+                   help="minimum Moon distance, deg")
+    p.add_argument("--dwell", type=number(above=0, high=86400), default=120.0,
+                   help="time on each star, s")
     p.add_argument("--json", action="store_true", help="print the selection as JSON")
     p.add_argument("--plot", default=None, metavar="PATH", help="write a polar sky chart (PNG)")
 
 
 def parse_time(text: str | None, utc_offset_h: float, local: bool):
     """ISO 8601 text to astropy Time (UTC); naive times are UTC unless ``local``."""
-    from astropy.time import Time
+    from astropy.time import Time  # lazy for the CLI's start-up, as in _cmd_select
 
     if text is None:
         return Time.now()
@@ -55,9 +62,17 @@ def parse_time(text: str | None, utc_offset_h: float, local: bool):
 @command("select", "choose calibration stars for a station and time, and plan the slews")
 @arguments(_add)
 def _cmd_select(args: argparse.Namespace) -> int:
+    # imported here, not at the top: every command module is imported when the CLI starts,
+    # and the sky stack (astropy, the catalog) is not needed for --help
     from pointing.config.station import load_station
     from pointing.sky.select import select_stars
 
+    plot = writable_file(args.plot, "--plot")
+    for low, high, names in ((args.el_min, args.el_max, "--el-min/--el-max"),
+                             (args.imag_min, args.imag_max, "--imag-min/--imag-max")):
+        if not low < high:
+            raise ConfigError(f"{names}: the minimum must be below the maximum, "
+                              f"got {low:g} and {high:g}")
     station = load_station(args.station)
     start = parse_time(args.time, station.utc_offset_h, args.local)
     sel = select_stars(
@@ -68,7 +83,7 @@ def _cmd_select(args: argparse.Namespace) -> int:
     if args.plot:
         from pointing.plots.sky import plot_sky_selection
 
-        plot_sky_selection(sel, args.plot)
+        plot_sky_selection(sel, plot)
     if args.json:
         print(json.dumps(sel.to_dict(), indent=1))
         return 0

@@ -3,6 +3,7 @@
 * :mod:`pointing.config.schema` -- the validators every section reader uses
   (one wording for every error: ``section.key: ...``);
 * :mod:`pointing.config.station` -- :class:`Station` and :func:`load_station`;
+* :mod:`pointing.config.paths` -- output paths checked before the work starts;
 * ``stations/*.toml`` -- the shipped reference sites.
 """
 
@@ -15,6 +16,10 @@ _EXPORTS = {
     "load_station": "pointing.config.station",
     "station_names": "pointing.config.station",
     "DEFAULT_STATION": "pointing.config.station",
+    "Section": "pointing.config.schema",
+    "Field": "pointing.config.schema",
+    "writable_file": "pointing.config.paths",
+    "writable_dir": "pointing.config.paths",
 }
 
 __all__ = sorted(_EXPORTS)

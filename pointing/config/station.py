@@ -44,13 +44,13 @@ section defined here, is an error naming the key.
 
 from __future__ import annotations
 
-import math
 import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pointing.config.schema import OMIT, REQUIRED, Field, Section
 from pointing.errors import ConfigError, FileFormatError
 
 __all__ = [
@@ -170,6 +170,8 @@ class Station:
     @property
     def location(self):
         """The site as an :class:`astropy.coordinates.EarthLocation` (WGS84)."""
+        # lazy: loading a station must not cost astropy.coordinates (~0.4 s, measured with
+        # python -X importtime); the daemon reads stations and never needs this
         from astropy import units as u
         from astropy.coordinates import EarthLocation
 
@@ -200,45 +202,43 @@ def standard_pressure_hpa(height_m: float) -> float:
     return 1013.25 * (1.0 - 2.25577e-5 * height_m) ** 5.25588
 
 
-# key -> (default, low, high); None default means required
-_SITE = {
-    "latitude_deg": (None, -90.0, 90.0),
-    "longitude_deg": (None, -180.0, 360.0),
-    "height_m": (None, -500.0, 9000.0),
-    "utc_offset_h": (0.0, -14.0, 14.0),
-}
-_WEATHER = {
-    "pressure_hpa": (None, 0.0, 1100.0),  # default computed from the height
-    "temperature_c": (10.0, -80.0, 60.0),
-    "humidity": (0.5, 0.0, 1.0),
-}
-_WAVELENGTHS = {
-    "quantum_um": (0.85, 0.3, 2.5),
-    "camera_um": (0.65, 0.3, 2.5),
-}
-_MOUNT = {
-    "el_min_deg": (-3.0, -90.0, 90.0),
-    "el_max_deg": (93.0, 0.0, 180.0),
-    "az_min_deg": (-270.0, -720.0, 360.0),
-    "az_max_deg": (270.0, 0.0, 720.0),
-    "az_speed_deg_s": (10.0, 1e-3, 1000.0),
-    "el_speed_deg_s": (10.0, 1e-3, 1000.0),
-    "az_accel_deg_s2": (5.0, 1e-3, 1e4),
-    "el_accel_deg_s2": (5.0, 1e-3, 1e4),
-    "settle_s": (2.0, 0.0, 600.0),
-}
-_TELESCOPE = {
-    "aperture_m": (0.28, 1e-3, 50.0),
-    "obstruction_m": (0.095, 0.0, 50.0),
-}
-_SECTIONS = {
-    "site": _SITE,
-    "weather": _WEATHER,
-    "wavelengths": _WAVELENGTHS,
-    "mount": _MOUNT,
-    "telescope": _TELESCOPE,
-}
-_TOP = ("name", "description", *_SECTIONS, *EXTRA_SECTIONS)
+def _num(default: Any, lo: float, hi: float) -> Field:
+    return Field(float, default, min=lo, max=hi)
+
+
+SITE = Section("site", {
+    "latitude_deg": _num(REQUIRED, -90.0, 90.0),
+    "longitude_deg": _num(REQUIRED, -180.0, 360.0),
+    "height_m": _num(REQUIRED, -500.0, 9000.0),
+    "utc_offset_h": _num(0.0, -14.0, 14.0),
+})
+WEATHER = Section("weather", {
+    "pressure_hpa": _num(OMIT, 0.0, 1100.0),  # default computed from the height
+    "temperature_c": _num(10.0, -80.0, 60.0),
+    "humidity": _num(0.5, 0.0, 1.0),
+})
+WAVELENGTHS = Section("wavelengths", {
+    "quantum_um": _num(0.85, 0.3, 2.5),
+    "camera_um": _num(0.65, 0.3, 2.5),
+})
+MOUNT = Section("mount", {
+    "el_min_deg": _num(-3.0, -90.0, 90.0),
+    "el_max_deg": _num(93.0, 0.0, 180.0),
+    "az_min_deg": _num(-270.0, -720.0, 360.0),
+    "az_max_deg": _num(270.0, 0.0, 720.0),
+    "az_speed_deg_s": _num(10.0, 1e-3, 1000.0),
+    "el_speed_deg_s": _num(10.0, 1e-3, 1000.0),
+    "az_accel_deg_s2": _num(5.0, 1e-3, 1e4),
+    "el_accel_deg_s2": _num(5.0, 1e-3, 1e4),
+    "settle_s": _num(2.0, 0.0, 600.0),
+})
+TELESCOPE = Section("telescope", {
+    "aperture_m": _num(0.28, 1e-3, 50.0),
+    "obstruction_m": _num(0.095, 0.0, 50.0),
+})
+#: the sections this module defines (the others belong to their rooms)
+STATION_SECTIONS = {s.name: s for s in (SITE, WEATHER, WAVELENGTHS, MOUNT, TELESCOPE)}
+_TOP = ("name", "description", *STATION_SECTIONS, *EXTRA_SECTIONS)
 
 
 def station_names() -> list[str]:
@@ -306,58 +306,36 @@ def _resolve(name_or_path: str | Path) -> Path:
 
 
 def station_from_dict(data: dict[str, Any], path: Path | str | None = None) -> Station:
-    """Validate a parsed station file (a dict as from :mod:`tomllib`)."""
-    where = f"{path}: " if path is not None else ""
+    """Validate a parsed station file (a dict as from :mod:`tomllib`).
 
-    def fail(msg: str) -> ConfigError:
-        return ConfigError(where + msg)
+    Errors are :class:`ConfigError` in the schema's wording
+    (``mount.el_max_deg: expected a number, got 'high'``), after the file name.
+    """
+    try:
+        return _station_from_dict(data, path)
+    except ConfigError as exc:
+        if path is None:
+            raise
+        raise ConfigError(f"{path}: {exc}") from None
 
+
+def _station_from_dict(data: dict[str, Any], path: Path | str | None) -> Station:
     if not isinstance(data, dict):
-        raise fail("a station file must be a TOML table")
+        raise ConfigError("a station file must be a TOML table")
     for key in data:
         if key not in _TOP:
-            raise fail(
-                f"unknown key {key!r} at the top level; expected name, description or a "
-                "section: " + ", ".join(k for k in _TOP if k not in ("name", "description"))
-            )
+            raise ConfigError(f"{key}: unknown key (known keys: {', '.join(_TOP)})")
     name = data.get("name")
     if name is None:
-        raise fail("missing key 'name'")
+        raise ConfigError("name: required key missing")
     if not isinstance(name, str) or not name.strip():
-        raise fail("'name' must be a non-empty string")
+        raise ConfigError(f"name: expected a non-empty string, got {name!r}")
     if "description" in data and not isinstance(data["description"], str):
-        raise fail("'description' must be a string")
-
-    values: dict[str, dict[str, float]] = {}
-    for section, schema in _SECTIONS.items():
-        raw = data.get(section, {})
-        if not isinstance(raw, dict):
-            raise fail(f"'{section}' must be a table ([{section}])")
-        if section == "site" and section not in data:
-            raise fail("missing section [site] (latitude_deg, longitude_deg, height_m)")
-        out: dict[str, float] = {}
-        for key in raw:
-            if key not in schema:
-                raise fail(
-                    f"unknown key '{section}.{key}'; expected one of "
-                    + ", ".join(f"{section}.{k}" for k in schema)
-                )
-        for key, (default, lo, hi) in schema.items():
-            full = f"{section}.{key}"
-            if key not in raw:
-                if default is None and not (section == "weather" and key == "pressure_hpa"):
-                    raise fail(f"missing key '{full}'")
-                if default is not None:
-                    out[key] = float(default)
-                continue
-            value = raw[key]
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise fail(f"'{full}' must be a number, not {type(value).__name__} {value!r}")
-            value = float(value)
-            if not math.isfinite(value) or not lo <= value <= hi:
-                raise fail(f"'{full}' = {value:g} is outside {lo:g} .. {hi:g}")
-            out[key] = value
-        values[section] = out
+        raise ConfigError(f"description: expected a string, got {data['description']!r}")
+    if "site" not in data:
+        raise ConfigError("site: required section missing (latitude_deg, longitude_deg, "
+                          "height_m)")
+    values = {n: sec.read(data.get(n)) for n, sec in STATION_SECTIONS.items()}
 
     site, mount, tel = values["site"], values["mount"], values["telescope"]
     lon = site["longitude_deg"]
@@ -366,26 +344,21 @@ def station_from_dict(data: dict[str, Any], path: Path | str | None = None) -> S
     weather = values["weather"]
     weather.setdefault("pressure_hpa", round(standard_pressure_hpa(site["height_m"]), 1))
     if mount["el_min_deg"] >= mount["el_max_deg"]:
-        raise fail(
-            f"'mount.el_min_deg' ({mount['el_min_deg']:g}) must be below "
-            f"'mount.el_max_deg' ({mount['el_max_deg']:g})"
-        )
+        raise MOUNT.error("el_min_deg", f"below mount.el_max_deg ({mount['el_max_deg']:g})",
+                          mount["el_min_deg"])
     if mount["az_max_deg"] - mount["az_min_deg"] < 360.0:
-        raise fail(
-            "'mount.az_min_deg' .. 'mount.az_max_deg' must span at least 360 deg "
-            f"(got {mount['az_min_deg']:g} .. {mount['az_max_deg']:g})"
-        )
+        raise MOUNT.error("az_max_deg", f"at least mount.az_min_deg + 360 deg (a span of "
+                          f"at least 360 deg from {mount['az_min_deg']:g})", mount["az_max_deg"])
     if tel["obstruction_m"] >= tel["aperture_m"]:
-        raise fail(
-            f"'telescope.obstruction_m' ({tel['obstruction_m']:g}) must be smaller than "
-            f"'telescope.aperture_m' ({tel['aperture_m']:g})"
-        )
+        raise TELESCOPE.error("obstruction_m", f"smaller than telescope.aperture_m "
+                              f"({tel['aperture_m']:g})", tel["obstruction_m"])
 
     extras: dict[str, dict[str, Any]] = {}
     for section in EXTRA_SECTIONS:
         if section in data:
             if not isinstance(data[section], dict):
-                raise fail(f"'{section}' must be a table ([{section}])")
+                raise ConfigError(f"{section}: expected a table of keys, got "
+                                  f"{data[section]!r}")
             extras[section] = _deepcopy(data[section])
 
     return Station(

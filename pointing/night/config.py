@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-from pointing.errors import ConfigError
+from pointing.config.schema import REQUIRED, Field, Section
 from pointing.model.fit import DEFAULT_TERMS
 from pointing.model.terms import parse_terms
 
@@ -49,44 +49,13 @@ class NightConfig:
     @classmethod
     def from_section(cls, section: Mapping[str, Any] | None) -> NightConfig:
         """Validate a ``[night]`` section; errors name the key (``night.n_model``)."""
-        known = {f.name: f for f in fields(cls)}
-        values: dict[str, Any] = {}
-        for key, value in (section or {}).items():
-            if key not in known:
-                raise ConfigError(f"night.{key}: unknown key (known: {', '.join(known)})")
-            default = known[key].default
-            if key in ("terms", "provisional_terms"):
-                if value == "auto" and key == "terms":
-                    values[key] = "auto"
-                    continue
-                if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                    raise ConfigError(f"night.{key}: expected a list of term names or 'auto'")
-                try:
-                    values[key] = tuple(t.name for t in parse_terms(value))
-                except Exception as exc:
-                    raise ConfigError(f"night.{key}: {exc}") from None
-            elif key == "log_path":
-                if not isinstance(value, str):
-                    raise ConfigError("night.log_path: expected a path string")
-                values[key] = value
-            elif isinstance(default, bool):
-                if not isinstance(value, bool):
-                    raise ConfigError(f"night.{key}: expected true or false")
-                values[key] = value
-            elif isinstance(default, int):
-                if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                    raise ConfigError(f"night.{key}: expected a positive integer, got {value!r}")
-                values[key] = value
-            else:
-                if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-                    raise ConfigError(f"night.{key}: expected a non-negative number, "
-                                      f"got {value!r}")
-                values[key] = float(value)
+        values = NIGHT.read(section)
         cfg = cls(**values)
         if cfg.min_exposure_s >= cfg.max_exposure_s:
-            raise ConfigError("night.min_exposure_s must be below night.max_exposure_s")
+            raise NIGHT.error("min_exposure_s", f"below night.max_exposure_s "
+                              f"({cfg.max_exposure_s:g})", cfg.min_exposure_s)
         if not 0 < cfg.peak_fraction < 1:
-            raise ConfigError("night.peak_fraction must lie between 0 and 1")
+            raise NIGHT.error("peak_fraction", "> 0 and < 1", cfg.peak_fraction)
         return cfg
 
     def to_dict(self) -> dict[str, Any]:
@@ -108,23 +77,46 @@ class BaseGeometry:
 
     @classmethod
     def from_section(cls, section: Mapping[str, Any] | None) -> BaseGeometry:
-        section = dict(section or {})
-        unknown = set(section) - {"feet", "screw_pitch_mm"}
-        if unknown:
-            raise ConfigError(f"base.{sorted(unknown)[0]}: unknown key (known: feet, "
-                              "screw_pitch_mm)")
-        feet = cls.feet
-        if "feet" in section:
-            rows = section["feet"]
-            if not isinstance(rows, list) or len(rows) < 3:
-                raise ConfigError("base.feet: expected a list of at least three feet")
-            out = []
-            for i, row in enumerate(rows):
-                if not isinstance(row, Mapping) or {"name", "azimuth_deg", "radius_m"} - set(row):
-                    raise ConfigError(f"base.feet[{i}]: needs name, azimuth_deg, radius_m")
-                out.append((str(row["name"]), float(row["azimuth_deg"]), float(row["radius_m"])))
-            feet = tuple(out)
-        pitch = section.get("screw_pitch_mm", cls.screw_pitch_mm)
-        if pitch is not None and (isinstance(pitch, bool) or not pitch > 0):
-            raise ConfigError("base.screw_pitch_mm: expected a positive number")
+        values = BASE.read(section)
+        feet = tuple((f["name"], f["azimuth_deg"], f["radius_m"])
+                     for f in values.get("feet", ())) or cls.feet
+        pitch = values.get("screw_pitch_mm", cls.screw_pitch_mm)
         return cls(feet=feet, screw_pitch_mm=pitch)
+
+
+def _terms_check(auto: bool):
+    def check(value: Any) -> Any:
+        if auto and value == "auto":
+            return "auto"
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ValueError("expected a list of term names" + (" or 'auto'" if auto else ""))
+        try:
+            return tuple(t.name for t in parse_terms(value))
+        except (ValueError, TypeError) as exc:
+            raise ValueError(str(exc)) from None
+    return check
+
+
+def _night_field(f: Any) -> Field:
+    if f.name in ("terms", "provisional_terms"):
+        return Field(object, check=_terms_check(f.name == "terms"))
+    if f.name == "log_path":
+        return Field(str)
+    if isinstance(f.default, bool):
+        return Field(bool)
+    if isinstance(f.default, int):
+        return Field(int, min=1)
+    return Field(float, min=0)
+
+
+#: the ``[night]`` section: every NightConfig attribute (absent keys: the defaults)
+NIGHT = Section("night", {f.name: _night_field(f) for f in fields(NightConfig)})
+#: the ``[base]`` section (:class:`BaseGeometry`)
+BASE = Section("base", {
+    "feet": Field(list, min_length=3, item=Field(Section("base.feet", {
+        "name": Field(object, REQUIRED, check=str),
+        "azimuth_deg": Field(float, REQUIRED),
+        "radius_m": Field(float, REQUIRED, min=0),
+    }))),
+    "screw_pitch_mm": Field(float, above=0),
+})

@@ -9,12 +9,19 @@ the gaps.  From those samples this module fits a model of the count rate
 
 * D: dark counts (a prior from the station's detectors keeps it honest);
 * S · X: the sky, growing with the path through the airglow layer
-  (van Rhijn, :func:`pointing.photometry.sky_model.van_rhijn_airmass`);
+  (:func:`layer_path`, van Rhijn's factor) and dimmed by extinction
+  10^(−0.4 k (X − 1));
 * a light dome toward the brightest horizon azimuth A_L, fading with
   elevation over h_L degrees, concentrated in azimuth by κ;
 * M · m: scattered moonlight with the shape of Krisciunas & Schaefer (1991)
   for the Moon's recorded position and phase at each sample
-  (:func:`pointing.photometry.sky_model.moon_scattering_nl`), amplitude fitted.
+  (:func:`moonlight_shape`), amplitude fitted.
+
+This functional form is the estimator's own: it is written here, not taken
+from the simulator's truth (:mod:`pointing.photometry.sky_model`).  Today both
+use the same published shapes (van Rhijn; K&S 1991), so a simulated night
+tests the fit, not the choice of shapes; the truth may grow richer (or the
+estimator simpler) without the other changing.
 
 and reports the zenith rate, a profile against elevation (mean and worst
 azimuth) and ``rural_like_above_deg``: the elevation above which the
@@ -41,14 +48,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy.optimize import least_squares
 
-from pointing.config.schema import check_keys, get_number, get_numbers, get_section
+from pointing.config.schema import Field, Section, section_of
 from pointing.errors import ConfigError, FitError
-from pointing.photometry.efficiency import DetectorConfig, dead_time_factor
-from pointing.photometry.sky_model import moon_scattering_nl, van_rhijn_airmass
+from pointing.photometry.config import DetectorConfig, StationSource, dead_time_factor
+from pointing.photometry.profile import noise_profile, rural_like_above
+from pointing.photometry.table import validate_observation_table
 from pointing.units import angular_separation
 
 __all__ = [
+    "BACKGROUND",
     "BackgroundConfig",
     "BackgroundFit",
     "BackgroundModel",
@@ -56,13 +66,13 @@ __all__ = [
     "background_grid",
     "background_samples",
     "fit_background",
+    "layer_path",
+    "moonlight_shape",
     "night_background",
     "noise_profile",
     "rural_like_above",
 ]
 
-_BACKGROUND_KEYS = ("grid_azimuths_deg", "grid_elevations_deg", "grid_count_time_s",
-                    "rural_tolerance", "moon_exclusion_deg", "extinction_mag_per_airmass")
 #: scale of the moonlight amplitude: M is in counts/s per 1000 nL of V-band moonlight
 _MOON_UNIT_NL = 1000.0
 #: fractional noise floor added to each sample (unmodelled sky structure)
@@ -87,31 +97,23 @@ class BackgroundConfig:
     extinction_mag_per_airmass: float = 0.05
 
     @classmethod
-    def from_station(cls, station: Any = None) -> BackgroundConfig:
+    def from_station(cls, station: StationSource = None) -> BackgroundConfig:
         """Validate ``station.section("background")`` (ConfigError names the key)."""
-        sec = get_section(station, "background")
-        n = "background"
-        check_keys(sec, n, _BACKGROUND_KEYS)
-        d = cls()
-        return cls(
-            grid_azimuths_deg=get_numbers(sec, n, "grid_azimuths_deg", d.grid_azimuths_deg,
-                                          minimum=-360, maximum=360, min_length=0),
-            grid_elevations_deg=get_numbers(sec, n, "grid_elevations_deg",
-                                            d.grid_elevations_deg, minimum=0, maximum=90,
-                                            min_length=0),
-            grid_count_time_s=get_number(sec, n, "grid_count_time_s", d.grid_count_time_s,
-                                         minimum=0, maximum=3600, exclusive_min=True),
-            rural_tolerance=get_number(sec, n, "rural_tolerance", d.rural_tolerance,
-                                       minimum=0, maximum=10, exclusive_min=True),
-            moon_exclusion_deg=get_number(sec, n, "moon_exclusion_deg",
-                                          d.moon_exclusion_deg, minimum=0, maximum=90),
-            extinction_mag_per_airmass=get_number(sec, n, "extinction_mag_per_airmass",
-                                                  d.extinction_mag_per_airmass,
-                                                  minimum=0, maximum=2, exclusive_min=True),
-        )
+        return cls(**BACKGROUND.read(section_of(station, "background")))
 
 
-def background_grid(station: Any = None, *, azimuths_deg: Any = None,
+#: the ``[background]`` section (absent keys: BackgroundConfig's defaults)
+BACKGROUND = Section("background", {
+    "grid_azimuths_deg": Field(list, item=Field(float, min=-360, max=360), scalar=True),
+    "grid_elevations_deg": Field(list, item=Field(float, min=0, max=90), scalar=True),
+    "grid_count_time_s": Field(float, above=0, max=3600),
+    "rural_tolerance": Field(float, above=0, max=10),
+    "moon_exclusion_deg": Field(float, min=0, max=90),
+    "extinction_mag_per_airmass": Field(float, above=0, max=2),
+})
+
+
+def background_grid(station: StationSource = None, *, azimuths_deg: Any = None,
                     elevations_deg: Any = None) -> tuple[np.ndarray, np.ndarray]:
     """Blank-sky positions to count on: every azimuth at every elevation.
 
@@ -174,8 +176,6 @@ def background_samples(table: Any, *, channels: int = 4, dead_time_s: float = 0.
     "background") contribute ``counts_off`` and ``counts_star`` (both are sky),
     whichever are present.  Rows without either are skipped.
     """
-    from pointing.photometry.table import validate_observation_table
-
     t = validate_observation_table(table)
     kind = np.asarray(t["kind"]).astype(str)
     ct = np.asarray(t["count_time_s"], dtype=float)
@@ -249,9 +249,50 @@ class BackgroundModel:
                       _moon_shape(az, el, moon_az, moon_el, moon_phase, k), k)
 
 
+def layer_path(el: Any) -> np.ndarray:
+    """The estimator's sky brightening toward the horizon: van Rhijn's factor.
+
+    ``X = (1 − 0.96 sin²Z)^−½``, Z = 90° − el: the path through a thin emitting
+    layer about 130 km up, relative to the zenith.  *el* in radians, clipped to
+    0..90° (X(horizon) = 5).
+    """
+    z = 0.5 * math.pi - np.clip(np.asarray(el, dtype=float), 0.0, 0.5 * math.pi)
+    return 1.0 / np.sqrt(1.0 - 0.96 * np.sin(z) ** 2)
+
+
+def moonlight_shape(az: Any, el: Any, moon_az: Any, moon_el: Any, moon_phase: Any,
+                    k_mag_per_airmass: float = 0.05) -> np.ndarray:
+    """The estimator's shape of scattered moonlight on the sky, V-band nanolamberts.
+
+    Krisciunas & Schaefer (1991, PASP 103, 1033), their eqs. 15-21: the Moon's
+    illuminance ``10^(−0.4 (3.84 + 0.026|α| + 4e-9 α⁴))`` at phase angle α
+    (deg, α = arccos(2·phase − 1)), the scattering function
+    ``f(ρ) = 10^5.36 (1.06 + cos²ρ) + 10^(6.15 − ρ/40)`` (6.2e7/ρ² within 10°
+    of the Moon), times ``10^(−0.4 k X_moon) (1 − 10^(−0.4 k X))`` with X from
+    :func:`layer_path`.  Zero where the Moon is down, its position NaN, or new.
+    Only the shape matters to the fit: its amplitude M is fitted.
+    """
+    az, el, maz, mel, ph = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (
+        az, el, moon_az, moon_el, moon_phase)))
+    up = np.isfinite(mel) & (mel > 0) & np.isfinite(ph) & (ph > 0)
+    mel_ = np.where(up, mel, 0.5)
+    maz_ = np.where(up, maz, 0.0)
+    alpha = np.degrees(np.arccos(np.clip(2.0 * np.where(up, ph, 1.0) - 1.0, -1.0, 1.0)))
+    illum = 10.0 ** (-0.4 * (3.84 + 0.026 * alpha + 4e-9 * alpha**4))
+    rho = np.maximum(np.degrees(angular_separation(az, el, maz_, mel_)), 1e-3)
+    f_rho = np.where(rho >= 10.0,
+                     10.0**5.36 * (1.06 + np.cos(np.radians(rho)) ** 2)
+                     + 10.0 ** (6.15 - rho / 40.0),
+                     6.2e7 / rho**2)
+    k = k_mag_per_airmass
+    b = (f_rho * illum * 10.0 ** (-0.4 * k * layer_path(mel_))
+         * (1.0 - 10.0 ** (-0.4 * k * layer_path(el))))
+    return np.where(up, b, 0.0)
+
+
 def _moon_shape(az: Any, el: Any, moon_az: Any, moon_el: Any, moon_phase: Any, k: float
                 ) -> np.ndarray:
-    return moon_scattering_nl(az, el, moon_az, moon_el, moon_phase, k) / _MOON_UNIT_NL
+    return moonlight_shape(az, el, moon_az, moon_el, moon_phase, k) / _MOON_UNIT_NL
 
 
 def _model(p: np.ndarray, az: np.ndarray, el: np.ndarray, moon: np.ndarray, k: float
@@ -260,59 +301,8 @@ def _model(p: np.ndarray, az: np.ndarray, el: np.ndarray, moon: np.ndarray, k: f
     d, s, lum, a_l, h_l, kappa, m = p
     h = np.degrees(np.clip(el, 0.0, None))
     dome = lum * np.exp(-h / h_l) * np.exp(kappa * (np.cos(az - math.radians(a_l)) - 1.0))
-    x = van_rhijn_airmass(el)
+    x = layer_path(el)
     return d + s * x * 10.0 ** (-0.4 * k * (x - 1.0)) + dome + m * moon
-
-
-# --- profile and the rural-like elevation ----------------------------------------------------
-
-
-def noise_profile(rate: Callable[[np.ndarray, np.ndarray], np.ndarray], *,
-                  el_deg: Any = None, az_step_deg: float = 2.0, moon_az: float = math.nan,
-                  moon_el: float = math.nan, moon_exclusion_deg: float = 30.0
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Noise against elevation: mean and worst azimuth of ``rate(az, el)`` (radians in).
-
-    Directions within *moon_exclusion_deg* of the Moon (when above the horizon)
-    are left out of both.  Returns ``(el_deg, mean_cps, max_cps)``; the default
-    elevations are 0..90° every 0.5°.
-    """
-    el_deg = np.arange(0.0, 90.001, 0.5) if el_deg is None else np.asarray(el_deg, float)
-    az = np.radians(np.arange(0.0, 360.0, az_step_deg))
-    el_g, az_g = np.meshgrid(np.radians(el_deg), az, indexing="ij")
-    values = np.asarray(rate(az_g, el_g), dtype=float)
-    if np.isfinite(moon_el) and moon_el > 0 and moon_exclusion_deg > 0:
-
-        far = angular_separation(az_g, el_g, moon_az, moon_el) >= math.radians(
-            moon_exclusion_deg)
-        far[far.sum(axis=1) == 0] = True  # a ring entirely near the Moon: keep it all
-    else:
-        far = np.ones(values.shape, dtype=bool)
-    mean = np.sum(np.where(far, values, 0.0), axis=1) / far.sum(axis=1)
-    worst = np.where(far, values, -np.inf).max(axis=1)
-    return el_deg, mean, worst
-
-
-def rural_like_above(el_deg: Any, profile_cps: Any, zenith_cps: float, tolerance: float = 0.2
-                     ) -> float:
-    """Lowest elevation (deg) above which *profile_cps* stays within
-    ``(1 + tolerance) · zenith_cps``, interpolated linearly at the crossing.
-
-    *el_deg* increasing; returns ``el_deg[0]`` when the noise never exceeds the
-    limit and 90 when even the elevations just below the zenith do.
-    """
-    el = np.asarray(el_deg, dtype=float)
-    w = np.asarray(profile_cps, dtype=float)
-    limit = (1.0 + tolerance) * zenith_cps
-    above = w > limit
-    if not above.any():
-        return float(el[0])
-    i = int(np.flatnonzero(above)[-1])
-    if i == el.size - 1:
-        return float(el[-1])
-    # between el[i] (above the limit) and el[i + 1] (within it)
-    f = (w[i] - limit) / (w[i] - w[i + 1])
-    return float(el[i] + f * (el[i + 1] - el[i]))
 
 
 # --- fitting ---------------------------------------------------------------------------------
@@ -435,8 +425,8 @@ def fit_background(samples: BackgroundSamples, config: BackgroundConfig | None =
         No samples, or fewer than 3.  With fewer than 12 samples, or none below
         30°, only part of the model is fitted and the result is flagged.
     """
-    from scipy.optimize import least_squares
-
+    # over 80 lines by its docstring and the derived figures it assembles; the fit is in
+    # _staged_fit, the uncertainties in _figure_sigmas
     cfg = config or BackgroundConfig()
     n = len(samples)
     if n == 0:
@@ -462,11 +452,73 @@ def fit_background(samples: BackgroundSamples, config: BackgroundConfig | None =
         flags.append("no samples below 30 deg elevation: light-dome term not fitted")
     fit_moon = n >= 12 and bool(np.any(moon > 0))
 
+    res, p, chi2, free = _staged_fit(s, moon, sigma, k, dark_prior_cps, fit_moon=fit_moon,
+                                     can_dome=can_dome, light_dome=light_dome, flags=flags)
+    p[3] = p[3] % 360.0
+    model = BackgroundModel.from_vector(p, k)
+    pred = _model(p, s.az, s.el, moon, k)
+    dof = max(n - int(free.sum()), 1)
+    chi2_red = chi2 / dof
+    jac = res.jac
+    cov = np.linalg.pinv(jac.T @ jac) * max(1.0, chi2_red)
+    sig_vec = np.zeros(len(_PARAMS))
+    sig_vec[free] = np.sqrt(np.clip(np.diag(cov), 0.0, None))
+    sigmas = {name: float(v) for name, v in zip(_PARAMS, sig_vec, strict=True)}
+
+    mm = _mean_moon(s)
+    moon_args = (mm["az_rad"], mm["el_rad"], mm["phase"] or 0.0)
+
+    def rate(az: np.ndarray, el: np.ndarray) -> np.ndarray:
+        return model.rate(az, el, *moon_args)
+
+    prof_el, prof_mean, prof_max = noise_profile(
+        rate, moon_az=mm["az_rad"], moon_el=mm["el_rad"],
+        moon_exclusion_deg=cfg.moon_exclusion_deg)
+    zenith = float(rate(np.array(0.0), np.array(0.5 * math.pi)))
+    tol = cfg.rural_tolerance
+    rural = rural_like_above(prof_el, prof_mean, zenith, tol)
+    rural_worst = rural_like_above(prof_el, prof_max, zenith, tol)
+
+    zen_sigma, rural_sigma, worst_sigma = _figure_sigmas(p, free, res.x, cov, k, mm, cfg,
+                                                         flags)
+
+    if rural <= float(el_deg.min()) - 5.0:
+        flags.append(f"rural-like elevation {rural:.1f} deg is below the lowest sample "
+                     f"({el_deg.min():.1f} deg): extrapolated")
+    if rural_sigma > 3.0:
+        flags.append(f"rural-like elevation poorly determined (+-{rural_sigma:.1f} deg): "
+                     "the noise changes little with elevation")
+    if not (np.isfinite(s.moon_el).any()):
+        flags.append("Moon position not recorded: no moonlight term")
+    grid = _grid_rows(cfg, s, rate)
+    return BackgroundFit(
+        model=model, sigmas=sigmas, samples=s, model_at_samples=pred, zenith_cps=zenith,
+        zenith_sigma_cps=zen_sigma, rural_like_above_deg=rural,
+        rural_like_above_sigma_deg=rural_sigma, rural_like_above_worst_deg=rural_worst,
+        rural_like_above_worst_sigma_deg=worst_sigma, profile_el_deg=prof_el,
+        profile_mean_cps=prof_mean, profile_max_cps=prof_max, moon=mm,
+        chi2_reduced=chi2_red, grid=grid, config=cfg, flags=flags)
+
+
+#: bounds of the model parameters (see _PARAMS)
+_LOWER = np.array([0.0, 0.0, 0.0, -np.inf, 2.0, 0.0, 0.0])
+_UPPER = np.array([np.inf, np.inf, np.inf, np.inf, 30.0, 8.0, np.inf])
+
+
+def _staged_fit(s: BackgroundSamples, moon: np.ndarray, sigma: np.ndarray, k: float,
+                dark_prior_cps: float | None, *, fit_moon: bool, can_dome: bool,
+                light_dome: bool | None, flags: list[str]) -> tuple[Any, np.ndarray, float,
+                                                                    np.ndarray]:
+    """Dark + sky (+ moon), then the light dome if it pays, then Poisson weights.
+
+    Returns (least-squares result, parameters, chi², free-parameter mask).
+    """
+    n = len(s)
+    el_deg = np.degrees(s.el)
     zen = s.rate_cps[el_deg >= np.percentile(el_deg, 75)]
     d0 = dark_prior_cps if dark_prior_cps is not None else 0.8 * float(s.rate_cps.min())
     s0 = max(float(np.median(zen)) - d0, 0.1)
-    lower = np.array([0.0, 0.0, 0.0, -np.inf, 2.0, 0.0, 0.0])
-    upper = np.array([np.inf, np.inf, np.inf, np.inf, 30.0, 8.0, np.inf])
+    lower, upper = _LOWER, _UPPER
 
     def run(free: np.ndarray, base: np.ndarray):
         def residuals(q: np.ndarray) -> np.ndarray:
@@ -514,39 +566,27 @@ def fit_background(samples: BackgroundSamples, config: BackgroundConfig | None =
     pred = np.maximum(_model(p, s.az, s.el, moon, k), 1e-3)
     sigma = np.sqrt(pred / s.count_time_s + (_FLOOR * pred) ** 2)
     res, p, chi2 = run(free, p)
-    p[3] = p[3] % 360.0
-    model = BackgroundModel.from_vector(p, k)
-    pred = _model(p, s.az, s.el, moon, k)
-    dof = max(n - int(free.sum()), 1)
-    chi2_red = chi2 / dof
-    jac = res.jac
-    cov = np.linalg.pinv(jac.T @ jac) * max(1.0, chi2_red)
-    sig_vec = np.zeros(len(_PARAMS))
-    sig_vec[free] = np.sqrt(np.clip(np.diag(cov), 0.0, None))
-    sigmas = {name: float(v) for name, v in zip(_PARAMS, sig_vec, strict=True)}
+    return res, p, chi2, free
 
-    mm = _mean_moon(s)
+
+def _figure_sigmas(p: np.ndarray, free: np.ndarray, x: np.ndarray, cov: np.ndarray, k: float,
+                   mm: dict, cfg: BackgroundConfig, flags: list[str]
+                   ) -> tuple[float, float, float]:
+    """Uncertainties of the zenith rate and the two rural-like elevations.
+
+    The free parameters are redrawn from their covariance (seeded, so the
+    report is reproducible) and the figures recomputed on a coarse grid.
+    """
+    lower, upper = _LOWER, _UPPER
     moon_args = (mm["az_rad"], mm["el_rad"], mm["phase"] or 0.0)
-
-    def rate(az: np.ndarray, el: np.ndarray) -> np.ndarray:
-        return model.rate(az, el, *moon_args)
-
-    prof_el, prof_mean, prof_max = noise_profile(
-        rate, moon_az=mm["az_rad"], moon_el=mm["el_rad"],
-        moon_exclusion_deg=cfg.moon_exclusion_deg)
-    zenith = float(rate(np.array(0.0), np.array(0.5 * math.pi)))
     tol = cfg.rural_tolerance
-    rural = rural_like_above(prof_el, prof_mean, zenith, tol)
-    rural_worst = rural_like_above(prof_el, prof_max, zenith, tol)
-
-    # uncertainties of the derived figures: redraw the free parameters from their
-    # covariance (seeded, so the report is reproducible) and recompute on a coarse grid
+    res_x = x
     rng = np.random.default_rng(0)
     try:
-        draws = (rng.multivariate_normal(res.x, cov, size=200, method="eigh")
-                 if np.all(np.isfinite(cov)) else np.empty((0, res.x.size)))
+        draws = (rng.multivariate_normal(res_x, cov, size=200, method="eigh")
+                 if np.all(np.isfinite(cov)) else np.empty((0, res_x.size)))
     except (np.linalg.LinAlgError, ValueError):
-        draws = np.empty((0, res.x.size))
+        draws = np.empty((0, res_x.size))
     if draws.shape[0] == 0:
         flags.append("parameter covariance not usable: uncertainties of the derived "
                      "figures unknown")
@@ -571,22 +611,7 @@ def fit_background(samples: BackgroundSamples, config: BackgroundConfig | None =
     rural_sigma = float(np.std(rural_d)) if rural_d else math.nan
     worst_sigma = float(np.std(worst_d)) if worst_d else math.nan
 
-    if rural <= float(el_deg.min()) - 5.0:
-        flags.append(f"rural-like elevation {rural:.1f} deg is below the lowest sample "
-                     f"({el_deg.min():.1f} deg): extrapolated")
-    if rural_sigma > 3.0:
-        flags.append(f"rural-like elevation poorly determined (+-{rural_sigma:.1f} deg): "
-                     "the noise changes little with elevation")
-    if not (np.isfinite(s.moon_el).any()):
-        flags.append("Moon position not recorded: no moonlight term")
-    grid = _grid_rows(cfg, s, rate)
-    return BackgroundFit(
-        model=model, sigmas=sigmas, samples=s, model_at_samples=pred, zenith_cps=zenith,
-        zenith_sigma_cps=zen_sigma, rural_like_above_deg=rural,
-        rural_like_above_sigma_deg=rural_sigma, rural_like_above_worst_deg=rural_worst,
-        rural_like_above_worst_sigma_deg=worst_sigma, profile_el_deg=prof_el,
-        profile_mean_cps=prof_mean, profile_max_cps=prof_max, moon=mm,
-        chi2_reduced=chi2_red, grid=grid, config=cfg, flags=flags)
+    return zen_sigma, rural_sigma, worst_sigma
 
 
 def _grid_rows(cfg: BackgroundConfig, s: BackgroundSamples,
@@ -607,7 +632,7 @@ def _grid_rows(cfg: BackgroundConfig, s: BackgroundSamples,
     return rows
 
 
-def night_background(table: Any, station: Any = None, *,
+def night_background(table: Any, station: StationSource = None, *,
                      config: BackgroundConfig | None = None,
                      detectors: DetectorConfig | None = None) -> BackgroundFit:
     """Background map, profile and rural-like elevation from a night's table.

@@ -1,6 +1,8 @@
 """A physically based sky-background model: what the receiver counts off a star.
 
-A truth model for the simulator and for tests, with three sources of sky light
+The simulator's truth (and the tests'); the estimator
+(:mod:`pointing.photometry.background`) has its own functional form and does
+not import this module.  A truth model with three sources of sky light
 plus the detectors' dark counts:
 
 * the natural night sky (airglow, zodiacal and starlight continuum), brightening
@@ -41,13 +43,9 @@ from typing import Any
 
 import numpy as np
 
-from pointing.photometry.efficiency import (
-    DEFAULT_BAND,
-    Band,
-    DetectorConfig,
-    PhotometryConfig,
-    star_photon_flux,
-)
+from pointing.photometry.bands import DEFAULT_BAND, Band, star_photon_flux
+from pointing.photometry.config import DetectorConfig, PhotometryConfig, StationSource
+from pointing.photometry.profile import noise_profile, rural_like_above
 from pointing.units import angular_separation
 
 __all__ = [
@@ -129,7 +127,7 @@ class Receiver:
     dark_cps: float = 40.0  #: total over the channels
 
     @classmethod
-    def from_station(cls, station: Any = None, *, efficiency: float | None = None
+    def from_station(cls, station: StationSource = None, *, efficiency: float | None = None
                      ) -> Receiver:
         """Receiver of a station (photometry and detectors sections, aperture).
 
@@ -239,14 +237,13 @@ def truth_background(model: SkyBackgroundModel, receiver: Receiver | None = None
     """True ``zenith_cps`` and ``rural_like_above_deg`` of a background model.
 
     Uses the same definitions as :func:`pointing.photometry.background.fit_background`
+    (:mod:`pointing.photometry.profile`)
     (azimuth-averaged noise, and ``rural_like_above_worst_deg`` for the worst
     azimuth; directions within *moon_exclusion_deg* of the Moon left out), for
     the Moon at (*moon_az*, *moon_el*) radians; pass the
     Moon's mean position over the night's background samples so that the truth
     and the estimate describe the same sky.
     """
-    from pointing.photometry.background import noise_profile, rural_like_above
-
     r = receiver or Receiver()
 
     def rate(az: np.ndarray, el: np.ndarray) -> np.ndarray:

@@ -1,7 +1,9 @@
 """The night's observation table: one row per pointing, what photometry reads.
 
 The calibration night writes it (astropy ECSV, or CSV); :mod:`pointing.photometry.efficiency`
-and :mod:`pointing.photometry.background` read it.  Columns (extra columns are kept):
+and :mod:`pointing.photometry.background` read it, through the helpers at the end
+(:func:`star_rows`, :func:`star_labels`, :func:`excluded_by_flags`).
+Columns (extra columns are kept):
 
 =====================  =====  =========================================================
 column                 need   meaning
@@ -34,11 +36,15 @@ Optional columns that are absent are added as NaN (flags as "").
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from astropy.table import Table
+from astropy.time import Time
+from astropy.utils.exceptions import AstropyWarning
 
 from pointing.errors import FileFormatError
 
@@ -47,8 +53,13 @@ __all__ = [
     "KINDS",
     "OPTIONAL_COLUMNS",
     "REQUIRED_COLUMNS",
+    "SKIP_FLAGS",
+    "excluded_by_flags",
+    "flag_tokens",
     "make_observation_table",
     "read_observation_table",
+    "star_labels",
+    "star_rows",
     "validate_observation_table",
     "write_observation_table",
 ]
@@ -64,15 +75,25 @@ FLOAT_COLUMNS = ("imag", "vmag", "v_minus_i", "az_deg", "el_deg", "count_time_s"
                  "moon_phase", "camera_flux_adu", "camera_flux_err_adu",
                  "camera_sky_adu_per_px", "camera_exposure_s")
 # (column, lowest, highest, NaN allowed)
+#: largest count or flux a table may hold: far beyond any detector (a SPAD saturates near
+#: 1e8 counts/s), small enough that squares and sums stay finite
+_BIG = 1e15
 _RANGES = (
+    ("imag", -30.0, 30.0, True),
+    ("vmag", -30.0, 30.0, True),
+    ("v_minus_i", -10.0, 10.0, True),
     ("az_deg", -720.0, 720.0, False),
     ("el_deg", -10.0, 95.0, False),
     ("count_time_s", 0.0, 1e5, False),
-    ("counts_star", 0.0, np.inf, True),
-    ("counts_off", 0.0, np.inf, True),
-    ("dark_cps", 0.0, np.inf, True),
+    ("counts_star", 0.0, _BIG, True),
+    ("counts_off", 0.0, _BIG, True),
+    ("dark_cps", 0.0, _BIG, True),
+    ("moon_az_deg", -720.0, 720.0, True),
     ("moon_el_deg", -90.0, 90.0, True),
     ("moon_phase", 0.0, 1.0, True),
+    ("camera_flux_adu", -_BIG, _BIG, True),
+    ("camera_flux_err_adu", 0.0, _BIG, True),
+    ("camera_sky_adu_per_px", -_BIG, _BIG, True),
     ("camera_exposure_s", 0.0, 1e5, True),
 )
 
@@ -101,8 +122,6 @@ def read_observation_table(path: str | Path) -> Any:
     FileFormatError
         Naming the file (and line, for bad values) and the missing or bad column.
     """
-    from astropy.table import Table
-
     path = Path(path)
     if not path.is_file():
         raise FileFormatError(path, None, "no such file")
@@ -110,7 +129,11 @@ def read_observation_table(path: str | Path) -> Any:
     if fmt is None and path.suffix.lower() == ".csv":
         fmt = "ascii.csv"
     try:
-        table = Table.read(path, format=fmt) if fmt else Table.read(path)
+        with warnings.catch_warnings():
+            # a value such as 1e400 overflows to inf with a warning: the check below
+            # refuses it with the file and line
+            warnings.simplefilter("ignore", AstropyWarning)
+            table = Table.read(path, format=fmt) if fmt else Table.read(path)
     except Exception as exc:  # astropy raises many types for a malformed file
         raise FileFormatError(path, None, f"cannot read as an observation table "
                               f"({type(exc).__name__}: {exc})") from None
@@ -118,8 +141,15 @@ def read_observation_table(path: str | Path) -> Any:
 
 
 def _filled(col: Any, dtype: Any, fill: Any) -> np.ndarray:
+    """A column as a plain array of *dtype*, masked cells set to *fill*.
+
+    A CSV column with every cell empty comes back from astropy as a masked
+    integer column: it is filled after the conversion, not before.
+    """
     if hasattr(col, "mask") and np.any(np.asarray(col.mask)):
-        return np.asarray(col.filled(fill), dtype=dtype)
+        values = np.asarray(np.ma.getdata(col)).astype(dtype)
+        values[np.asarray(col.mask)] = fill
+        return values
     return np.asarray(col, dtype=dtype)
 
 
@@ -131,9 +161,6 @@ def validate_observation_table(table: Any, source: Any = None,
     or "<observation table>"); *first_line* is the file line of row 0, so that
     errors can give the line of a bad value.
     """
-    from astropy.table import Table
-    from astropy.time import Time
-
     if source is None:
         source = getattr(table, "meta", {}).get("source", "<observation table>")
     def where(i: int) -> tuple[int | None, str]:
@@ -199,10 +226,23 @@ def validate_observation_table(table: Any, source: Any = None,
                 raise FileFormatError(source, line, f"{prefix}column 'time': cannot read "
                                       f"{text!r} as a UTC ISO time") from None
     out["time"] = times
+    _check_ranges(out, source, where)
+    return out
+
+
+def _check_ranges(out: Any, source: Any, where: Any) -> None:
+    """Refuse the first value outside its column's range (``_RANGES``) or infinite."""
+    ranged = {r[0] for r in _RANGES}
+    for name in FLOAT_COLUMNS:
+        bad = np.flatnonzero(np.isinf(np.asarray(out[name], dtype=float)))
+        if name not in ranged and bad.size:
+            line, prefix = where(int(bad[0]))
+            raise FileFormatError(source, line, f"{prefix}column {name!r}: "
+                                  f"{out[name][bad[0]]:g} is not finite")
     for name, lo, hi, nan_ok in _RANGES:
         values = np.asarray(out[name], dtype=float)
         finite = np.isfinite(values)
-        bad_mask = ~finite if not nan_ok else np.zeros(n, dtype=bool)
+        bad_mask = ~finite if not nan_ok else np.isinf(values)
         bad_mask |= finite & ((values < lo) | (values > hi))
         if name in ("count_time_s",):
             bad_mask |= finite & (values <= 0)
@@ -212,8 +252,7 @@ def validate_observation_table(table: Any, source: Any = None,
             line, prefix = where(i)
             rng = "> 0" if name == "count_time_s" else f"within {lo:g}..{hi:g}"
             raise FileFormatError(source, line, f"{prefix}column {name!r}: "
-                                  f"{values[i]!r} is not {rng}")
-    return out
+                                  f"{values[i]:g} is not {rng}")
 
 
 def make_observation_table(rows: Sequence[Mapping[str, Any]] | Mapping[str, Sequence[Any]]
@@ -223,8 +262,6 @@ def make_observation_table(rows: Sequence[Mapping[str, Any]] | Mapping[str, Sequ
     Absent optional columns become NaN / ""; the night can append rows as it
     goes and write the result with :func:`write_observation_table`.
     """
-    from astropy.table import Table
-
     if isinstance(rows, Mapping):
         table = Table(dict(rows))
     else:
@@ -247,3 +284,44 @@ def write_observation_table(table: Any, path: str | Path) -> Path:
         out["flags"] = np.asarray(out["flags"]).astype(str)
     out.write(path, format="ascii.ecsv", overwrite=True)
     return path
+
+
+# --- what the fits take from a table ---------------------------------------------------------
+
+#: flag tokens that exclude a row from the efficiency fit
+SKIP_FLAGS = frozenset({"bad", "lost", "no_star", "saturated", "cloud", "skip"})
+
+
+def flag_tokens(text: Any) -> set[str]:
+    """The lower-case tokens of a ``flags`` cell (separated by commas, semicolons, blanks)."""
+    return {t.strip().lower() for t in str(text or "").replace(";", ",").replace(" ", ",")
+            .split(",") if t.strip()}
+
+
+def excluded_by_flags(table: Any, rows: Iterable[int]) -> dict[int, str]:
+    """Rows whose flags exclude them, as {position in rows: reason}."""
+    out = {}
+    for j, i in enumerate(rows):
+        bad = flag_tokens(table["flags"][i]) & SKIP_FLAGS
+        if bad:
+            out[j] = f"flagged: {', '.join(sorted(bad))}"
+    return out
+
+
+def star_rows(table: Any) -> np.ndarray:
+    """Indices of the star measurements: kind "model" or "verify" with hip >= 0."""
+    kind = np.asarray(table["kind"]).astype(str)
+    hip = np.asarray(table["hip"], dtype=int)
+    return np.flatnonzero(np.isin(kind, ("model", "verify")) & (hip >= 0))
+
+
+def star_labels(table: Any, rows: Iterable[int]) -> list[dict]:
+    """One dict per row (hip, time, kind, az_deg, el_deg, imag, v_minus_i) for fit reports."""
+    out = []
+    for i in rows:
+        el = float(table["el_deg"][i])
+        out.append({"hip": int(table["hip"][i]), "time": str(table["time"][i]),
+                    "kind": str(table["kind"][i]), "az_deg": float(table["az_deg"][i]),
+                    "el_deg": el, "imag": float(table["imag"][i]),
+                    "v_minus_i": float(table["v_minus_i"][i])})
+    return out

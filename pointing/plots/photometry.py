@@ -1,4 +1,4 @@
-"""Figures for efficiency and background: one function per figure, PNG via matplotlib (Agg).
+"""Figures for efficiency and background: one function per figure, PNG via matplotlib.
 
 * :func:`plot_efficiency` -- per-star efficiency against airmass with the fit;
 * :func:`plot_noise_map` -- polar map of the background count rate;
@@ -6,6 +6,7 @@
 * :func:`plot_background` -- the last two side by side (``pointing noise-map --plot``).
 
 Each takes the fit result, an optional output path (PNG) and returns the figure.
+The module leaves matplotlib's backend alone (a notebook keeps its own).
 """
 
 from __future__ import annotations
@@ -14,13 +15,11 @@ import math
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.colors import LogNorm
+
+from pointing.errors import FileFormatError
 
 __all__ = ["plot_background", "plot_efficiency", "plot_noise_map", "plot_noise_profile"]
 
@@ -28,8 +27,13 @@ __all__ = ["plot_background", "plot_efficiency", "plot_noise_map", "plot_noise_p
 def _save(fig: Any, path: str | Path | None) -> None:
     """Write the figure when a path is given and release it from pyplot (no leak)."""
     if path is not None:
-        fig.savefig(Path(path), dpi=120, bbox_inches="tight")
-        plt.close(fig)
+        try:
+            fig.savefig(Path(path), dpi=120, bbox_inches="tight")
+        except OSError as exc:
+            raise FileFormatError(path, None, f"cannot write the figure: "
+                                  f"{exc.strerror or exc}") from None
+        finally:
+            plt.close(fig)
 
 
 def _axes(ax: Any, figsize: tuple[float, float], projection: str | None = None) -> Any:

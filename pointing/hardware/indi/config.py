@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pointing.errors import ConfigError
+from pointing.config.schema import Field, Section
 from pointing.model.terms import parse_terms
 
 __all__ = ["IndiConfig"]
@@ -60,61 +59,51 @@ class IndiConfig:
 
         ``overrides`` that are None are ignored (unset command-line options).
         """
-        known = cls.__dataclass_fields__
-        values: dict[str, Any] = {}
         items = dict(section or {})
         items.update({k: v for k, v in overrides.items() if v is not None})
-        for key, value in items.items():
-            if key not in known:
-                raise ConfigError(f"indi.{key}: unknown key (known: {', '.join(known)})")
-            default = known[key].default
-            if key == "simulated_terms":
-                values[key] = _terms(value)
-            elif key == "port":
-                if isinstance(value, bool) or not isinstance(value, int) \
-                        or not 0 < value < 65536:
-                    raise ConfigError(f"indi.port: expected a TCP port 1..65535, got {value!r}")
-                values[key] = value
-            elif isinstance(default, bool):
-                if not isinstance(value, bool):
-                    raise ConfigError(f"indi.{key}: expected true or false, got {value!r}")
-                values[key] = value
-            elif isinstance(default, str):
-                if not isinstance(value, str):
-                    raise ConfigError(f"indi.{key}: expected a string, got {value!r}")
-                values[key] = value.strip()
-            else:
-                if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-                    raise ConfigError(f"indi.{key}: expected a positive number, got {value!r}")
-                values[key] = float(value)
-        cfg = cls(**values)
-        for key in ("host", "mount_device", "camera_device", "camera_blob"):
-            if not getattr(cfg, key):
-                raise ConfigError(f"indi.{key}: must not be empty")
-        if cfg.mount_coordinates not in ("equatorial", "horizontal"):
-            raise ConfigError(f"indi.mount_coordinates: expected 'equatorial' or 'horizontal', "
-                              f"got {cfg.mount_coordinates!r}")
+        cfg = cls(**INDI.read(items))
         if cfg.simulated_terms and not cfg.simulators:
-            raise ConfigError("indi.simulated_terms: only INDI's simulators can be given a "
-                              "pointing error (set indi.simulators = true)")
+            raise INDI.error("simulated_terms", "empty unless indi.simulators = true (only "
+                             "INDI's simulators can be given a pointing error)",
+                             dict(cfg.simulated_terms))
         if cfg.simulators and cfg.mount_coordinates != "equatorial":
-            raise ConfigError("indi.mount_coordinates: INDI's telescope simulator is "
-                              "equatorial only")
+            raise INDI.error("mount_coordinates", "'equatorial' with indi.simulators = true "
+                             "(INDI's telescope simulator is equatorial only)",
+                             cfg.mount_coordinates)
         return cfg
 
 
-def _terms(value: Any) -> dict[str, float]:
-
-    if not isinstance(value, Mapping):
-        raise ConfigError("indi.simulated_terms: expected a table NAME = value_arcsec")
-    out = {}
-    for name, v in value.items():
-        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-            raise ConfigError(f"indi.simulated_terms.{name}: expected a number (arcsec), "
-                              f"got {v!r}")
-        out[str(name)] = float(v)
+def _terms(value: dict[str, float]) -> dict[str, float]:
+    """Refuse term names the model does not know (the schema checked the values)."""
     try:
-        parse_terms(list(out))
-    except Exception as exc:
-        raise ConfigError(f"indi.simulated_terms: {exc}") from None
-    return out
+        parse_terms(list(value))
+    except (ValueError, TypeError) as exc:
+        raise ValueError(str(exc)) from None
+    return value
+
+
+def _name(**kw: Any) -> Field:
+    return Field(str, nonempty=True, **kw)
+
+
+def _seconds() -> Field:
+    return Field(float, above=0, max=86400)
+
+
+#: the station file's ``[indi]`` section (absent keys: IndiConfig's defaults)
+INDI = Section("indi", {
+    "host": _name(),
+    "port": Field(int, min=1, max=65535),
+    "mount_device": _name(),
+    "camera_device": _name(),
+    "wide_camera_device": Field(str),
+    "camera_blob": _name(),
+    "mount_coordinates": Field(str, choices=("equatorial", "horizontal")),
+    "set_site": Field(bool),
+    "connect_timeout_s": _seconds(),
+    "reply_timeout_s": _seconds(),
+    "exposure_overhead_s": _seconds(),
+    "reconnect_s": _seconds(),
+    "simulators": Field(bool),
+    "simulated_terms": Field(dict, item=Field(float), check=_terms),
+})

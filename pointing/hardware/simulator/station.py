@@ -39,7 +39,8 @@ from typing import Any
 
 import numpy as np
 
-from pointing.errors import ConfigError
+from pointing.camera.config import read_camera_section
+from pointing.config.schema import Field, Section
 from pointing.hardware.base import (
     Backend,
     Counts,
@@ -115,17 +116,39 @@ class SimulatorConfig:
     def from_section(cls, section: Mapping[str, Any] | None, **changes: Any
                      ) -> SimulatorConfig:
         """From a station's ``[simulator]`` section (keys as the attributes)."""
-        values: dict[str, Any] = {}
-        known = {f for f in cls.__dataclass_fields__}
-        for key, value in (section or {}).items():
-            if key not in known or key == "faults":
-                raise ConfigError(f"simulator.{key}: unknown key (known: "
-                                  f"{', '.join(sorted(known - {'faults'}))})")
-            values[key] = value
-        if "clouds" in values:
-            values["clouds"] = tuple(tuple(float(x) for x in c) for c in values["clouds"])
+        values = SIMULATOR.read(section)
         values.update(changes)
         return cls(**values)
+
+
+def _nonneg(**limits: Any) -> Field:
+    return Field(float, min=0, **limits)
+
+
+#: the station file's ``[simulator]`` section (absent keys: SimulatorConfig's defaults)
+SIMULATOR = Section("simulator", {
+    "seed": Field(int, min=0, max=2**32 - 1),
+    "terms": Field(dict, item=Field(float, min=-1e6, max=1e6)),
+    "unmodelled": Field(dict, item=Field(float, min=-1e6, max=1e6)),
+    "repeatability_arcsec": _nonneg(max=3600),
+    "jitter_arcsec": _nonneg(max=3600),
+    "encoder_bits": Field(int, min=8, max=40),
+    "seeing_fwhm_arcsec": Field(float, above=0, max=60),
+    "tracking_optics_fwhm_px": _nonneg(max=100),
+    "wide_optics_fwhm_px": _nonneg(max=100),
+    "moffat_beta": Field(float, above=1, max=100),
+    "eta0": Field(float, above=0, max=1),
+    "k_quantum": _nonneg(max=10),
+    "k_camera": _nonneg(max=10),
+    "camera_efficiency": Field(float, above=0, max=1),
+    "sky": Field(str, choices=("rural", "city")),
+    "clouds": Field(list, item=Field(list, length=4, item=Field(float))),
+    "hot_pixels": Field(int, min=0, max=10**6),
+    "dark_e_per_s": _nonneg(max=1e6),
+    "settle_s": _nonneg(max=600),
+    "start_az_deg": Field(float, min=-720, max=720),
+    "start_el_deg": Field(float, min=-90, max=180),
+})
 
 
 class VirtualClock:
@@ -560,10 +583,9 @@ def wide_camera_section(station: Any) -> tuple[dict[str, Any], float]:
     0.05 m); without the section, :data:`DEFAULT_WIDE_CAMERA` is used.
     """
     section = dict(station.section("wide_camera") or DEFAULT_WIDE_CAMERA)
-    aperture = section.pop("aperture_m", 0.05)
-    if isinstance(aperture, bool) or not isinstance(aperture, int | float) or aperture <= 0:
-        raise ConfigError(f"wide_camera.aperture_m: expected a positive number, "
-                          f"got {aperture!r}")
+    aperture = Field(float, 0.05, above=0).read(section.pop("aperture_m", 0.05),
+                                                "wide_camera.aperture_m")
+    read_camera_section(section, "wide_camera")
     return section, float(aperture)
 
 
