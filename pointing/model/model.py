@@ -121,8 +121,13 @@ def _as_arrays(az: Any, el: Any) -> tuple[np.ndarray, np.ndarray, tuple[int, ...
     for name, x in (("az", az), ("el", el)):
         if x is None or isinstance(x, (str, bytes)):
             raise TypeError(f"{name} must be a number or an array of numbers, not {x!r}")
+    raw = [np.asarray(az), np.asarray(el)]
+    for name, x in zip(("az", "el"), raw, strict=True):
+        if x.dtype.kind not in "fiu":
+            raise TypeError(f"{name} must be a number or an array of numbers, "
+                            f"not an array of {x.dtype}")
     try:
-        a, e = np.broadcast_arrays(np.asarray(az, dtype=float), np.asarray(el, dtype=float))
+        a, e = np.broadcast_arrays(raw[0].astype(float), raw[1].astype(float))
     except (TypeError, ValueError) as exc:
         raise TypeError(f"positions must be numbers or arrays of numbers: {exc}") from None
     return a.ravel(), e.ravel(), a.shape
