@@ -47,7 +47,8 @@ import scipy.optimize
 import scipy.stats
 
 from pointing.errors import FitError
-from pointing.model.fit import FitResult, _design, fit
+from pointing.model.design import term_design
+from pointing.model.fit import FitResult, fit
 from pointing.model.model import ARCSEC, forward_and_jacobian
 from pointing.model.run import Observations
 from pointing.model.terms import Term, parse_term
@@ -268,8 +269,8 @@ def _forward_step(obs: Observations, current: FitResult, chosen: list[str],
         u = current.used
         r = np.concatenate([current.dx[u], current.de[u]]) * ARCSEC
         rss = float(r @ r)
-        x_design = _design([parse_term(n) for n in chosen], az, el)
-        cand = _design(remaining, az, el)
+        x_design = term_design([parse_term(n) for n in chosen], az, el)
+        cand = term_design(remaining, az, el)
         gain, indep = _screen(x_design, cand, r)
         k = len(chosen) + 1
         dof = n_res - k
@@ -424,8 +425,8 @@ def _swap(obs: Observations, current: FitResult, chosen: list[str], base: Sequen
                       and (not simpler_only or complexity(t) <= limit)]
             if not others:
                 continue
-            gain, indep = _screen(_design([parse_term(n) for n in rest], az, el),
-                                  _design(others, az, el), r)
+            gain, indep = _screen(term_design([parse_term(n) for n in rest], az, el),
+                                  term_design(others, az, el), r)
             order = [j for j in np.argsort(-gain) if indep[j] > 0.01][:shortlist]
             for j in order:
                 try:

@@ -38,15 +38,13 @@ import scipy.linalg
 import scipy.special
 
 from pointing.errors import FitError, TermError
+from pointing.model.design import DEFAULT_TERMS, term_design
 from pointing.model.model import ARCSEC, PointingModel, forward_and_jacobian
 from pointing.model.run import Observations
 from pointing.model.terms import Term, parse_term, parse_terms
 from pointing.units import URAD_PER_ARCSEC
 
-__all__ = ["DEFAULT_TERMS", "FitResult", "fit"]
-
-#: the basic alt-az model of the domain brief
-DEFAULT_TERMS = ("IA", "IE", "CA", "NPAE", "AN", "AW", "TF", "TX")
+__all__ = ["DEFAULT_TERMS", "FitResult", "fit", "sky_residuals"]
 CORRELATION_WARNING = 0.95
 #: condition number above which the coverage is taken not to separate the terms
 DEGENERATE_CONDITION = 1e8
@@ -188,18 +186,7 @@ class FitResult:
         return "\n".join(lines)
 
 
-def _design(free: Sequence[Term], az: np.ndarray, el: np.ndarray) -> np.ndarray:
-    """2N×M first-order Jacobian (rows: dx for all stars, then de), per radian."""
-    n = az.size
-    jac = np.zeros((2 * n, len(free)))
-    for k, term in enumerate(free):
-        bx, be = term.basis(az, el)
-        jac[:n, k] = bx
-        jac[n:, k] = be
-    return jac
-
-
-def _sky_residuals(obs: Observations, az: np.ndarray, el: np.ndarray
+def sky_residuals(obs: Observations, az: np.ndarray, el: np.ndarray
                    ) -> tuple[np.ndarray, np.ndarray]:
     """Sky residuals true − model (radians): ΔA·cos E_true and ΔE."""
     dx = ((obs.az_true - az + math.pi) % (2 * math.pi) - math.pi) * np.cos(obs.el_true)
@@ -207,7 +194,7 @@ def _sky_residuals(obs: Observations, az: np.ndarray, el: np.ndarray
 
 
 def _residuals(model: PointingModel, obs: Observations) -> tuple[np.ndarray, np.ndarray]:
-    return _sky_residuals(obs, *model.true_from_raw(obs.az_raw, obs.el_raw))
+    return sky_residuals(obs, *model.true_from_raw(obs.az_raw, obs.el_raw))
 
 
 def _parse_mask(mask: Iterable[int] | None, n: int) -> np.ndarray:
@@ -233,6 +220,160 @@ def _degeneracy_message(free: Sequence[Term], null: np.ndarray, obs: Observation
            f"azimuths {az.min():.1f}°–{az.max():.1f}°; drop one of these terms, hold it "
            "fixed, or observe over a wider range")
     return msg, involved
+
+
+def _prepare_terms(terms: str | Sequence[str], fix: Mapping[str, float] | None
+                   ) -> tuple[list[Term], dict[str, float]]:
+    """Parsed model terms (fixed ones appended when not listed) and the fixed values."""
+    try:
+        term_list = list(parse_terms(terms))
+    except TermError as exc:
+        raise FitError(str(exc)) from None
+    if not term_list and not fix:
+        raise FitError("no terms to fit: give at least one term")
+    try:
+        fix = {parse_term(k).name: float(v) for k, v in (fix or {}).items()}
+    except TermError as exc:
+        raise FitError(str(exc)) from None
+    bad = [k for k, v in fix.items() if not math.isfinite(v)]
+    if bad:
+        raise FitError(f"fixed value of {', '.join(bad)} is not finite")
+    names = [t.name for t in term_list]
+    for name in fix:
+        if name not in names:
+            term_list.append(parse_term(name))
+            names.append(name)
+    try:
+        parse_terms(names)
+    except TermError as exc:
+        raise FitError(str(exc)) from None
+    return term_list, fix
+
+
+def _check_coverage(free: Sequence[Term], sub: Observations, obs: Observations,
+                    used: np.ndarray) -> None:
+    """Refuse a sky coverage that cannot separate the free terms, naming them.
+
+    First-order bases at the observed positions: exactly the coverage, so exact
+    degeneracies show as exact.
+    """
+    coverage = term_design(free, sub.az_true, sub.el_true)
+    norms = np.linalg.norm(coverage, axis=0)
+    if np.any(norms == 0):
+        dead = [t.name for t, v in zip(free, norms, strict=True) if v == 0]
+        raise FitError(f"terms {', '.join(dead)} have no effect at these positions", tuple(dead))
+    s0, vt0 = np.linalg.svd(coverage / norms, full_matrices=False)[1:]
+    if s0[-1] <= s0[0] / DEGENERATE_CONDITION:
+        msg, involved = _degeneracy_message(free, vt0[s0 <= s0[0] / DEGENERATE_CONDITION],
+                                            obs, used)
+        raise FitError(msg, involved)
+
+
+@dataclass
+class _Solution:
+    values: np.ndarray
+    jac: np.ndarray  # weighted, at the solution
+    scale: np.ndarray
+    iterations: int
+    warnings: list[str]
+
+
+def _solve(term_list: list[Term], values: np.ndarray, free_idx: list[int], sub: Observations,
+           sw: np.ndarray, max_iterations: int) -> _Solution:
+    """Gauss–Newton with the Jacobian of the rigorous model (quadratic convergence)."""
+    converged = False
+    iterations = 0
+    biggest = math.nan
+    a_raw, e_raw = sub.az_raw, sub.el_raw
+    for iterations in range(1, max_iterations + 1):  # noqa: B007
+        a_mod, e_mod, jac = forward_and_jacobian(term_list, values, free_idx, a_raw, e_raw)
+        dx, de = sky_residuals(sub, a_mod, e_mod)
+        jac *= sw[:, None]
+        scale = np.linalg.norm(jac, axis=0)
+        step, *_ = scipy.linalg.lstsq(jac / scale, np.concatenate([dx, de]) * sw,
+                                      lapack_driver="gelsy", check_finite=False)
+        step = step / scale / ARCSEC
+        values[free_idx] += step
+        biggest = float(np.max(np.abs(step)))
+        if biggest < 1e-5:  # 10 µas: below this the step is numerical noise
+            converged = True
+            break
+    warnings = [] if converged else [f"fit did not converge in {max_iterations} iterations "
+                                     f"(last step {biggest:.2g}″)"]
+    return _Solution(values, jac, scale, iterations, warnings)
+
+
+@dataclass
+class _LeaveOneOut:
+    loo_x: np.ndarray
+    loo_e: np.ndarray
+    stud: np.ndarray
+    loo_rms: float
+    outliers: tuple[int, ...]
+
+
+def _leave_one_out(u: np.ndarray, rw: np.ndarray, w: np.ndarray, used: np.ndarray, m: int,
+                   sum_sq: float, outlier_alpha: float, warnings: list[str]) -> _LeaveOneOut:
+    """Leave-one-out and studentized residuals from the 2×2 hat-matrix blocks per star."""
+    n_obs, n = used.size, int(used.sum())
+    loo_x, loo_e, stud = (np.full(n_obs, np.nan) for _ in range(3))
+    idx_used = np.nonzero(used)[0]
+    hx, he = u[:n], u[n:]
+    h11 = np.einsum("ij,ij->i", hx, hx)
+    h22 = np.einsum("ij,ij->i", he, he)
+    h12 = np.einsum("ij,ij->i", hx, he)
+    a11, a22, a12 = 1.0 - h11, 1.0 - h22, -h12
+    det = a11 * a22 - a12 * a12
+    rx, re = rw[:n], rw[n:]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lx = (a22 * rx - a12 * re) / det
+        le = (a11 * re - a12 * rx) / det
+        q = rx * lx + re * le  # rᵢᵀ(I − Hᵢᵢ)⁻¹rᵢ
+    dof = 2 * n - m
+    p_values = np.full(n, np.nan)
+    if dof > 2:
+        s2_i = (sum_sq - q) / (dof - 2)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            stat = q / s2_i
+        stud[idx_used] = np.sqrt(np.maximum(stat, 0.0))
+        p_values = scipy.special.fdtrc(2, dof - 2, stat / 2.0)  # F(2, dof − 2) survival
+    wi = np.sqrt(w)
+    loo_x[idx_used] = lx / wi / ARCSEC
+    loo_e[idx_used] = le / wi / ARCSEC
+    bad_leverage = ~np.isfinite(det) | (det <= 1e-12)
+    if np.any(bad_leverage):
+        nums = ", ".join(str(i + 1) for i in idx_used[bad_leverage])
+        warnings.append(f"observations {nums} alone determine a term: their leave-one-out "
+                        "residual is undefined")
+        loo_x[idx_used[bad_leverage]] = np.nan
+        loo_e[idx_used[bad_leverage]] = np.nan
+    good = np.isfinite(loo_x[idx_used])
+    loo_rms = (math.sqrt(float(np.mean(loo_x[idx_used][good] ** 2 + loo_e[idx_used][good] ** 2)))
+               if np.any(good) else math.nan)
+    outliers = tuple(int(i + 1) for i, p in zip(idx_used, p_values, strict=True)
+                     if np.isfinite(p) and p < outlier_alpha / n)
+    return _LeaveOneOut(loo_x, loo_e, stud, loo_rms, outliers)
+
+
+def _diagnostics(free: Sequence[Term], corr: np.ndarray, cond: float) -> list[str]:
+    """Warnings about correlated terms and a weakly determined model."""
+    warnings = []
+    m = len(free)
+    for i in range(m):
+        for j in range(i + 1, m):
+            if abs(corr[i, j]) >= CORRELATION_WARNING:
+                warnings.append(f"terms {free[i].name} and {free[j].name} are correlated "
+                                f"({corr[i, j]:+.3f}): the coverage barely separates them")
+    if cond > 1e4:
+        warnings.append(f"design matrix condition number {cond:.3g}: weakly determined model")
+    return warnings
+
+
+def _weights(sub: Observations, weighted: bool, n: int) -> np.ndarray:
+    if weighted and sub.sigma_arcsec is not None:
+        w = 1.0 / sub.sigma_arcsec ** 2
+        return w / w.mean()
+    return np.ones(n)
 
 
 def fit(
@@ -283,20 +424,7 @@ def fit(
         Too few usable observations for the terms, or sky coverage that cannot
         separate them; the message names the terms involved.
     """
-    try:
-        term_list = list(parse_terms(terms))
-    except TermError as exc:
-        raise FitError(str(exc)) from None
-    fix = {parse_term(k).name: float(v) for k, v in (fix or {}).items()}
-    names = [t.name for t in term_list]
-    for name in fix:
-        if name not in names:
-            term_list.append(parse_term(name))
-            names.append(name)
-    try:
-        parse_terms(names)
-    except TermError as exc:
-        raise FitError(str(exc)) from None
+    term_list, fix = _prepare_terms(terms, fix)
     free = [t for t in term_list if t.name not in fix]
     free_idx = [i for i, t in enumerate(term_list) if t.name not in fix]
     obs = observations
@@ -314,55 +442,18 @@ def fit(
             f"({', '.join(t.name for t in free)}): need at least {max(m, m // 2 + 1)}",
             tuple(t.name for t in free))
     sub = obs.select(used)
-    if weighted and sub.sigma_arcsec is not None:
-        w = 1.0 / sub.sigma_arcsec ** 2
-        w = w / w.mean()
-    else:
-        w = np.ones(n)
+    w = _weights(sub, weighted, n)
     sw = np.sqrt(np.concatenate([w, w]))
-
     values = np.array([fix.get(t.name, (start or {}).get(t.name, 0.0)) for t in term_list],
                       dtype=float)
-    warnings: list[str] = []
-    # Can the sky coverage separate the terms?  First-order bases at the observed
-    # positions: exactly the coverage, so exact degeneracies show as exact.
-    coverage = _design(free, sub.az_true, sub.el_true)
-    norms = np.linalg.norm(coverage, axis=0)
-    if np.any(norms == 0):
-        dead = [t.name for t, v in zip(free, norms, strict=True) if v == 0]
-        raise FitError(f"terms {', '.join(dead)} have no effect at these positions", tuple(dead))
-    s0, vt0 = np.linalg.svd(coverage / norms, full_matrices=False)[1:]
-    if s0[-1] <= s0[0] / DEGENERATE_CONDITION:
-        msg, involved = _degeneracy_message(free, vt0[s0 <= s0[0] / DEGENERATE_CONDITION],
-                                            obs, used)
-        raise FitError(msg, involved)
-
-    # Gauss–Newton with the Jacobian of the rigorous model (quadratic convergence)
-    converged = False
-    iterations = 0
-    a_raw, e_raw = sub.az_raw, sub.el_raw
-    for iterations in range(1, max_iterations + 1):  # noqa: B007
-        a_mod, e_mod, jac = forward_and_jacobian(term_list, values, free_idx, a_raw, e_raw)
-        dx, de = _sky_residuals(sub, a_mod, e_mod)
-        jac *= sw[:, None]
-        scale = np.linalg.norm(jac, axis=0)
-        step, *_ = scipy.linalg.lstsq(jac / scale, np.concatenate([dx, de]) * sw,
-                                      lapack_driver="gelsy", check_finite=False)
-        step = step / scale / ARCSEC
-        values[free_idx] += step
-        biggest = float(np.max(np.abs(step)))
-        if biggest < 1e-5:  # 10 µas: below this the step is numerical noise
-            converged = True
-            break
-    if not converged:
-        warnings.append(f"fit did not converge in {max_iterations} iterations "
-                        f"(last step {biggest:.2g}″)")
+    _check_coverage(free, sub, obs, used)
+    sol = _solve(term_list, values, free_idx, sub, sw, max_iterations)
+    warnings = sol.warnings
     # The last Jacobian is the one at the solution to ~1e-5″; the residuals of
     # every observation (masked ones too) come from one rigorous evaluation.
-    model = PointingModel(term_list, values)
-    all_dx, all_de = _residuals(model, obs)
+    all_dx, all_de = _residuals(PointingModel(term_list, values), obs)
     dx, de = all_dx[used], all_de[used]
-    u, s, vt = np.linalg.svd(jac / scale, full_matrices=False)
+    u, s, vt = np.linalg.svd(sol.jac / sol.scale, full_matrices=False)
     cond = float(s[0] / s[-1]) if s[-1] > 0 else math.inf
 
     r = np.concatenate([dx, de])  # radians, unweighted
@@ -371,58 +462,13 @@ def fit(
     sky_rms = math.sqrt(float(r @ r) / n) / ARCSEC
     rms_w = math.sqrt(sum_sq / n) / ARCSEC
     psd = math.sqrt(float(r @ r) / (n - m / 2.0)) / ARCSEC
-    # C = (JᵀWJ)⁻¹ in (coefficient radians)² per (residual radian)²
+    # covariance C = (JᵀWJ)⁻¹ in (coefficient radians)² per (residual radian)²
     vs = vt / s[:, None]
-    cov_scaled = vs.T @ vs
-    cov = cov_scaled / np.outer(scale, scale)
+    cov = (vs.T @ vs) / np.outer(sol.scale, sol.scale)
     sig_free = np.sqrt(np.diag(cov)) * rms_w  # arcsec: C is per rad², residual RMS in arcsec
     corr = cov / np.sqrt(np.outer(np.diag(cov), np.diag(cov)))
-
-    # leave-one-out and studentized residuals from the 2×2 hat-matrix blocks
-    loo_x, loo_e, stud = (np.full(n_obs, np.nan) for _ in range(3))
-    idx_used = np.nonzero(used)[0]
-    hx, he = u[:n], u[n:]
-    h11 = np.einsum("ij,ij->i", hx, hx)
-    h22 = np.einsum("ij,ij->i", he, he)
-    h12 = np.einsum("ij,ij->i", hx, he)
-    a11, a22, a12 = 1.0 - h11, 1.0 - h22, -h12
-    det = a11 * a22 - a12 * a12
-    rx, re = rw[:n], rw[n:]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        lx = (a22 * rx - a12 * re) / det
-        le = (a11 * re - a12 * rx) / det
-        q = rx * lx + re * le  # rᵢᵀ(I − Hᵢᵢ)⁻¹rᵢ
-    dof = 2 * n - m
-    p_values = np.full(n, np.nan)
-    if dof > 2:
-        s2_i = (sum_sq - q) / (dof - 2)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            stat = q / s2_i
-        stud[idx_used] = np.sqrt(np.maximum(stat, 0.0))
-        p_values = scipy.special.fdtrc(2, dof - 2, stat / 2.0)  # F(2, dof − 2) survival
-    wi = np.sqrt(w)
-    loo_x[idx_used] = lx / wi / ARCSEC
-    loo_e[idx_used] = le / wi / ARCSEC
-    bad_leverage = ~np.isfinite(det) | (det <= 1e-12)
-    if np.any(bad_leverage):
-        nums = ", ".join(str(i + 1) for i in idx_used[bad_leverage])
-        warnings.append(f"observations {nums} alone determine a term: their leave-one-out "
-                        "residual is undefined")
-        loo_x[idx_used[bad_leverage]] = np.nan
-        loo_e[idx_used[bad_leverage]] = np.nan
-    good = np.isfinite(loo_x[idx_used])
-    loo_rms = (math.sqrt(float(np.mean(loo_x[idx_used][good] ** 2 + loo_e[idx_used][good] ** 2)))
-               if np.any(good) else math.nan)
-    outliers = tuple(int(i + 1) for i, p in zip(idx_used, p_values, strict=True)
-                     if np.isfinite(p) and p < outlier_alpha / n)
-
-    for i in range(m):
-        for j in range(i + 1, m):
-            if abs(corr[i, j]) >= CORRELATION_WARNING:
-                warnings.append(f"terms {free[i].name} and {free[j].name} are correlated "
-                                f"({corr[i, j]:+.3f}): the coverage barely separates them")
-    if cond > 1e4:
-        warnings.append(f"design matrix condition number {cond:.3g}: weakly determined model")
+    loo = _leave_one_out(u, rw, w, used, m, sum_sq, outlier_alpha, warnings)
+    warnings += _diagnostics(free, corr, cond)
 
     sigmas: list[float | None] = [None] * len(term_list)
     for k, i in enumerate(free_idx):
@@ -434,7 +480,7 @@ def fit(
         "n_used": n,
         "sky_rms_arcsec": sky_rms,
         "psd_arcsec": psd,
-        "loo_rms_arcsec": loo_rms,
+        "loo_rms_arcsec": loo.loo_rms,
         "condition_number": cond,
         "weighted": bool(weighted and sub.sigma_arcsec is not None),
     }
@@ -444,25 +490,15 @@ def fit(
     if "site" not in model_info and obs.site:
         model_info["site"] = dict(obs.site)
     model_info.setdefault("provenance", {"source": obs.source} if obs.source else {})
-    final = PointingModel(term_list, values, sigmas=sigmas,
+    final = PointingModel(term_list, sol.values, sigmas=sigmas,
                           fixed=[t.name in fix for t in term_list],
                           covariance=full_cov, info=model_info)
     return FitResult(
-        model=final,
-        observations=obs,
-        used=used,
-        dx=all_dx / ARCSEC,
-        de=all_de / ARCSEC,
-        loo_dx=loo_x,
-        loo_de=loo_e,
-        studentized=stud,
-        sky_rms=sky_rms,
-        psd=psd,
-        loo_rms=loo_rms,
-        condition_number=cond,
-        correlation=corr,
-        fitted_terms=tuple(t.name for t in free),
-        outlier_candidates=outliers,
-        warnings=tuple(warnings),
-        iterations=iterations,
+        model=final, observations=obs, used=used,
+        dx=all_dx / ARCSEC, de=all_de / ARCSEC,
+        loo_dx=loo.loo_x, loo_de=loo.loo_e, studentized=loo.stud,
+        sky_rms=sky_rms, psd=psd, loo_rms=loo.loo_rms, condition_number=cond,
+        correlation=corr, fitted_terms=tuple(t.name for t in free),
+        outlier_candidates=loo.outliers, warnings=tuple(warnings),
+        iterations=sol.iterations,
     )
