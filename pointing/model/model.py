@@ -387,15 +387,28 @@ class PointingModel:
                     continue
                 if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v):
                     raise fail(f"{where}.{key} must be a finite number, found {v!r}")
+            flag = row.get("fixed", False)
+            if not isinstance(flag, bool):
+                raise fail(f"{where}.fixed must be true or false, found {flag!r}")
             values.append(float(row["value_arcsec"]))
             sigmas.append(row.get("sigma_arcsec"))
-            fixed.append(bool(row.get("fixed", False)))
+            fixed.append(flag)
         cov = data.get("covariance_arcsec2")
         if cov is not None:
-            cov = np.asarray(cov, dtype=float)
+            try:
+                cov = np.asarray(cov, dtype=float)
+            except (TypeError, ValueError):
+                raise fail("covariance_arcsec2 must be a matrix of numbers") from None
+            if not np.all(np.isfinite(cov)):
+                raise fail("covariance_arcsec2 holds values that are not finite numbers")
             if cov.shape != (len(names), len(names)):
                 raise fail(f"covariance_arcsec2 must be {len(names)}×{len(names)}, "
                            f"found shape {cov.shape}")
+        for key, kinds in (("created_utc", str), ("caption", str), ("site", Mapping),
+                           ("fit", Mapping), ("provenance", Mapping), ("extra", Mapping)):
+            if data.get(key) is not None and not isinstance(data[key], kinds):
+                raise fail(f"field {key!r} must be a {'string' if kinds is str else 'object'}, "
+                           f"found {type(data[key]).__name__}")
         info = {k: data[k] for k in ("created_utc", "caption", "site", "fit", "provenance")
                 if data.get(k) is not None}
         if isinstance(data.get("extra"), Mapping):
@@ -431,6 +444,9 @@ class PointingModel:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise FileFormatError(path, None, f"cannot read model file: {exc.strerror}") from None
+        except UnicodeDecodeError as exc:
+            raise FileFormatError(path, None, f"not a text (UTF-8) file: undecodable byte at "
+                                  f"offset {exc.start}") from None
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
