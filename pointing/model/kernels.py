@@ -60,6 +60,7 @@ __all__ = [
     "forward",
     "inverse",
     "solve_inverse",
+    "tilt_matrix",
 ]
 
 _HALF_PI = 0.5 * math.pi
@@ -90,6 +91,12 @@ class Plan:
     @property
     def empty(self) -> bool:
         return not self.ops
+
+    @property
+    def az_offset(self) -> Any:
+        """The constant azimuth shift of the model (−ΣIA, radians): outputs are put on
+        the input's cable-wrap turn moved by it, so both directions agree on the turn."""
+        return sum((-op[1] for op in self.ops if op[0] == "az" and op[2] is None), 0.0)
 
 
 # ---- compiling -------------------------------------------------------------
@@ -237,6 +244,11 @@ def _tilt_rows(an: Any, aw: Any, xp: Any) -> tuple[Any, ...]:
             -s * u, s * w, 1.0 - c1)
 
 
+def tilt_matrix(an: float, aw: float) -> tuple[float, ...]:
+    """The tilt rotation of AN/AW (radians) as nine floats, row-major."""
+    return tuple(float(v) for v in _tilt_rows(an, aw, MATH))
+
+
 def _tilt(a: Any, e: Any, an: Any, aw: Any, xp: Any, transpose: bool = False
           ) -> tuple[Any, Any]:
     r = _tilt_rows(an, aw, xp)
@@ -320,16 +332,18 @@ def _largest(da: Any, de: Any, xp: Any) -> float:
 
 def forward(plan: Plan, a: Any, e: Any, xp: Any = np) -> tuple[Any, Any]:
     """True position at raw (a, e): every operation in order."""
+    ref = a + plan.az_offset
     for op in plan.ops:
         a, e = _apply(op, a, e, xp)
-    return a, e
+    return ref + _wrap(a - ref), e
 
 
 def inverse(plan: Plan, a: Any, e: Any, xp: Any = np) -> tuple[Any, Any]:
     """Raw position that :func:`forward` takes to (a, e): operations undone in reverse."""
+    ref = a - plan.az_offset
     for op in reversed(plan.ops):
         a, e = _undo(op, a, e, xp)
-    return a, e
+    return ref + _wrap(a - ref), e
 
 
 def _unit(a: Any, e: Any) -> np.ndarray:
@@ -407,8 +421,9 @@ def solve_inverse(plan: Plan, ta: np.ndarray, te: np.ndarray
     if np.any(bad):
         idx = np.nonzero(bad)[0]
         fa, fe = _fallback(plan, a_in[idx], e_in[idx])
-        # Newton's starts may lie half a turn away: same cable-wrap turn as the request
-        ra[idx], re[idx] = a_in[idx] + _wrap(fa - a_in[idx]), fe
+        # Newton's starts may lie half a turn away: the turn of the request (moved by IA)
+        ref = a_in[idx] - plan.az_offset
+        ra[idx], re[idx] = ref + _wrap(fa - ref), fe
         lost = idx[~np.isfinite(fa)]
         status[lost] = 3
     in_range = (re >= ELEVATION_MIN - 1e-12) & (re <= ELEVATION_MAX + 1e-12)

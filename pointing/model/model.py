@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from pointing.errors import FileFormatError, TermError
-from pointing.model import kernels
+from pointing.model import compiled, kernels
 from pointing.model.terms import MATH, Term, parse_term, parse_terms
 from pointing.units import ARCSEC
 from pointing.units import wrap_pi as _wrap
@@ -112,6 +112,14 @@ def _chunked(fn: Any, a: np.ndarray, e: np.ndarray, n_out: int = 2) -> tuple[np.
     return tuple(outs)
 
 
+#: set to False to run the numpy kernels even where numba is installed (tests, debugging)
+USE_COMPILED = True
+
+
+def _use_compiled() -> bool:
+    return USE_COMPILED and compiled.available()
+
+
 def _is_scalar(x: Any) -> bool:
     return isinstance(x, (float, int, np.floating, np.integer)) and not isinstance(x, bool)
 
@@ -159,7 +167,8 @@ class PointingModel:
     ``true_from_raw`` may be called from several threads at once.
     """
 
-    __slots__ = ("_covariance", "_fixed", "_info", "_plan", "_sigmas", "_terms", "_values")
+    __slots__ = ("_arrays", "_covariance", "_fixed", "_info", "_plan", "_sigmas", "_terms",
+                 "_values")
 
     def __init__(
         self,
@@ -208,6 +217,7 @@ class PointingModel:
         self._info = dict(info or {})
         self._plan = kernels.compile_plan(
             self._terms, tuple(v * ARCSEC for v in self._values))
+        self._arrays = compiled.encode(self._plan.ops)
 
     # -- description --------------------------------------------------------
     @property
@@ -280,12 +290,17 @@ class PointingModel:
             a, e = float(az), float(el)
             if not (math.isfinite(a) and kernels.ELEVATION_MIN <= e <= kernels.INPUT_MAX):
                 return math.nan, math.nan
+            if _use_compiled():
+                return compiled.forward_scalar(self._arrays, a, e)
             return kernels.forward(self._plan, a, e, MATH)
         a, e, shape = _as_arrays(az, el)
         ok = np.isfinite(a) & (e >= kernels.ELEVATION_MIN) & (e <= kernels.INPUT_MAX)
-        plan = self._plan
-        ta, te = _chunked(lambda x, y: kernels.forward(plan, x, y, np),
-                          np.where(ok, a, 0.0), np.where(ok, e, 0.0))
+        a, e = np.where(ok, a, 0.0), np.where(ok, e, 0.0)
+        if _use_compiled():
+            ta, te = compiled.forward(self._arrays, a, e)
+        else:
+            plan = self._plan
+            ta, te = _chunked(lambda x, y: kernels.forward(plan, x, y, np), a, e)
         return np.where(ok, ta, np.nan).reshape(shape), np.where(ok, te, np.nan).reshape(shape)
 
     def raw_from_true_status(self, az: Any, el: Any) -> tuple[Any, Any, Any]:
@@ -297,9 +312,26 @@ class PointingModel:
         Where the status is not 0 the demand is NaN.
         """
         scalar = _is_scalar(az) and _is_scalar(el)
+        if scalar and _use_compiled():
+            a, e = float(az), float(el)
+            if math.isfinite(a) and kernels.ELEVATION_MIN <= e <= kernels.INPUT_MAX:
+                ra, re, flag = compiled.inverse_scalar(self._arrays, a, e)
+                if not flag and kernels.ELEVATION_MIN <= re <= kernels.ELEVATION_MAX:
+                    return ra, re, 0
         a, e, shape = _as_arrays(az, el)
         plan = self._plan
-        ra, re, st = _chunked(lambda x, y: kernels.solve_inverse(plan, x, y), a, e, n_out=3)
+        if _use_compiled():
+            ok = np.isfinite(a) & (e >= kernels.ELEVATION_MIN) & (e <= kernels.INPUT_MAX)
+            ra, re, flag = compiled.inverse(self._arrays, np.where(ok, a, 0.0),
+                                            np.where(ok, e, 0.5))
+            flag |= ~ok | ~((re >= kernels.ELEVATION_MIN) & (re <= kernels.ELEVATION_MAX))
+            st = np.zeros(a.shape, np.int8)
+            if np.any(flag):  # the zenith region, the hole, bad input: the checked path
+                idx = np.nonzero(flag)[0]
+                ra[idx], re[idx], st[idx] = kernels.solve_inverse(plan, a[idx], e[idx])
+        else:
+            ra, re, st = _chunked(lambda x, y: kernels.solve_inverse(plan, x, y), a, e,
+                                  n_out=3)
         if scalar:
             return float(ra[0]), float(re[0]), int(st[0])
         return ra.reshape(shape), re.reshape(shape), st.reshape(shape)

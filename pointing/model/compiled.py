@@ -1,0 +1,367 @@
+"""Compiled (numba) kernels of the sequential model: the daemon's fast path.
+
+The same convention as :mod:`pointing.model.kernels`, written per position on
+the unit vector of the direction: every term is a rotation of that vector
+whose angle is evaluated from the sines and cosines of the position reached so
+far (kept up to date from the vector itself, so no trigonometric call is
+needed between terms; harmonics use the multiple-angle recurrence, small
+rotation angles a short series exact to machine precision).  Azimuth and
+elevation are taken from the vector once, at the end.
+
+The inverse undoes the terms in reverse order in closed form (rotations, the
+sideways and non-perpendicularity maps solved algebraically), with a
+fixed point for terms evaluated at the position they move (a few passes:
+their contraction is ~1e-4 per pass).  Positions where this is not safe — a
+state within 1° of the zenith, a fixed point that does not settle, the
+zenith hole, a demand outside the range — are flagged, and the caller
+solves them on the checked (numpy) path.
+
+numba is imported lazily (its import costs ~0.3 s; ``import pointing`` must
+stay numpy-only) and is optional: :func:`available` says whether it is
+installed; without it the numpy kernels are used.  Positions beyond the
+zenith keep the side they were given through the whole chain (the numpy path
+may switch side where a term itself moves a position across the zenith, a
+band as wide as that term's correction: there the two differ in how the
+later terms see the azimuth; the checked path is the reference).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from pointing.model.terms import TX_COT_LIMIT
+
+__all__ = ["available", "encode", "forward", "inverse"]
+
+_KIND = {"az": 0, "el": 1, "ca": 2, "npae": 3, "tilt": 4, "nrx": 5, "nry": 6}
+_FCODE = {"TF": 1, "TX": 2, "ECES": 3, "ECEC": 4}
+_ZENITH_GUARD = 0.0175  # |cos E| below this (1° from the zenith): use the checked path
+
+_jit: Any = None
+_tried = False
+
+
+def available() -> bool:
+    """Whether the compiled kernels can be used (numba importable)."""
+    return _kernels() is not None
+
+
+def _kernels() -> Any:
+    global _jit, _tried
+    if not _tried:
+        _tried = True
+        try:  # lazy: numba's import cost is paid by the first model application only
+            import numba
+        except ImportError:  # pragma: no cover - numba is a declared dependency
+            _jit = None
+        else:
+            _jit = _build(numba)
+    return _jit
+
+
+def encode(ops: tuple[tuple[Any, ...], ...]) -> tuple[np.ndarray, ...]:
+    """Flatten a plan's operations into arrays for the compiled kernels.
+
+    ``ops`` are :class:`pointing.model.kernels.Plan` operations with float
+    coefficients (radians).
+    """
+    n = len(ops)
+    kind = np.zeros(n, np.int64)
+    coef = np.zeros(n, np.float64)
+    fcode = np.zeros(n, np.int64)
+    nfac = np.zeros(n, np.int64)
+    fac = np.zeros((n, 3, 3), np.int64)
+    par = np.zeros((n, 9), np.float64)
+    off = np.zeros(1, np.float64)  # the constant azimuth shift (−ΣIA): the wrap reference
+    for i, op in enumerate(ops):
+        k = op[0]
+        if k in ("az", "el") and op[2] is None:
+            kind[i] = _KIND[k]
+            if k == "az":
+                off[0] -= op[1]
+            coef[i] = op[1]
+            par[i, 0], par[i, 1] = math.cos(op[1]), math.sin(op[1])
+        elif k in ("az", "el", "sky"):
+            kind[i] = {"el": 7, "az": 8, "sky": 9}[k]
+            coef[i] = op[1]
+            if isinstance(op[2], str):
+                fcode[i] = _FCODE[op[2]]
+            else:
+                nfac[i] = len(op[2])
+                for j, (func, coord, mult) in enumerate(op[2]):
+                    fac[i, j] = (0 if func == "S" else 1, "AEZ".index(coord), mult)
+        elif k == "tilt":
+            from pointing.model.kernels import tilt_matrix
+
+            kind[i] = 4
+            par[i] = tilt_matrix(float(op[1]), float(op[2]))
+        else:
+            kind[i] = _KIND[k]
+            coef[i] = op[1]
+            par[i, 0], par[i, 1] = math.cos(op[1]), math.sin(op[1])
+    return kind, coef, fcode, nfac, fac, par, off
+
+
+def forward(arrays: tuple[np.ndarray, ...], a: np.ndarray, e: np.ndarray
+            ) -> tuple[np.ndarray, np.ndarray]:
+    k = _kernels()
+    out_a, out_e = np.empty_like(a), np.empty_like(e)
+    k.forward_many(*arrays, a, e, out_a, out_e)
+    return out_a, out_e
+
+
+def inverse(arrays: tuple[np.ndarray, ...], a: np.ndarray, e: np.ndarray
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Chain inverse; the third array flags positions the caller must check."""
+    k = _kernels()
+    out_a, out_e = np.empty_like(a), np.empty_like(e)
+    flag = np.zeros(a.shape, np.bool_)
+    k.inverse_many(*arrays, a, e, out_a, out_e, flag)
+    return out_a, out_e, flag
+
+
+def forward_scalar(arrays: tuple[np.ndarray, ...], a: float, e: float) -> tuple[float, float]:
+    return _kernels().forward_one(*arrays, a, e)
+
+
+def inverse_scalar(arrays: tuple[np.ndarray, ...], a: float, e: float
+                   ) -> tuple[float, float, bool]:
+    return _kernels().inverse_one(*arrays, a, e)
+
+
+def _build(numba: Any) -> Any:
+    """Compile the kernels (once per process; numba caches them on disk)."""
+    njit = numba.njit(cache=True, nogil=True)
+    helper = numba.njit(cache=True, nogil=True, inline="always")
+    pi, half_pi, cot_limit, guard = math.pi, 0.5 * math.pi, TX_COT_LIMIT, _ZENITH_GUARD
+
+    @helper
+    def small_sc(d):
+        if abs(d) < 1e-3:  # series: error below d⁷/5040 ≈ 2e-25
+            d2 = d * d
+            return (d * (1.0 - d2 / 6.0 * (1.0 - d2 / 20.0)),
+                    1.0 - d2 / 2.0 * (1.0 - d2 / 12.0 * (1.0 - d2 / 30.0)))
+        return math.sin(d), math.cos(d)
+
+    @helper
+    def multiple(s1, c1, k):
+        s, c = s1, c1
+        for _ in range(k - 1):
+            s, c = s * c1 + c * s1, c * c1 - s * s1
+        return s, c
+
+    @helper
+    def fvalue(fcode, nf, fac, i, sa, ca, se, ce):
+        if fcode == 1:
+            return -ce
+        if fcode == 2:
+            return -ce / max(se, ce / cot_limit)
+        if fcode == 3:
+            return se
+        if fcode == 4:
+            return ce
+        v = 1.0
+        for j in range(nf):
+            coord = fac[i, j, 1]
+            if coord == 0:  # harmonic azimuth 180° − A: sin = sin A, cos = −cos A
+                s1, c1 = sa, -ca
+            elif coord == 1:
+                s1, c1 = se, ce
+            else:  # zenith distance
+                s1, c1 = ce, se
+            s, c = multiple(s1, c1, fac[i, j, 2])
+            v *= s if fac[i, j, 0] == 0 else c
+        return v
+
+    @helper
+    def state(vx, vy, vz, side, sa, ca):
+        h = math.sqrt(vx * vx + vy * vy)
+        ce = side * h
+        if h > 0.0:
+            return vy / ce, vx / ce, vz, ce
+        return sa, ca, vz, ce
+
+    @helper
+    def rot_el(vx, vy, vz, sa, ca, se, ce, s, c):
+        # toward the zenith along the vertical circle: up = (−sE cA, −sE sA, cE)
+        return (c * vx - s * se * ca, c * vy - s * se * sa, c * vz + s * ce)
+
+    @helper
+    def el_step(se, ce, s, c):
+        # E += d by angle addition, as the numpy kernels do (E may pass 90°: the side
+        # follows the sign of cos E)
+        se2, ce2 = se * c + ce * s, ce * c - se * s
+        return se2, ce2, (-1.0 if ce2 < 0.0 else 1.0)
+
+    @helper
+    def rot_across(vx, vy, vz, sa, ca, s, c):
+        # across the vertical circle: east = (−sA, cA, 0)
+        return c * vx - s * sa, c * vy + s * ca, c * vz
+
+    @helper
+    def rot_az(vx, vy, s, c):
+        return c * vx - s * vy, s * vx + c * vy
+
+    @njit
+    def fwd(kind, coef, fcode, nfac, fac, par, off, a, e):
+        side = -1.0 if e > half_pi else 1.0
+        sa, ca, se, ce = math.sin(a), math.cos(a), math.sin(e), math.cos(e)
+        vx, vy, vz = ce * ca, ce * sa, se
+        for i in range(kind.size):
+            k = kind[i]
+            if k == 0:  # A −= c
+                vx, vy = rot_az(vx, vy, -par[i, 1], par[i, 0])
+            elif k == 1:  # E += c
+                se, ce, side = el_step(se, ce, par[i, 1], par[i, 0])
+                vx, vy, vz = ce * ca, ce * sa, se
+                continue
+            elif k == 2:  # CA: across by −c
+                vx, vy, vz = rot_across(vx, vy, vz, sa, ca, -par[i, 1], par[i, 0])
+            elif k == 3:  # NPAE
+                sn, cn = par[i, 1], par[i, 0]
+                vx, vy, vz = ce * ca + se * sn * sa, ce * sa - se * sn * ca, se * cn
+            elif k == 4:
+                vx, vy, vz = (par[i, 0] * vx + par[i, 1] * vy + par[i, 2] * vz,
+                              par[i, 3] * vx + par[i, 4] * vy + par[i, 5] * vz,
+                              par[i, 6] * vx + par[i, 7] * vy + par[i, 8] * vz)
+            elif k == 5 or k == 6:  # Nasmyth: E step, then across, both at this E
+                c0 = coef[i]
+                de = -c0 * se if k == 5 else c0 * ce
+                x = -c0 * ce if k == 5 else -c0 * se
+                s, c = small_sc(de)
+                se, ce, side = el_step(se, ce, s, c)
+                vx, vy, vz = ce * ca, ce * sa, se
+                s, c = small_sc(x)
+                vx, vy, vz = rot_across(vx, vy, vz, sa, ca, s, c)
+            else:
+                d = coef[i] * fvalue(fcode[i], nfac[i], fac, i, sa, ca, se, ce)
+                s, c = small_sc(d)
+                if k == 7:
+                    se, ce, side = el_step(se, ce, s, c)
+                    vx, vy, vz = ce * ca, ce * sa, se
+                    continue
+                elif k == 8:
+                    vx, vy = rot_az(vx, vy, s, c)
+                else:
+                    vx, vy, vz = rot_across(vx, vy, vz, sa, ca, s, c)
+            sa, ca, se, ce = state(vx, vy, vz, side, sa, ca)
+        h = math.sqrt(vx * vx + vy * vy)
+        el = math.atan2(vz, side * h)
+        az = math.atan2(side * vy, side * vx)
+        ref = a + off[0]  # the output's turn: the input's, moved by the azimuth zero point
+        return ref + ((az - ref + pi) % (2.0 * pi) - pi), el
+
+    @helper
+    def solve_h(vx, vy, p, q):
+        # horizontal v = p·(cA, sA) + q·(−sA, cA): solve for (sA, cA)
+        n = p * p + q * q
+        return (p * vy - q * vx) / n, (p * vx + q * vy) / n
+
+    @helper
+    def undo_across(vx, vy, vz, side, x_s, x_c):
+        se = vz / x_c
+        if abs(se) > 1.0:
+            return math.nan, math.nan, math.nan, 0.0, 0.0, 0.0, 0.0
+        ce = side * math.sqrt(1.0 - se * se)
+        sa, ca = solve_h(vx, vy, x_c * ce, x_s)
+        return ce * ca, ce * sa, se, sa, ca, se, ce
+
+    @njit
+    def inv(kind, coef, fcode, nfac, fac, par, off, a, e):
+        side = -1.0 if e > half_pi else 1.0
+        sa, ca, se, ce = math.sin(a), math.cos(a), math.sin(e), math.cos(e)
+        vx, vy, vz = ce * ca, ce * sa, se
+        flag = abs(ce) < guard
+        for i in range(kind.size - 1, -1, -1):
+            k = kind[i]
+            if k == 0:
+                vx, vy = rot_az(vx, vy, par[i, 1], par[i, 0])
+            elif k == 1:
+                se, ce, side = el_step(se, ce, -par[i, 1], par[i, 0])
+                vx, vy, vz = ce * ca, ce * sa, se
+                flag = flag or abs(ce) < guard
+                continue
+            elif k == 2:
+                vx, vy, vz, sa, ca, se, ce = undo_across(vx, vy, vz, side, -par[i, 1], par[i, 0])
+            elif k == 3:
+                sn, cn = par[i, 1], par[i, 0]
+                se = vz / cn
+                if abs(se) > 1.0:
+                    return math.nan, math.nan, True
+                ce = side * math.sqrt(1.0 - se * se)
+                sa, ca = solve_h(vx, vy, ce, -se * sn)
+                vx, vy, vz = ce * ca, ce * sa, se
+            elif k == 4:
+                vx, vy, vz = (par[i, 0] * vx + par[i, 3] * vy + par[i, 6] * vz,
+                              par[i, 1] * vx + par[i, 4] * vy + par[i, 7] * vz,
+                              par[i, 2] * vx + par[i, 5] * vy + par[i, 8] * vz)
+            else:  # evaluated where they act: fixed point on the pre-image
+                tx, ty, tz = vx, vy, vz
+                tsa, tca, tse, tce, tside = sa, ca, se, ce, side
+                psa, pca, pse, pce, pside = sa, ca, se, ce, side
+                ux, uy, uz = vx, vy, vz
+                last = 1e300
+                settled = False
+                for _ in range(12):
+                    if k == 5 or k == 6:
+                        c0 = coef[i]
+                        de = -c0 * pse if k == 5 else c0 * pce
+                        x = -c0 * pce if k == 5 else -c0 * pse
+                        s, c = small_sc(x)
+                        ux, uy, uz, usa, uca, use, uce = undo_across(tx, ty, tz, tside, s, c)
+                        s, c = small_sc(de)
+                        pse, pce, pside = el_step(use, uce, -s, c)
+                        psa, pca = usa, uca
+                        ux, uy, uz = pce * pca, pce * psa, pse
+                        d = de + x
+                    else:
+                        d = coef[i] * fvalue(fcode[i], nfac[i], fac, i, psa, pca, pse, pce)
+                        s, c = small_sc(d)
+                        if k == 7:
+                            pse, pce, pside = el_step(tse, tce, -s, c)
+                            psa, pca = tsa, tca
+                            ux, uy, uz = pce * pca, pce * psa, pse
+                        elif k == 8:
+                            ux, uy = rot_az(tx, ty, -s, c)
+                            uz = tz
+                            psa, pca, pse, pce = state(ux, uy, uz, tside, psa, pca)
+                        else:
+                            ux, uy, uz, psa, pca, pse, pce = undo_across(tx, ty, tz, tside, s, c)
+                    if abs(d - last) <= 1e-12:  # the error left is ~1e-4 of this step
+                        settled = True
+                        break
+                    last = d
+                side = pside if (k == 5 or k == 6 or k == 7) else tside
+                vx, vy, vz = ux, uy, uz
+                if not settled:
+                    flag = True
+            sa, ca, se, ce = state(vx, vy, vz, side, sa, ca)
+            if not (abs(ce) >= guard):  # also NaN (the zenith hole)
+                flag = True
+        h = math.sqrt(vx * vx + vy * vy)
+        el = math.atan2(vz, side * h)
+        az = math.atan2(side * vy, side * vx)
+        ref = a - off[0]
+        return ref + ((az - ref + pi) % (2.0 * pi) - pi), el, flag
+
+    @njit
+    def forward_many(kind, coef, fcode, nfac, fac, par, off, a, e, out_a, out_e):
+        for j in range(a.size):
+            out_a[j], out_e[j] = fwd(kind, coef, fcode, nfac, fac, par, off, a[j], e[j])
+
+    @njit
+    def inverse_many(kind, coef, fcode, nfac, fac, par, off, a, e, out_a, out_e, flag):
+        for j in range(a.size):
+            out_a[j], out_e[j], flag[j] = inv(kind, coef, fcode, nfac, fac, par, off,
+                                              a[j], e[j])
+
+    class K:
+        pass
+
+    k = K()
+    k.forward_many, k.inverse_many = forward_many, inverse_many
+    k.forward_one, k.inverse_one = fwd, inv
+    return k
