@@ -1,12 +1,13 @@
 """Compiled (numba) kernels of the sequential model: the daemon's fast path.
 
 The same convention as :mod:`pointing.model.kernels`, written per position on
-the unit vector of the direction: every term is a rotation of that vector
-whose angle is evaluated from the sines and cosines of the position reached so
-far (kept up to date from the vector itself, so no trigonometric call is
-needed between terms; harmonics use the multiple-angle recurrence, small
-rotation angles a short series exact to machine precision).  Azimuth and
-elevation are taken from the vector once, at the end.
+the sines and cosines of its azimuth and elevation: every term moves them by
+angle addition (exact rotations: the sideways and non-perpendicularity maps
+written without cancellation near the zenith, the tilt through the unit
+vector), so no trigonometric call is needed between terms; harmonics use the
+multiple-angle recurrence, small angles a short series exact to machine
+precision.  The outputs are taken as small angles from the input (a series
+again), so a call costs four sines/cosines in all.
 
 The inverse undoes the terms in reverse order in closed form (rotations, the
 sideways and non-perpendicularity maps solved algebraically), with a
@@ -136,7 +137,7 @@ def _build(numba: Any) -> Any:
     """Compile the kernels (once per process; numba caches them on disk)."""
     njit = numba.njit(cache=True, nogil=True)
     helper = numba.njit(cache=True, nogil=True, inline="always")
-    pi, half_pi, cot_limit, guard = math.pi, 0.5 * math.pi, TX_COT_LIMIT, _ZENITH_GUARD
+    half_pi, cot_limit, guard = 0.5 * math.pi, TX_COT_LIMIT, _ZENITH_GUARD
 
     @helper
     def small_sc(d):
@@ -185,11 +186,6 @@ def _build(numba: Any) -> Any:
         return sa, ca, vz, ce
 
     @helper
-    def rot_el(vx, vy, vz, sa, ca, se, ce, s, c):
-        # toward the zenith along the vertical circle: up = (−sE cA, −sE sA, cE)
-        return (c * vx - s * se * ca, c * vy - s * se * sa, c * vz + s * ce)
-
-    @helper
     def el_step(se, ce, s, c):
         # E += d by angle addition, as the numpy kernels do (E may pass 90°: the side
         # follows the sign of cos E)
@@ -197,155 +193,155 @@ def _build(numba: Any) -> Any:
         return se2, ce2, (-1.0 if ce2 < 0.0 else 1.0)
 
     @helper
-    def rot_across(vx, vy, vz, sa, ca, s, c):
-        # across the vertical circle: east = (−sA, cA, 0)
-        return c * vx - s * sa, c * vy + s * ca, c * vz
+    def turn(sa, ca, s, c):
+        # azimuth moved by the angle whose sine and cosine are s, c
+        return sa * c + ca * s, ca * c - sa * s
 
     @helper
-    def rot_az(vx, vy, s, c):
-        return c * vx - s * vy, s * vx + c * vy
+    def across(sa, ca, se, ce, side, s, c):
+        # across the vertical circle by x (sin s, cos c): E' from sin E' = cos x sin E,
+        # A' = A + Δ with (cos Δ, sin Δ) = (cos x cos E, sin x) / cos E'
+        se2 = c * se
+        ce2 = side * math.sqrt(ce * ce + se * se * s * s)  # = cos E', without cancellation
+        if ce2 == 0.0:
+            return sa, ca, se2, ce2
+        sa2, ca2 = turn(sa, ca, s / ce2, c * ce / ce2)
+        return sa2, ca2, se2, ce2
+
+    @helper
+    def small_angle(s, c):
+        # atan2(s, c) for the small angles of a model's correction, by its series
+        if c > 0.0 and abs(s) < 1e-3 * c:
+            t = s / c
+            t2 = t * t
+            return t * (1.0 - t2 * (1.0 / 3.0 - t2 * (0.2 - t2 / 7.0)))
+        return math.atan2(s, c)
 
     @njit
     def fwd(kind, coef, fcode, nfac, fac, par, off, a, e):
         side = -1.0 if e > half_pi else 1.0
-        sa, ca, se, ce = math.sin(a), math.cos(a), math.sin(e), math.cos(e)
-        vx, vy, vz = ce * ca, ce * sa, se
+        sa0, ca0, se0, ce0 = math.sin(a), math.cos(a), math.sin(e), math.cos(e)
+        sa, ca, se, ce = sa0, ca0, se0, ce0
         for i in range(kind.size):
             k = kind[i]
             if k == 0:  # A −= c
-                vx, vy = rot_az(vx, vy, -par[i, 1], par[i, 0])
+                sa, ca = turn(sa, ca, -par[i, 1], par[i, 0])
             elif k == 1:  # E += c
                 se, ce, side = el_step(se, ce, par[i, 1], par[i, 0])
-                vx, vy, vz = ce * ca, ce * sa, se
-                continue
             elif k == 2:  # CA: across by −c
-                vx, vy, vz = rot_across(vx, vy, vz, sa, ca, -par[i, 1], par[i, 0])
-            elif k == 3:  # NPAE
+                sa, ca, se, ce = across(sa, ca, se, ce, side, -par[i, 1], par[i, 0])
+            elif k == 3:  # NPAE: about the horizontal axis at A
                 sn, cn = par[i, 1], par[i, 0]
-                vx, vy, vz = ce * ca + se * sn * sa, ce * sa - se * sn * ca, se * cn
+                se2 = se * cn
+                ce2 = side * math.sqrt(ce * ce + se * se * sn * sn)
+                if ce2 != 0.0:
+                    sa, ca = turn(sa, ca, -se * sn / ce2, ce / ce2)
+                se, ce = se2, ce2
             elif k == 4:
+                vx, vy, vz = ce * ca, ce * sa, se
                 vx, vy, vz = (par[i, 0] * vx + par[i, 1] * vy + par[i, 2] * vz,
                               par[i, 3] * vx + par[i, 4] * vy + par[i, 5] * vz,
                               par[i, 6] * vx + par[i, 7] * vy + par[i, 8] * vz)
+                sa, ca, se, ce = state(vx, vy, vz, side, sa, ca)
             elif k == 5 or k == 6:  # Nasmyth: E step, then across, both at this E
                 c0 = coef[i]
                 de = -c0 * se if k == 5 else c0 * ce
                 x = -c0 * ce if k == 5 else -c0 * se
                 s, c = small_sc(de)
                 se, ce, side = el_step(se, ce, s, c)
-                vx, vy, vz = ce * ca, ce * sa, se
                 s, c = small_sc(x)
-                vx, vy, vz = rot_across(vx, vy, vz, sa, ca, s, c)
+                sa, ca, se, ce = across(sa, ca, se, ce, side, s, c)
             else:
                 d = coef[i] * fvalue(fcode[i], nfac[i], fac, i, sa, ca, se, ce)
                 s, c = small_sc(d)
                 if k == 7:
                     se, ce, side = el_step(se, ce, s, c)
-                    vx, vy, vz = ce * ca, ce * sa, se
-                    continue
                 elif k == 8:
-                    vx, vy = rot_az(vx, vy, s, c)
+                    sa, ca = turn(sa, ca, s, c)
                 else:
-                    vx, vy, vz = rot_across(vx, vy, vz, sa, ca, s, c)
-            sa, ca, se, ce = state(vx, vy, vz, side, sa, ca)
-        h = math.sqrt(vx * vx + vy * vy)
-        el = math.atan2(vz, side * h)
-        az = math.atan2(side * vy, side * vx)
-        ref = a + off[0]  # the output's turn: the input's, moved by the azimuth zero point
-        return ref + ((az - ref + pi) % (2.0 * pi) - pi), el
+                    sa, ca, se, ce = across(sa, ca, se, ce, side, s, c)
+        # the outputs as small angles from the input (moved by IA): no atan2 in general
+        el = e + small_angle(se * ce0 - ce * se0, ce * ce0 + se * se0)
+        sr, cr = turn(sa0, ca0, math.sin(off[0]), math.cos(off[0]))
+        az = a + off[0] + small_angle(sa * cr - ca * sr, ca * cr + sa * sr)
+        return az, el
 
     @helper
-    def solve_h(vx, vy, p, q):
-        # horizontal v = p·(cA, sA) + q·(−sA, cA): solve for (sA, cA)
-        n = p * p + q * q
-        return (p * vy - q * vx) / n, (p * vx + q * vy) / n
-
-    @helper
-    def undo_across(vx, vy, vz, side, x_s, x_c):
-        se = vz / x_c
-        if abs(se) > 1.0:
-            return math.nan, math.nan, math.nan, 0.0, 0.0, 0.0, 0.0
-        ce = side * math.sqrt(1.0 - se * se)
-        sa, ca = solve_h(vx, vy, x_c * ce, x_s)
-        return ce * ca, ce * sa, se, sa, ca, se, ce
+    def undo_across(sa, ca, se, ce, side, s, c):
+        # the position that across(…, s, c) takes to (A, E); NaN inside the hole
+        rest = ce * ce - s * s
+        if rest < 0.0:
+            return math.nan, math.nan, math.nan, math.nan
+        se0 = se / c
+        ce0 = side * math.sqrt(rest) / c
+        sa0, ca0 = turn(sa, ca, -s / ce, c * ce0 / ce)
+        return sa0, ca0, se0, ce0
 
     @njit
     def inv(kind, coef, fcode, nfac, fac, par, off, a, e):
         side = -1.0 if e > half_pi else 1.0
-        sa, ca, se, ce = math.sin(a), math.cos(a), math.sin(e), math.cos(e)
-        vx, vy, vz = ce * ca, ce * sa, se
+        sa0, ca0, se0, ce0 = math.sin(a), math.cos(a), math.sin(e), math.cos(e)
+        sa, ca, se, ce = sa0, ca0, se0, ce0
         flag = abs(ce) < guard
         for i in range(kind.size - 1, -1, -1):
             k = kind[i]
             if k == 0:
-                vx, vy = rot_az(vx, vy, par[i, 1], par[i, 0])
+                sa, ca = turn(sa, ca, par[i, 1], par[i, 0])
             elif k == 1:
                 se, ce, side = el_step(se, ce, -par[i, 1], par[i, 0])
-                vx, vy, vz = ce * ca, ce * sa, se
-                flag = flag or abs(ce) < guard
-                continue
             elif k == 2:
-                vx, vy, vz, sa, ca, se, ce = undo_across(vx, vy, vz, side, -par[i, 1], par[i, 0])
+                sa, ca, se, ce = undo_across(sa, ca, se, ce, side, -par[i, 1], par[i, 0])
             elif k == 3:
                 sn, cn = par[i, 1], par[i, 0]
-                se = vz / cn
-                if abs(se) > 1.0:
+                rest = ce * ce - sn * sn
+                if rest < 0.0:
                     return math.nan, math.nan, True
-                ce = side * math.sqrt(1.0 - se * se)
-                sa, ca = solve_h(vx, vy, ce, -se * sn)
-                vx, vy, vz = ce * ca, ce * sa, se
+                se1 = se / cn
+                ce1 = side * math.sqrt(rest) / cn
+                sa, ca = turn(sa, ca, se1 * sn / ce, ce1 / ce)
+                se, ce = se1, ce1
             elif k == 4:
+                vx, vy, vz = ce * ca, ce * sa, se
                 vx, vy, vz = (par[i, 0] * vx + par[i, 3] * vy + par[i, 6] * vz,
                               par[i, 1] * vx + par[i, 4] * vy + par[i, 7] * vz,
                               par[i, 2] * vx + par[i, 5] * vy + par[i, 8] * vz)
+                sa, ca, se, ce = state(vx, vy, vz, side, sa, ca)
             else:  # evaluated where they act: fixed point on the pre-image
-                tx, ty, tz = vx, vy, vz
                 tsa, tca, tse, tce, tside = sa, ca, se, ce, side
-                psa, pca, pse, pce, pside = sa, ca, se, ce, side
-                ux, uy, uz = vx, vy, vz
                 last = 1e300
                 settled = False
                 for _ in range(12):
                     if k == 5 or k == 6:
                         c0 = coef[i]
-                        de = -c0 * pse if k == 5 else c0 * pce
-                        x = -c0 * pce if k == 5 else -c0 * pse
+                        de = -c0 * se if k == 5 else c0 * ce
+                        x = -c0 * ce if k == 5 else -c0 * se
                         s, c = small_sc(x)
-                        ux, uy, uz, usa, uca, use, uce = undo_across(tx, ty, tz, tside, s, c)
+                        qsa, qca, qse, qce = undo_across(tsa, tca, tse, tce, tside, s, c)
                         s, c = small_sc(de)
-                        pse, pce, pside = el_step(use, uce, -s, c)
-                        psa, pca = usa, uca
-                        ux, uy, uz = pce * pca, pce * psa, pse
+                        se, ce, side = el_step(qse, qce, -s, c)
+                        sa, ca = qsa, qca
                         d = de + x
                     else:
-                        d = coef[i] * fvalue(fcode[i], nfac[i], fac, i, psa, pca, pse, pce)
+                        d = coef[i] * fvalue(fcode[i], nfac[i], fac, i, sa, ca, se, ce)
                         s, c = small_sc(d)
                         if k == 7:
-                            pse, pce, pside = el_step(tse, tce, -s, c)
-                            psa, pca = tsa, tca
-                            ux, uy, uz = pce * pca, pce * psa, pse
+                            se, ce, side = el_step(tse, tce, -s, c)
                         elif k == 8:
-                            ux, uy = rot_az(tx, ty, -s, c)
-                            uz = tz
-                            psa, pca, pse, pce = state(ux, uy, uz, tside, psa, pca)
+                            sa, ca = turn(tsa, tca, -s, c)
                         else:
-                            ux, uy, uz, psa, pca, pse, pce = undo_across(tx, ty, tz, tside, s, c)
+                            sa, ca, se, ce = undo_across(tsa, tca, tse, tce, tside, s, c)
                     if abs(d - last) <= 1e-12:  # the error left is ~1e-4 of this step
                         settled = True
                         break
                     last = d
-                side = pside if (k == 5 or k == 6 or k == 7) else tside
-                vx, vy, vz = ux, uy, uz
                 if not settled:
                     flag = True
-            sa, ca, se, ce = state(vx, vy, vz, side, sa, ca)
             if not (abs(ce) >= guard):  # also NaN (the zenith hole)
                 flag = True
-        h = math.sqrt(vx * vx + vy * vy)
-        el = math.atan2(vz, side * h)
-        az = math.atan2(side * vy, side * vx)
-        ref = a - off[0]
-        return ref + ((az - ref + pi) % (2.0 * pi) - pi), el, flag
+        el = e + small_angle(se * ce0 - ce * se0, ce * ce0 + se * se0)
+        sr, cr = turn(sa0, ca0, -math.sin(off[0]), math.cos(off[0]))
+        az = a - off[0] + small_angle(sa * cr - ca * sr, ca * cr + sa * sr)
+        return az, el, flag
 
     @njit
     def forward_many(kind, coef, fcode, nfac, fac, par, off, a, e, out_a, out_e):
