@@ -48,17 +48,23 @@ import scipy.stats
 
 from pointing.errors import FitError
 from pointing.model.design import term_design
-from pointing.model.fit import FitResult, fit
+from pointing.model.fit import FitResult
+from pointing.model.fit import fit as exact_fit
 from pointing.model.model import ARCSEC, forward_and_jacobian
 from pointing.model.run import Observations
 from pointing.model.terms import Term, parse_term
 
-__all__ = ["AutoResult", "auto_fit", "candidate_pool", "kfold_rms"]
+__all__ = ["AutoResult", "auto_fit", "candidate_pool", "kfold_rms", "nested_cv_rms"]
 
 #: always in the model (zero points) unless the caller says otherwise
 BASE_TERMS = ("IA", "IE")
 GEOMETRIC_CANDIDATES = ("CA", "NPAE", "AN", "AW", "TF", "TX", "ECES")
 ROBUST_START = ("IA", "IE", "CA", "NPAE", "AN", "AW", "TF")
+
+
+def fit(observations: Observations, terms: Sequence[str], **kwargs: Any) -> FitResult:
+    """The screening refit: rigorous residuals, first-order Jacobian (see ``exact_jacobian``)."""
+    return exact_fit(observations, terms, exact_jacobian=False, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -172,20 +178,53 @@ def candidate_pool(max_order: int = 3, *, product_order: int | None = None,
 def kfold_rms(obs: Observations, terms: Sequence[str], *, k: int = 5, seed: int = 0,
               fix: Mapping[str, float] | None = None) -> float:
     """k-fold cross-validated sky RMS (arcsec) of a term list, rigorous refits."""
-    idx = np.nonzero(obs.used)[0]
-    if idx.size < 2 * k:
-        k = max(2, idx.size // 2)
-    rng = np.random.default_rng(seed)
-    folds = np.array_split(rng.permutation(idx), k)
     sq = []
-    for fold in folds:
+    for fold in _folds(obs, k, seed):
         mask = [int(i) + 1 for i in fold]
         try:
-            res = fit(obs, list(terms), fix=fix, mask=mask)
+            res = exact_fit(obs, list(terms), fix=fix, mask=mask)
         except FitError:
             return math.inf
         sq.extend((res.dx[fold] ** 2 + res.de[fold] ** 2).tolist())
     return math.sqrt(float(np.mean(sq)))
+
+
+def _folds(obs: Observations, k: int, seed: int) -> list[np.ndarray]:
+    """The k folds (0-based indices of used observations) both CV figures share."""
+    idx = np.nonzero(obs.used)[0]
+    if idx.size < 2 * k:
+        k = max(2, idx.size // 2)
+    rng = np.random.default_rng(seed)
+    return np.array_split(rng.permutation(idx), k)
+
+
+def nested_cv_rms(obs: Observations, *, k: int = 5, seed: int = 0,
+                  **auto_kwargs: Any) -> dict[str, Any]:
+    """Honest predictive RMS of the *procedure*: selection inside the cross-validation.
+
+    For each of ``k`` folds the whole automatic model (outlier handling,
+    selection, fit) is built on the other folds only and predicts the held-out
+    stars; the RMS over every held-out star (arcsec) is what the model would
+    do on stars it never saw, not flattered by the choice of terms.  The folds
+    are those of :func:`kfold_rms` (same ``seed``), so a fixed term list's
+    k-fold RMS is directly comparable.
+
+    Returns ``{"rms_arcsec", "terms_per_fold", "n_terms_median"}``.
+    """
+    sq: list[float] = []
+    chosen: list[list[str]] = []
+    for fold in _folds(obs, k, seed):
+        keep = obs.used.copy()
+        keep[fold] = False
+        res = auto_fit(obs.with_used(keep), **auto_kwargs)
+        ta, te = res.fit.model.true_from_raw(obs.az_raw[fold], obs.el_raw[fold])
+        dx = ((obs.az_true[fold] - ta + math.pi) % (2 * math.pi) - math.pi) * np.cos(
+            obs.el_true[fold])
+        de = obs.el_true[fold] - te
+        sq.extend(((dx ** 2 + de ** 2) / ARCSEC ** 2).tolist())
+        chosen.append(list(res.selected_terms))
+    return {"rms_arcsec": math.sqrt(float(np.mean(sq))), "terms_per_fold": chosen,
+            "n_terms_median": float(np.median([len(c) for c in chosen]))}
 
 
 def _robust_outliers(obs: Observations, terms: Sequence[str], reject_sigma: float,
@@ -590,7 +629,7 @@ def auto_fit(
                                          min_independence=min_independence,
                                          max_terms=max_terms, shortlist=shortlist,
                                          bonferroni=mode == "parsimony")
-        final = fit(work, chosen)
+        final = exact_fit(work, chosen)
         if len(rejected) >= max_reject:
             break
         worst = _worst_studentized(final)
