@@ -50,7 +50,7 @@ from pointing.errors import FitError
 from pointing.model.design import term_design
 from pointing.model.fit import FitResult
 from pointing.model.fit import fit as exact_fit
-from pointing.model.model import ARCSEC, forward_and_jacobian
+from pointing.model.model import ARCSEC, PointingModel
 from pointing.model.run import Observations
 from pointing.model.terms import Term, parse_term
 
@@ -60,6 +60,8 @@ __all__ = ["AutoResult", "auto_fit", "candidate_pool", "kfold_rms", "nested_cv_r
 BASE_TERMS = ("IA", "IE")
 GEOMETRIC_CANDIDATES = ("CA", "NPAE", "AN", "AW", "TF", "TX", "ECES")
 ROBUST_START = ("IA", "IE", "CA", "NPAE", "AN", "AW", "TF")
+#: highest harmonic order the automatic search accepts (the pool grows as its square)
+MAX_ORDER = 12
 
 
 def fit(observations: Observations, terms: Sequence[str], **kwargs: Any) -> FitResult:
@@ -141,8 +143,10 @@ def candidate_pool(max_order: int = 3, *, product_order: int | None = None,
     Harmonics that duplicate a geometric term exactly (HSCE ≡ −IA, HECE ≡ −TF,
     HSSE ≡ NPAE, ...) are left out, as are their Z spellings.
     """
-    if max_order < 1:
-        raise FitError(f"max_order must be at least 1, got {max_order}")
+    if isinstance(max_order, bool) or not isinstance(max_order, int) or not (
+            1 <= max_order <= MAX_ORDER):
+        raise FitError(f"max_order must be a whole number 1..{MAX_ORDER} (FAUTO searches to 8), "
+                       f"got {max_order!r}")
     names: list[str] = list(GEOMETRIC_CANDIDATES)
     if rotator:
         names += ["NRX", "NRY"]
@@ -237,13 +241,14 @@ def _robust_outliers(obs: Observations, terms: Sequence[str], reject_sigma: floa
     free = list(range(len(term_list)))
 
     def resid(c: np.ndarray) -> np.ndarray:
-        a, e, _ = forward_and_jacobian(term_list, c, [], sub.az_raw, sub.el_raw)
+        a, e = PointingModel(term_list, c).true_from_raw(sub.az_raw, sub.el_raw)
         dx = ((sub.az_true - a + math.pi) % (2 * math.pi) - math.pi) * np.cos(sub.el_true)
         return np.concatenate([dx, sub.el_true - e]) / ARCSEC
 
     def jac(c: np.ndarray) -> np.ndarray:
-        _, _, j = forward_and_jacobian(term_list, c, free, sub.az_raw, sub.el_raw)
-        return -j
+        # first order at the model's positions: a screening fit needs no more
+        a, e = PointingModel(term_list, c).true_from_raw(sub.az_raw, sub.el_raw)
+        return -term_design([term_list[i] for i in free], a, e)
 
     r0 = resid(values)
     scale0 = 1.4826 * np.median(np.abs(r0 - np.median(r0))) + 1e-3
