@@ -607,6 +607,8 @@ def auto_fit(
         Too few observations for even the base terms, or coverage that cannot
         determine them; the message names the terms.
     """
+    # Over 80 lines with its docstring (parameters of every guard); the body is the
+    # four stages of the module docstring in order, each a function above.
     if mode not in ("parsimony", "prediction"):
         raise FitError(f"mode must be 'parsimony' or 'prediction', got {mode!r}")
     obs = observations

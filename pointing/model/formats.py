@@ -120,6 +120,8 @@ def read_tpoint(path: str | Path) -> Observations:
     FileFormatError
         With the file and line number for anything malformed.
     """
+    # Over 80 lines: one pass over the lines of the format with an error per malformed
+    # kind, each naming the line; splitting it would scatter the format's grammar.
     lines = _read_lines(path)
     caption: str | None = None
     options: list[str] = []
