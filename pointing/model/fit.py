@@ -39,7 +39,7 @@ import scipy.special
 
 from pointing.errors import FitError, TermError
 from pointing.model.design import DEFAULT_TERMS, term_design
-from pointing.model.model import ARCSEC, PointingModel, forward_and_jacobian
+from pointing.model.model import ARCSEC, PointingModel, coefficient_limit, forward_and_jacobian
 from pointing.model.run import Observations
 from pointing.model.terms import Term, parse_term, parse_terms
 from pointing.units import URAD_PER_ARCSEC
@@ -310,6 +310,11 @@ def _solve(term_list: list[Term], values: np.ndarray, free_idx: list[int], sub: 
                                       lapack_driver="gelsy", check_finite=False)
         step = step / scale / ARCSEC
         values[free_idx] += step
+        for i in free_idx:
+            if not abs(values[i]) <= coefficient_limit(term_list[i].name):
+                name = term_list[i].name
+                raise FitError(f"the fit diverges: {name} reached {values[i]:.3g}″; the "
+                               "coverage cannot determine this model", (name,))
         biggest = float(np.max(np.abs(step)))
         if biggest < 1e-5:  # 10 µas: below this the step is numerical noise
             converged = True

@@ -42,7 +42,7 @@ from pointing.model.terms import MATH, Term, parse_term, parse_terms
 from pointing.units import ARCSEC
 from pointing.units import wrap_pi as _wrap
 
-__all__ = ["MODEL_FILE_VERSION", "PointingModel"]
+__all__ = ["MODEL_FILE_VERSION", "PointingModel", "coefficient_limit", "forward_and_jacobian"]
 
 #: version of the project's JSON model file; loading refuses any other
 MODEL_FILE_VERSION = 1
@@ -53,6 +53,11 @@ _CHUNK = 8192  # elements per block in the vectorised path
 #: largest coefficient accepted (arcsec): IA up to half a turn, the rest 10°
 _COEF_LIMIT = {"IA": 648000.0}
 _COEF_LIMIT_DEFAULT = 36000.0
+
+
+def coefficient_limit(name: str) -> float:
+    """Largest coefficient a model accepts for a term (arcsec): IA half a turn, else 10°."""
+    return _COEF_LIMIT.get(name, _COEF_LIMIT_DEFAULT)
 
 
 def forward_and_jacobian(terms: Sequence[Term], values_arcsec: np.ndarray,
