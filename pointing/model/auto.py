@@ -461,7 +461,10 @@ def _swap(obs: Observations, current: FitResult, chosen: list[str], base: Sequen
         best: tuple[float, str, str, FitResult] | None = None
         for name in [n for n in chosen if n not in base]:
             rest = [n for n in chosen if n != name]
-            without = fit(obs, rest)
+            try:
+                without = fit(obs, rest)
+            except FitError:  # the others alone do not hold together: keep this one
+                continue
             u = without.used
             r = np.concatenate([without.dx[u], without.de[u]]) * ARCSEC
             limit = complexity(parse_term(name))
