@@ -59,6 +59,39 @@ def fvalue(fcode, nf, fac, i, sa, ca, se, ce):
     return v
 
 @helper
+def fvalue_d(fcode, nf, fac, i, sa, ca, se, ce, wrt_e):
+    """f and its derivative along E (``wrt_e``) or along A, at one position."""
+    if fcode == 1:
+        return -ce, (se if wrt_e else 0.0)
+    if fcode == 2:
+        if se > ce / cot_limit:
+            return -ce / se, (1.0 / (se * se) if wrt_e else 0.0)
+        return -cot_limit, 0.0
+    if fcode == 3:
+        return se, (ce if wrt_e else 0.0)
+    if fcode == 4:
+        return ce, (-se if wrt_e else 0.0)
+    v, dv = 1.0, 0.0
+    for j in range(nf):
+        coord = fac[i, j, 1]
+        k = fac[i, j, 2]
+        if coord == 0:  # harmonic azimuth 180° − A: d/dA = −d/dA'
+            s1, c1, sign = sa, -ca, (0.0 if wrt_e else -1.0)
+        elif coord == 1:
+            s1, c1, sign = se, ce, (1.0 if wrt_e else 0.0)
+        else:  # zenith distance: d/dE = −d/dZ
+            s1, c1, sign = ce, se, (-1.0 if wrt_e else 0.0)
+        s, c = multiple(s1, c1, k)
+        if fac[i, j, 0] == 0:
+            g, dg = s, sign * k * c
+        else:
+            g, dg = c, -sign * k * s
+        dv = dv * g + v * dg
+        v = v * g
+    return v, dv
+
+
+@helper
 def state(vx, vy, vz, side, sa, ca):
     h = math.sqrt(vx * vx + vy * vy)
     ce = side * h
@@ -187,7 +220,35 @@ def inv(kind, coef, fcode, nfac, fac, par, off, a, e):
                           par[i, 1] * vx + par[i, 4] * vy + par[i, 7] * vz,
                           par[i, 2] * vx + par[i, 5] * vy + par[i, 8] * vz)
             sa, ca, se, ce = state(vx, vy, vz, side, sa, ca)
-        else:  # evaluated where they act: fixed point on the pre-image
+        elif k == 7 or k == 8:  # along E or A, evaluated where they act: Newton
+            # t = p + c·f(p): from p₀ = t − c·f(t), one Newton step on p with f′ leaves
+            # an error ~ (c·f″)·(c·f′·c·f)², below 1e-14 rad; large terms take a second
+            tsa, tca, tse, tce = sa, ca, se, ce
+            d0 = coef[i] * fvalue(fcode[i], nfac[i], fac, i, sa, ca, se, ce)
+            d = d0
+            for _ in range(3):
+                s, c = small_sc(d)
+                if k == 7:
+                    se, ce, side = el_step(tse, tce, -s, c)
+                else:
+                    sa, ca = turn(tsa, tca, -s, c)
+                f1, df1 = fvalue_d(fcode[i], nfac[i], fac, i, sa, ca, se, ce, k == 7)
+                slope = coef[i] * df1
+                if not abs(slope) < 0.5:  # no contraction (or NaN): the checked path
+                    flag = True
+                    break
+                step = (coef[i] * f1 - d) / (1.0 + slope)
+                d = d + step
+                if abs(step) < 3e-7:  # what is left is below (c·f″)·step² ≈ 1e-14
+                    s, c = small_sc(d)
+                    if k == 7:
+                        se, ce, side = el_step(tse, tce, -s, c)
+                    else:
+                        sa, ca = turn(tsa, tca, -s, c)
+                    break
+            else:
+                flag = True
+        else:  # across (sky terms) and Nasmyth: fixed point on the pre-image
             tsa, tca, tse, tce, tside = sa, ca, se, ce, side
             last = 1e300
             settled = False
@@ -205,12 +266,7 @@ def inv(kind, coef, fcode, nfac, fac, par, off, a, e):
                 else:
                     d = coef[i] * fvalue(fcode[i], nfac[i], fac, i, sa, ca, se, ce)
                     s, c = small_sc(d)
-                    if k == 7:
-                        se, ce, side = el_step(tse, tce, -s, c)
-                    elif k == 8:
-                        sa, ca = turn(tsa, tca, -s, c)
-                    else:
-                        sa, ca, se, ce = undo_across(tsa, tca, tse, tce, tside, s, c)
+                    sa, ca, se, ce = undo_across(tsa, tca, tse, tce, tside, s, c)
                 if abs(d - last) <= 1e-12:  # the error left is ~1e-4 of this step
                     settled = True
                     break
