@@ -287,6 +287,14 @@ def _first_order(term_list: list[Term], values: np.ndarray, free_idx: list[int],
     return a_mod, e_mod, jac
 
 
+def _check_divergence(term_list: list[Term], values: np.ndarray, free_idx: list[int]) -> None:
+    for i in free_idx:
+        if not abs(values[i]) <= coefficient_limit(term_list[i].name):
+            name = term_list[i].name
+            raise FitError(f"the fit diverges: {name} reached {values[i]:.3g}″; the "
+                           "coverage cannot determine this model", (name,))
+
+
 def _solve(term_list: list[Term], values: np.ndarray, free_idx: list[int], sub: Observations,
            sw: np.ndarray, max_iterations: int, exact: bool = True) -> _Solution:
     """Gauss–Newton with the Jacobian of the rigorous model (quadratic convergence).
@@ -300,26 +308,29 @@ def _solve(term_list: list[Term], values: np.ndarray, free_idx: list[int], sub: 
     iterations = 0
     biggest = math.nan
     a_raw, e_raw = sub.az_raw, sub.el_raw
-    jacobian = forward_and_jacobian if exact else _first_order
-    for iterations in range(1, max_iterations + 1):  # noqa: B007
-        a_mod, e_mod, jac = jacobian(term_list, values, free_idx, a_raw, e_raw)
-        dx, de = sky_residuals(sub, a_mod, e_mod)
-        jac *= sw[:, None]
-        scale = np.linalg.norm(jac, axis=0)
-        step, *_ = scipy.linalg.lstsq(jac / scale, np.concatenate([dx, de]) * sw,
-                                      lapack_driver="gelsy", check_finite=False)
-        step = step / scale / ARCSEC
-        values[free_idx] += step
-        for i in free_idx:
-            if not abs(values[i]) <= coefficient_limit(term_list[i].name):
-                name = term_list[i].name
-                raise FitError(f"the fit diverges: {name} reached {values[i]:.3g}″; the "
-                               "coverage cannot determine this model", (name,))
-        biggest = float(np.max(np.abs(step)))
-        if biggest < 1e-5:  # 10 µas: below this the step is numerical noise
-            converged = True
-            break
-    warnings = [] if converged else [f"fit did not converge in {max_iterations} iterations "
+    # the cheap first-order Jacobian takes the iteration close (1 mas); the exact one
+    # then needs one or two steps to the exact minimum and is the one kept for the
+    # covariance
+    phases = [(_first_order, 1e-3), (forward_and_jacobian, 1e-5)] if exact else [
+        (_first_order, 1e-5)]
+    for jacobian, tolerance in phases:
+        converged = False
+        for _ in range(max_iterations):
+            iterations += 1
+            a_mod, e_mod, jac = jacobian(term_list, values, free_idx, a_raw, e_raw)
+            dx, de = sky_residuals(sub, a_mod, e_mod)
+            jac *= sw[:, None]
+            scale = np.linalg.norm(jac, axis=0)
+            step, *_ = scipy.linalg.lstsq(jac / scale, np.concatenate([dx, de]) * sw,
+                                          lapack_driver="gelsy", check_finite=False)
+            step = step / scale / ARCSEC
+            values[free_idx] += step
+            _check_divergence(term_list, values, free_idx)
+            biggest = float(np.max(np.abs(step)))
+            if biggest < tolerance:  # 10 µas at the end: below this a step is noise
+                converged = True
+                break
+    warnings = [] if converged else [f"fit did not converge in {iterations} iterations "
                                      f"(last step {biggest:.2g}″)"]
     return _Solution(values, jac, scale, iterations, warnings)
 
