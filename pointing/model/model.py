@@ -53,6 +53,8 @@ _CHUNK = 8192  # elements per block in the vectorised path
 #: largest coefficient accepted (arcsec): IA up to half a turn, the rest 10°
 _COEF_LIMIT = {"IA": 648000.0}
 _COEF_LIMIT_DEFAULT = 36000.0
+#: observations from which the fit's Jacobian runs row by row on the compiled kernel
+_COMPILED_ROWS = 200
 
 
 def coefficient_limit(name: str) -> float:
@@ -94,7 +96,14 @@ def forward_and_jacobian(terms: Sequence[Term], values_arcsec: np.ndarray,
         up[i] += h
         down[i] -= h
         rows += [up, down]
-    fa, fe = kernels.forward_batch(terms, np.array(rows), az, el)
+    if az.size >= _COMPILED_ROWS and _use_compiled():
+        # one compiled pass per coefficient vector beats numpy's (rows × N) arrays here
+        out = [compiled.forward(compiled.encode(kernels.compile_plan(terms, tuple(r)).ops),
+                                az, el) for r in rows]
+        fa = np.array([o[0] for o in out])
+        fe = np.array([o[1] for o in out])
+    else:
+        fa, fe = kernels.forward_batch(terms, np.array(rows), az, el)
     n = az.size
     jac = np.empty((2 * n, len(free)))
     cos_e = np.cos(fe[0])
