@@ -38,15 +38,13 @@ import scipy.linalg
 import scipy.special
 
 from pointing.errors import FitError, TermError
-from pointing.model.model import ARCSEC, PointingModel, forward_and_jacobian
+from pointing.model.design import DEFAULT_TERMS, term_design
+from pointing.model.model import ARCSEC, PointingModel, coefficient_limit, forward_and_jacobian
 from pointing.model.run import Observations
 from pointing.model.terms import Term, parse_term, parse_terms
 from pointing.units import URAD_PER_ARCSEC
 
-__all__ = ["DEFAULT_TERMS", "FitResult", "fit"]
-
-#: the basic alt-az model of the domain brief
-DEFAULT_TERMS = ("IA", "IE", "CA", "NPAE", "AN", "AW", "TF", "TX")
+__all__ = ["DEFAULT_TERMS", "FitResult", "fit", "sky_residuals"]
 CORRELATION_WARNING = 0.95
 #: condition number above which the coverage is taken not to separate the terms
 DEGENERATE_CONDITION = 1e8
@@ -188,18 +186,7 @@ class FitResult:
         return "\n".join(lines)
 
 
-def _design(free: Sequence[Term], az: np.ndarray, el: np.ndarray) -> np.ndarray:
-    """2N×M first-order Jacobian (rows: dx for all stars, then de), per radian."""
-    n = az.size
-    jac = np.zeros((2 * n, len(free)))
-    for k, term in enumerate(free):
-        bx, be = term.basis(az, el)
-        jac[:n, k] = bx
-        jac[n:, k] = be
-    return jac
-
-
-def _sky_residuals(obs: Observations, az: np.ndarray, el: np.ndarray
+def sky_residuals(obs: Observations, az: np.ndarray, el: np.ndarray
                    ) -> tuple[np.ndarray, np.ndarray]:
     """Sky residuals true − model (radians): ΔA·cos E_true and ΔE."""
     dx = ((obs.az_true - az + math.pi) % (2 * math.pi) - math.pi) * np.cos(obs.el_true)
@@ -207,7 +194,7 @@ def _sky_residuals(obs: Observations, az: np.ndarray, el: np.ndarray
 
 
 def _residuals(model: PointingModel, obs: Observations) -> tuple[np.ndarray, np.ndarray]:
-    return _sky_residuals(obs, *model.true_from_raw(obs.az_raw, obs.el_raw))
+    return sky_residuals(obs, *model.true_from_raw(obs.az_raw, obs.el_raw))
 
 
 def _parse_mask(mask: Iterable[int] | None, n: int) -> np.ndarray:
@@ -235,59 +222,22 @@ def _degeneracy_message(free: Sequence[Term], null: np.ndarray, obs: Observation
     return msg, involved
 
 
-def fit(
-    observations: Observations,
-    terms: str | Sequence[str] = DEFAULT_TERMS,
-    *,
-    fix: Mapping[str, float] | None = None,
-    mask: Iterable[int] | None = None,
-    weighted: bool = True,
-    start: Mapping[str, float] | None = None,
-    max_iterations: int = 50,
-    outlier_alpha: float = 0.05,
-    info: Mapping[str, Any] | None = None,
-) -> FitResult:
-    """Fit a pointing model to a run by least squares in sky units.
-
-    Parameters
-    ----------
-    observations : Observations
-        True and raw positions (radians).
-    terms : str or sequence of str
-        Term names (TPOINT); a comma-separated string works.  Additive terms
-        are applied in this order.
-    fix : mapping of str to float, optional
-        Terms held fixed at these values (arcsec); a name not in ``terms`` is
-        added to the model as a fixed term.
-    mask : iterable of int, optional
-        1-based observation numbers (file order) to leave out of the fit.
-    weighted : bool
-        Weight by ``observations.sigma_arcsec`` when it is present.
-    start : mapping of str to float, optional
-        Starting values (arcsec); zero by default (the fit converges from
-        zero even for azimuth offsets of many degrees).
-    max_iterations : int
-        Gauss–Newton iterations at most.
-    outlier_alpha : float
-        Family-wise significance for outlier candidates.
-    info : mapping, optional
-        Extra metadata stored in the model (site, provenance, ...).
-
-    Returns
-    -------
-    FitResult
-
-    Raises
-    ------
-    FitError
-        Too few usable observations for the terms, or sky coverage that cannot
-        separate them; the message names the terms involved.
-    """
+def _prepare_terms(terms: str | Sequence[str], fix: Mapping[str, float] | None
+                   ) -> tuple[list[Term], dict[str, float]]:
+    """Parsed model terms (fixed ones appended when not listed) and the fixed values."""
     try:
         term_list = list(parse_terms(terms))
     except TermError as exc:
         raise FitError(str(exc)) from None
-    fix = {parse_term(k).name: float(v) for k, v in (fix or {}).items()}
+    if not term_list and not fix:
+        raise FitError("no terms to fit: give at least one term")
+    try:
+        fix = {parse_term(k).name: float(v) for k, v in (fix or {}).items()}
+    except TermError as exc:
+        raise FitError(str(exc)) from None
+    bad = [k for k, v in fix.items() if not math.isfinite(v)]
+    if bad:
+        raise FitError(f"fixed value of {', '.join(bad)} is not finite")
     names = [t.name for t in term_list]
     for name in fix:
         if name not in names:
@@ -297,36 +247,17 @@ def fit(
         parse_terms(names)
     except TermError as exc:
         raise FitError(str(exc)) from None
-    free = [t for t in term_list if t.name not in fix]
-    free_idx = [i for i, t in enumerate(term_list) if t.name not in fix]
-    obs = observations
-    n_obs = len(obs)
-    finite = (np.isfinite(obs.az_true) & np.isfinite(obs.el_true)
-              & np.isfinite(obs.az_raw) & np.isfinite(obs.el_raw))
-    used = obs.used & _parse_mask(mask, n_obs) & finite
-    n = int(used.sum())
-    m = len(free)
-    if m == 0:
-        raise FitError("no term is free to fit: every term is held fixed")
-    if n < m or 2 * n <= m:
-        raise FitError(
-            f"{n} usable observations cannot determine {m} terms "
-            f"({', '.join(t.name for t in free)}): need at least {max(m, m // 2 + 1)}",
-            tuple(t.name for t in free))
-    sub = obs.select(used)
-    if weighted and sub.sigma_arcsec is not None:
-        w = 1.0 / sub.sigma_arcsec ** 2
-        w = w / w.mean()
-    else:
-        w = np.ones(n)
-    sw = np.sqrt(np.concatenate([w, w]))
+    return term_list, fix
 
-    values = np.array([fix.get(t.name, (start or {}).get(t.name, 0.0)) for t in term_list],
-                      dtype=float)
-    warnings: list[str] = []
-    # Can the sky coverage separate the terms?  First-order bases at the observed
-    # positions: exactly the coverage, so exact degeneracies show as exact.
-    coverage = _design(free, sub.az_true, sub.el_true)
+
+def _check_coverage(free: Sequence[Term], sub: Observations, obs: Observations,
+                    used: np.ndarray) -> None:
+    """Refuse a sky coverage that cannot separate the free terms, naming them.
+
+    First-order bases at the observed positions: exactly the coverage, so exact
+    degeneracies show as exact.
+    """
+    coverage = term_design(free, sub.az_true, sub.el_true)
     norms = np.linalg.norm(coverage, axis=0)
     if np.any(norms == 0):
         dead = [t.name for t, v in zip(free, norms, strict=True) if v == 0]
@@ -337,48 +268,86 @@ def fit(
                                             obs, used)
         raise FitError(msg, involved)
 
-    # Gauss–Newton with the Jacobian of the rigorous model (quadratic convergence)
+
+@dataclass
+class _Solution:
+    values: np.ndarray
+    jac: np.ndarray  # weighted, at the solution
+    scale: np.ndarray
+    iterations: int
+    warnings: list[str]
+
+
+def _first_order(term_list: list[Term], values: np.ndarray, free_idx: list[int],
+                 a_raw: np.ndarray, e_raw: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The rigorous model's positions and the first-order Jacobian at them (fast)."""
+    a_mod, e_mod = PointingModel(term_list, values).true_from_raw(a_raw, e_raw)
+    jac = term_design([term_list[i] for i in free_idx], a_mod, e_mod)
+    return a_mod, e_mod, jac
+
+
+def _check_divergence(term_list: list[Term], values: np.ndarray, free_idx: list[int]) -> None:
+    for i in free_idx:
+        if not abs(values[i]) <= coefficient_limit(term_list[i].name):
+            name = term_list[i].name
+            raise FitError(f"the fit diverges: {name} reached {values[i]:.3g}″; the "
+                           "coverage cannot determine this model", (name,))
+
+
+def _solve(term_list: list[Term], values: np.ndarray, free_idx: list[int], sub: Observations,
+           sw: np.ndarray, max_iterations: int, exact: bool = True) -> _Solution:
+    """Gauss–Newton with the Jacobian of the rigorous model (quadratic convergence).
+
+    With ``exact`` False the Jacobian is the first-order one at the model's
+    positions (differs by ~1e-4 relative): the residuals stay rigorous, the
+    minimum moves by far less than a sigma; the automatic model's screening
+    refits use it.
+    """
     converged = False
     iterations = 0
+    biggest = math.nan
     a_raw, e_raw = sub.az_raw, sub.el_raw
-    for iterations in range(1, max_iterations + 1):  # noqa: B007
-        a_mod, e_mod, jac = forward_and_jacobian(term_list, values, free_idx, a_raw, e_raw)
-        dx, de = _sky_residuals(sub, a_mod, e_mod)
-        jac *= sw[:, None]
-        scale = np.linalg.norm(jac, axis=0)
-        step, *_ = scipy.linalg.lstsq(jac / scale, np.concatenate([dx, de]) * sw,
-                                      lapack_driver="gelsy", check_finite=False)
-        step = step / scale / ARCSEC
-        values[free_idx] += step
-        biggest = float(np.max(np.abs(step)))
-        if biggest < 1e-5:  # 10 µas: below this the step is numerical noise
-            converged = True
-            break
-    if not converged:
-        warnings.append(f"fit did not converge in {max_iterations} iterations "
-                        f"(last step {biggest:.2g}″)")
-    # The last Jacobian is the one at the solution to ~1e-5″; the residuals of
-    # every observation (masked ones too) come from one rigorous evaluation.
-    model = PointingModel(term_list, values)
-    all_dx, all_de = _residuals(model, obs)
-    dx, de = all_dx[used], all_de[used]
-    u, s, vt = np.linalg.svd(jac / scale, full_matrices=False)
-    cond = float(s[0] / s[-1]) if s[-1] > 0 else math.inf
+    # the cheap first-order Jacobian takes the iteration close (1 mas); the exact one
+    # then needs one or two steps to the exact minimum and is the one kept for the
+    # covariance
+    phases = [(_first_order, 1e-3), (forward_and_jacobian, 1e-5)] if exact else [
+        (_first_order, 1e-5)]
+    for jacobian, tolerance in phases:
+        converged = False
+        for _ in range(max_iterations):
+            iterations += 1
+            a_mod, e_mod, jac = jacobian(term_list, values, free_idx, a_raw, e_raw)
+            dx, de = sky_residuals(sub, a_mod, e_mod)
+            jac *= sw[:, None]
+            scale = np.linalg.norm(jac, axis=0)
+            step, *_ = scipy.linalg.lstsq(jac / scale, np.concatenate([dx, de]) * sw,
+                                          lapack_driver="gelsy", check_finite=False)
+            step = step / scale / ARCSEC
+            values[free_idx] += step
+            _check_divergence(term_list, values, free_idx)
+            biggest = float(np.max(np.abs(step)))
+            if biggest < tolerance:  # 10 µas at the end: below this a step is noise
+                converged = True
+                break
+    warnings = [] if converged else [f"fit did not converge in {iterations} iterations "
+                                     f"(last step {biggest:.2g}″)"]
+    return _Solution(values, jac, scale, iterations, warnings)
 
-    r = np.concatenate([dx, de])  # radians, unweighted
-    rw = r * sw
-    sum_sq = float(rw @ rw)
-    sky_rms = math.sqrt(float(r @ r) / n) / ARCSEC
-    rms_w = math.sqrt(sum_sq / n) / ARCSEC
-    psd = math.sqrt(float(r @ r) / (n - m / 2.0)) / ARCSEC
-    # C = (JᵀWJ)⁻¹ in (coefficient radians)² per (residual radian)²
-    vs = vt / s[:, None]
-    cov_scaled = vs.T @ vs
-    cov = cov_scaled / np.outer(scale, scale)
-    sig_free = np.sqrt(np.diag(cov)) * rms_w  # arcsec: C is per rad², residual RMS in arcsec
-    corr = cov / np.sqrt(np.outer(np.diag(cov), np.diag(cov)))
 
-    # leave-one-out and studentized residuals from the 2×2 hat-matrix blocks
+@dataclass
+class _LeaveOneOut:
+    loo_x: np.ndarray
+    loo_e: np.ndarray
+    stud: np.ndarray
+    loo_rms: float
+    outliers: tuple[int, ...]
+
+
+def _leave_one_out(u: np.ndarray, rw: np.ndarray, w: np.ndarray, used: np.ndarray, m: int,
+                   sum_sq: float, outlier_alpha: float, warnings: list[str]) -> _LeaveOneOut:
+    """Leave-one-out and studentized residuals from the 2×2 hat-matrix blocks per star."""
+    n_obs, n = used.size, int(used.sum())
     loo_x, loo_e, stud = (np.full(n_obs, np.nan) for _ in range(3))
     idx_used = np.nonzero(used)[0]
     hx, he = u[:n], u[n:]
@@ -415,7 +384,13 @@ def fit(
                if np.any(good) else math.nan)
     outliers = tuple(int(i + 1) for i, p in zip(idx_used, p_values, strict=True)
                      if np.isfinite(p) and p < outlier_alpha / n)
+    return _LeaveOneOut(loo_x, loo_e, stud, loo_rms, outliers)
 
+
+def _diagnostics(free: Sequence[Term], corr: np.ndarray, cond: float) -> list[str]:
+    """Warnings about correlated terms and a weakly determined model."""
+    warnings = []
+    m = len(free)
     for i in range(m):
         for j in range(i + 1, m):
             if abs(corr[i, j]) >= CORRELATION_WARNING:
@@ -423,6 +398,117 @@ def fit(
                                 f"({corr[i, j]:+.3f}): the coverage barely separates them")
     if cond > 1e4:
         warnings.append(f"design matrix condition number {cond:.3g}: weakly determined model")
+    return warnings
+
+
+def _weights(sub: Observations, weighted: bool, n: int) -> np.ndarray:
+    if weighted and sub.sigma_arcsec is not None:
+        w = 1.0 / sub.sigma_arcsec ** 2
+        return w / w.mean()
+    return np.ones(n)
+
+
+def fit(
+    observations: Observations,
+    terms: str | Sequence[str] = DEFAULT_TERMS,
+    *,
+    fix: Mapping[str, float] | None = None,
+    mask: Iterable[int] | None = None,
+    weighted: bool = True,
+    start: Mapping[str, float] | None = None,
+    max_iterations: int = 50,
+    outlier_alpha: float = 0.05,
+    info: Mapping[str, Any] | None = None,
+    exact_jacobian: bool = True,
+) -> FitResult:
+    """Fit a pointing model to a run by least squares in sky units.
+
+    Parameters
+    ----------
+    observations : Observations
+        True and raw positions (radians).
+    terms : str or sequence of str
+        Term names (TPOINT); a comma-separated string works.  Additive terms
+        are applied in this order.
+    fix : mapping of str to float, optional
+        Terms held fixed at these values (arcsec); a name not in ``terms`` is
+        added to the model as a fixed term.
+    mask : iterable of int, optional
+        1-based observation numbers (file order) to leave out of the fit.
+    weighted : bool
+        Weight by ``observations.sigma_arcsec`` when it is present.
+    start : mapping of str to float, optional
+        Starting values (arcsec); zero by default (the fit converges from
+        zero even for azimuth offsets of many degrees).
+    max_iterations : int
+        Gauss–Newton iterations at most.
+    outlier_alpha : float
+        Family-wise significance for outlier candidates.
+    info : mapping, optional
+        Extra metadata stored in the model (site, provenance, ...).
+    exact_jacobian : bool
+        True (default): Gauss–Newton with the exact Jacobian of the sequential
+        model, so the solution is the exact least-squares minimum.  False: the
+        first-order Jacobian at the model's positions (several times faster,
+        for screening many candidate models; coefficients move by ~1e-4 sigma).
+
+    Returns
+    -------
+    FitResult
+
+    Raises
+    ------
+    FitError
+        Too few usable observations for the terms, or sky coverage that cannot
+        separate them; the message names the terms involved.
+    """
+    # Over 80 lines with its docstring: the body (~75 lines) only assembles the steps
+    # above (prepare, coverage, solve, leave-one-out, diagnostics) into the result.
+    term_list, fix = _prepare_terms(terms, fix)
+    free = [t for t in term_list if t.name not in fix]
+    free_idx = [i for i, t in enumerate(term_list) if t.name not in fix]
+    obs = observations
+    n_obs = len(obs)
+    finite = (np.isfinite(obs.az_true) & np.isfinite(obs.el_true)
+              & np.isfinite(obs.az_raw) & np.isfinite(obs.el_raw))
+    used = obs.used & _parse_mask(mask, n_obs) & finite
+    n = int(used.sum())
+    m = len(free)
+    if m == 0:
+        raise FitError("no term is free to fit: every term is held fixed")
+    if n < m or 2 * n <= m:
+        raise FitError(
+            f"{n} usable observations cannot determine {m} terms "
+            f"({', '.join(t.name for t in free)}): need at least {max(m, m // 2 + 1)}",
+            tuple(t.name for t in free))
+    sub = obs.select(used)
+    w = _weights(sub, weighted, n)
+    sw = np.sqrt(np.concatenate([w, w]))
+    values = np.array([fix.get(t.name, (start or {}).get(t.name, 0.0)) for t in term_list],
+                      dtype=float)
+    _check_coverage(free, sub, obs, used)
+    sol = _solve(term_list, values, free_idx, sub, sw, max_iterations, exact_jacobian)
+    warnings = sol.warnings
+    # The last Jacobian is the one at the solution to ~1e-5″; the residuals of
+    # every observation (masked ones too) come from one rigorous evaluation.
+    all_dx, all_de = _residuals(PointingModel(term_list, values), obs)
+    dx, de = all_dx[used], all_de[used]
+    u, s, vt = np.linalg.svd(sol.jac / sol.scale, full_matrices=False)
+    cond = float(s[0] / s[-1]) if s[-1] > 0 else math.inf
+
+    r = np.concatenate([dx, de])  # radians, unweighted
+    rw = r * sw
+    sum_sq = float(rw @ rw)
+    sky_rms = math.sqrt(float(r @ r) / n) / ARCSEC
+    rms_w = math.sqrt(sum_sq / n) / ARCSEC
+    psd = math.sqrt(float(r @ r) / (n - m / 2.0)) / ARCSEC
+    # covariance C = (JᵀWJ)⁻¹ in (coefficient radians)² per (residual radian)²
+    vs = vt / s[:, None]
+    cov = (vs.T @ vs) / np.outer(sol.scale, sol.scale)
+    sig_free = np.sqrt(np.diag(cov)) * rms_w  # arcsec: C is per rad², residual RMS in arcsec
+    corr = cov / np.sqrt(np.outer(np.diag(cov), np.diag(cov)))
+    loo = _leave_one_out(u, rw, w, used, m, sum_sq, outlier_alpha, warnings)
+    warnings += _diagnostics(free, corr, cond)
 
     sigmas: list[float | None] = [None] * len(term_list)
     for k, i in enumerate(free_idx):
@@ -434,7 +520,7 @@ def fit(
         "n_used": n,
         "sky_rms_arcsec": sky_rms,
         "psd_arcsec": psd,
-        "loo_rms_arcsec": loo_rms,
+        "loo_rms_arcsec": loo.loo_rms,
         "condition_number": cond,
         "weighted": bool(weighted and sub.sigma_arcsec is not None),
     }
@@ -444,25 +530,15 @@ def fit(
     if "site" not in model_info and obs.site:
         model_info["site"] = dict(obs.site)
     model_info.setdefault("provenance", {"source": obs.source} if obs.source else {})
-    final = PointingModel(term_list, values, sigmas=sigmas,
+    final = PointingModel(term_list, sol.values, sigmas=sigmas,
                           fixed=[t.name in fix for t in term_list],
                           covariance=full_cov, info=model_info)
     return FitResult(
-        model=final,
-        observations=obs,
-        used=used,
-        dx=all_dx / ARCSEC,
-        de=all_de / ARCSEC,
-        loo_dx=loo_x,
-        loo_de=loo_e,
-        studentized=stud,
-        sky_rms=sky_rms,
-        psd=psd,
-        loo_rms=loo_rms,
-        condition_number=cond,
-        correlation=corr,
-        fitted_terms=tuple(t.name for t in free),
-        outlier_candidates=outliers,
-        warnings=tuple(warnings),
-        iterations=iterations,
+        model=final, observations=obs, used=used,
+        dx=all_dx / ARCSEC, de=all_de / ARCSEC,
+        loo_dx=loo.loo_x, loo_de=loo.loo_e, studentized=loo.stud,
+        sky_rms=sky_rms, psd=psd, loo_rms=loo.loo_rms, condition_number=cond,
+        correlation=corr, fitted_terms=tuple(t.name for t in free),
+        outlier_candidates=loo.outliers, warnings=tuple(warnings),
+        iterations=sol.iterations,
     )

@@ -18,6 +18,7 @@ Azimuths are read as written (TPOINT files written by observatories use north
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,9 @@ from pointing.model.run import Observations
 from pointing.model.terms import parse_term
 
 __all__ = [
+    "MMT_LATITUDE_DEG",
     "read_gpoint",
+    "read_mmt",
     "read_mod",
     "read_observations",
     "read_tpoint",
@@ -55,17 +58,36 @@ def _read_lines(path: str | Path) -> list[str]:
     return text.splitlines()
 
 
-def _floats(fields: list[str]) -> list[float] | None:
+def _floats(fields: list[str], path: Any = None, lineno: int | None = None
+            ) -> list[float] | None:
+    """The fields as floats, or None when one is not a number.
+
+    A number too large for a float (``1e400``) is an error naming the file and
+    line, not an infinity that a later step would drop with a numpy warning.
+    """
     if not all(_NUMBER.match(f) for f in fields):
         return None
-    return [float(f) for f in fields]
+    nums = [float(f) for f in fields]
+    for f, v in zip(fields, nums, strict=True):
+        if not math.isfinite(v):
+            raise FileFormatError(path if path is not None else "<input>", lineno,
+                                  f"number {f} is too large")
+    return nums
+
+
+_INTEGER = re.compile(r"^[+-]?\d+$")
 
 
 def _parse_latitude(fields: list[str], path: Any, lineno: int) -> dict[str, Any]:
-    nums = _floats(fields)
+    nums = _floats(fields, path, lineno)
     if nums is None or len(nums) < 3:
         raise FileFormatError(path, lineno, "expected the latitude as 'd m s' (three numbers), "
                               f"optionally followed by the run record; found {' '.join(fields)!r}")
+    if not (_INTEGER.match(fields[0]) and _INTEGER.match(fields[1])):
+        # an observation line read as the latitude would give a wrong site silently
+        raise FileFormatError(path, lineno, "expected the latitude line 'd m s' (whole degrees "
+                              "and minutes) before the observations, found "
+                              f"{' '.join(fields)!r}: is the latitude line missing?")
     d, m, s = fields[0], nums[1], nums[2]
     sign = -1.0 if d.strip().startswith("-") else 1.0
     lat = sign * (abs(float(d)) + m / 60.0 + s / 3600.0)
@@ -98,6 +120,8 @@ def read_tpoint(path: str | Path) -> Observations:
     FileFormatError
         With the file and line number for anything malformed.
     """
+    # Over 80 lines: one pass over the lines of the format with an error per malformed
+    # kind, each naming the line; splitting it would scatter the format's grammar.
     lines = _read_lines(path)
     caption: str | None = None
     options: list[str] = []
@@ -131,7 +155,7 @@ def read_tpoint(path: str | Path) -> Observations:
                 continue  # a comment line before the data
             site = _parse_latitude(fields, path, lineno)
             continue
-        nums = _floats(fields)
+        nums = _floats(fields, path, lineno)
         if nums is None or len(nums) < 4:
             if rejected:
                 continue  # ';' followed by text: a plain comment line
@@ -243,7 +267,7 @@ def read_mod(path: str | Path) -> PointingModel:
             break
         if stripped.startswith("T") and (len(stripped) == 1 or stripped[1] in " \t"):
             fields = stripped[1:].split()
-            nums = _floats(fields)
+            nums = _floats(fields, path, lineno)
             if nums is None or len(nums) < 2:
                 raise FileFormatError(path, lineno, "expected 'T n_obs sky_rms ...' on the T line")
             fit_info = {"n_used": int(nums[0]), "sky_rms_arcsec": nums[1],
@@ -260,10 +284,14 @@ def read_mod(path: str | Path) -> PointingModel:
             name = parse_term(fields[0]).name
         except TermError as exc:
             raise FileFormatError(path, lineno, str(exc)) from None
-        nums = _floats(fields[1:])
+        nums = _floats(fields[1:], path, lineno)
         if nums is None:
             raise FileFormatError(path, lineno, f"term {name}: value and sigma must be numbers, "
                                   f"found {' '.join(fields[1:])!r}")
+        try:  # coefficient and sigma checked where the line is known
+            PointingModel([name], [nums[0]], sigmas=[nums[1] if len(nums) > 1 else None])
+        except TermError as exc:
+            raise FileFormatError(path, lineno, str(exc)) from None
         names.append(name)
         values.append(nums[0])
         sigmas.append(nums[1] if len(nums) > 1 else None)
@@ -324,21 +352,26 @@ def read_gpoint(path: str | Path) -> Observations:
         if stripped.startswith("#"):
             fields = stripped[1:].split()
             if fields and fields[0] in ("altaz-manual", "altaz"):
-                nums = _floats(fields[1:4])
+                nums = _floats(fields[1:4], path, lineno)
                 if nums is None or len(nums) != 3:
                     raise FileFormatError(path, lineno, f"expected '# {fields[0]} lon lat alt'")
+                _check_site(nums, path, lineno)
                 fmt = fields[0]
                 site = {"longitude_deg": nums[0], "latitude_deg": nums[1], "height_m": nums[2]}
+            elif fmt is None and _equatorial_header(fields):
+                raise FileFormatError(path, lineno, f"RTS2 gpoint '{fields[0]}' header: "
+                                      "equatorial runs are not supported yet (alt-az only)")
             continue
         if fmt is None:
             raise FileFormatError(path, lineno, "data before the '# altaz-manual lon lat alt' "
                                   "(or '# altaz ...') header line")
         fields = stripped.split()
         want = 8 if fmt == "altaz-manual" else 9
-        nums = _floats(fields[1:want])
+        nums = _floats(fields[1:want], path, lineno)
         if len(fields) < want or nums is None:
             raise FileFormatError(path, lineno, f"expected {want} columns for the {fmt} format, "
                                   f"found {stripped!r}")
+        _check_gpoint_row(fmt, nums, path, lineno)
         rows.append(nums)
         ids.append(fields[0])
         linenos.append(lineno)
@@ -361,14 +394,111 @@ def read_gpoint(path: str | Path) -> Observations:
     )
 
 
+def _check_site(nums: list[float], path: Any, lineno: int) -> None:
+    lon, lat, height = nums
+    if not -90.0 <= lat <= 90.0:
+        raise FileFormatError(path, lineno, f"latitude {lat:g} is outside ±90°")
+    if not -360.0 <= lon <= 360.0:
+        raise FileFormatError(path, lineno, f"longitude {lon:g} is outside ±360°")
+    if not -500.0 <= height <= 10000.0:
+        raise FileFormatError(path, lineno, f"site height {height:g} m is not on the Earth")
+
+
+def _equatorial_header(fields: list[str]) -> bool:
+    """A gpoint header naming a site but not an alt-az run (RTS2's equatorial runs)."""
+    if len(fields) < 4 or fields[0].startswith(("alt", "Observation")):
+        return False
+    return _NUMBER.match(fields[1]) is not None and fields[0].isalpha()
+
+
+def _check_gpoint_row(fmt: str, nums: list[float], path: Any, lineno: int) -> None:
+    if fmt == "altaz-manual":
+        true_el, raw_el = nums[5], nums[5] + nums[3]
+    else:
+        true_el, raw_el = nums[7], nums[3]
+    if not -90.0 <= true_el <= 90.0:
+        raise FileFormatError(path, lineno, f"true altitude {true_el:g} is outside ±90°")
+    if not -90.0 <= raw_el <= 180.0:
+        raise FileFormatError(path, lineno, f"mount altitude {raw_el:g} is outside -90..180°")
+
+
+#: MMT's latitude (31° 41′ 19.6″ N), for its raw mount logs which carry no site line
+MMT_LATITUDE_DEG = 31.0 + 41.0 / 60.0 + 19.6 / 3600.0
+_MMT_KEY = re.compile(r"^([A-Z][A-Z_]*):(.*)$")
+
+
+def read_mmt(path: str | Path) -> Observations:
+    """Read an MMT raw mount pointing log (``point_YYYYMMDD.dat``), as pytelpoint reads it.
+
+    Each star is a block of ``KEY: values`` lines starting at ``CAT:``;
+    ``RAA: el az`` is the raw (encoder) position and ``TAA: el az`` the
+    star's computed (true) position, degrees.  The mount reckons azimuth from
+    south through west; it is converted to north = 0°, east = 90° as
+    ``A = 180° − A_mount`` (wrapped to 0..360°).  Other keys are ignored.
+    """
+    lines = _read_lines(path)
+    rows: list[list[float]] = []
+    linenos: list[int] = []
+    names: list[str] = []
+    block: dict[str, tuple[list[float], int]] = {}
+    cat = ""
+
+    def close(lineno: int | None) -> None:
+        if not block and not cat:
+            return
+        missing = [k for k in ("RAA", "TAA") if k not in block]
+        if missing:
+            raise FileFormatError(path, lineno, f"star {cat or '?'}: no {' or '.join(missing)} "
+                                  "line before the next CAT: line or the end of the file")
+        (r_el, r_az), n = block["RAA"]
+        (t_el, t_az), _ = block["TAA"]
+        rows.append([(180.0 - t_az) % 360.0, t_el, (180.0 - r_az) % 360.0, r_el])
+        linenos.append(n)
+        names.append(cat)
+
+    for lineno, line in enumerate(lines, start=1):
+        stripped = line.strip()
+        if not stripped:
+            continue
+        m = _MMT_KEY.match(stripped)
+        if m is None:
+            raise FileFormatError(path, lineno, "expected a 'KEY: values' line of an MMT "
+                                  f"pointing log, found {stripped[:40]!r}")
+        key, rest = m.group(1), m.group(2).split()
+        if key == "CAT":
+            close(lineno)
+            block, cat = {}, (rest[0] if rest else "")
+        elif key in ("RAA", "TAA"):
+            nums = _floats(rest[:2], path, lineno)
+            if nums is None or len(rest) < 2:
+                raise FileFormatError(path, lineno, f"expected '{key}: elevation azimuth' "
+                                      f"(degrees), found {stripped!r}")
+            limit = 90.0 if key == "TAA" else 180.0
+            if not -90.0 <= nums[0] <= limit:
+                raise FileFormatError(path, lineno, f"{key} elevation {nums[0]:g} is outside "
+                                      f"-90..{limit:g}°")
+            block[key] = (nums, lineno)
+    close(None)
+    if not rows:
+        raise FileFormatError(path, None, "no RAA:/TAA: observations found")
+    d = np.radians(np.array(rows))
+    return Observations(
+        d[:, 0], d[:, 1], d[:, 2], d[:, 3], comments=tuple(names), lines=tuple(linenos),
+        caption=f"MMT pointing log {Path(path).name}", options=("ALTAZ",),
+        site={"latitude_deg": MMT_LATITUDE_DEG}, source=str(path),
+    )
+
+
 def read_observations(path: str | Path) -> Observations:
-    """Read a pointing run in any supported format (TPOINT input or RTS2 gpoint)."""
+    """Read a pointing run in any supported format (TPOINT input, RTS2 gpoint, MMT log)."""
     for line in _read_lines(path):
         s = line.strip()
         if not s:
             continue
         if s.startswith("#"):
             return read_gpoint(path)
+        if _MMT_KEY.match(s) and s.split(":", 1)[0] in ("CAT", "RAA", "TAA"):
+            return read_mmt(path)
         break
     return read_tpoint(path)
 

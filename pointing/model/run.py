@@ -11,7 +11,7 @@ import numpy as np
 
 from pointing.errors import PointingError
 
-__all__ = ["Observations"]
+__all__ = ["Observations", "PointingRun"]
 
 
 def _angles(values: Any, name: str) -> np.ndarray:
@@ -22,8 +22,11 @@ def _angles(values: Any, name: str) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class Observations:
-    """Observations of a pointing run.
+class PointingRun:
+    """Observations of a pointing run (true and raw positions of each star).
+
+    Also available as ``Observations`` (its earlier name); not to be confused
+    with the photometric observation table of :mod:`pointing.photometry.table`.
 
     Attributes
     ----------
@@ -107,11 +110,11 @@ class Observations:
         dx = ((self.az_true - self.az_raw + math.pi) % (2 * math.pi) - math.pi)
         return dx * np.cos(self.el_true), self.el_true - self.el_raw
 
-    def with_used(self, used: Sequence[bool] | np.ndarray) -> Observations:
+    def with_used(self, used: Sequence[bool] | np.ndarray) -> PointingRun:
         """A copy with a different ``used`` mask."""
         return replace(self, used=np.asarray(used, bool))
 
-    def select(self, index: Any) -> Observations:
+    def select(self, index: Any) -> PointingRun:
         """A subset (boolean mask or integer index array), keeping every column."""
         idx = np.arange(len(self))[index]
         pick = lambda a: None if a is None else np.asarray(a)[idx]  # noqa: E731
@@ -127,7 +130,11 @@ class Observations:
 
     @classmethod
     def from_degrees(cls, az_true: Any, el_true: Any, az_raw: Any, el_raw: Any,
-                     **kwargs: Any) -> Observations:
+                     **kwargs: Any) -> PointingRun:
         """Build from arrays in degrees (other keyword arguments as the constructor)."""
         return cls(np.radians(az_true), np.radians(el_true), np.radians(az_raw),
                    np.radians(el_raw), **kwargs)
+
+
+#: the earlier name of :class:`PointingRun`, kept for existing code
+Observations = PointingRun

@@ -29,10 +29,16 @@ Azimuth ``A`` is reckoned from north (0) through east (90°).
 Generic harmonic terms are named ``H`` + result + one or more factors:
 
 * result ``A`` (azimuth, ΔA = −c·f), ``S`` (sky, ΔA·cosE = −c·f),
-  ``E`` (elevation, ΔE = +c·f) or ``Z`` (zenith distance, ΔE = −c·f);
+  ``E`` (elevation, ΔE = +c·f) or ``Z`` (zenith distance, ΔE = −c·f), and
+  TPOINT's mount-independent spellings ``L`` (left-right, = ``S`` on an
+  alt-az mount) and ``V`` (vertical, = ``E`` on an alt-az mount), as in the
+  ``HVCA3`` of published AuxTel fit tables; the equatorial results ``H``,
+  ``D``, ``X`` and coordinates ``H``, ``D`` are refused by name;
 * each factor is ``S`` (sine) or ``C`` (cosine) of a coordinate ``A``, ``E``
   or ``Z`` (= 90° − E) times an optional integer multiplier, e.g. ``HESE``,
-  ``HACA2``, ``HSCA5CE8``, ``HESACE``; ``f`` is the product of the factors.
+  ``HACA2``, ``HSCA5CE8``, ``HESACE``; ``f`` is the product of the factors;
+  multipliers at most 99 and at most three factors (a name such as
+  ``HSCA99999999`` is refused at once).
 
 TPOINT evaluates the azimuth argument of its harmonics as ``A' = 180° − A``
 (azimuth reckoned from south through east), which flips the sign of sine
@@ -95,9 +101,18 @@ TX_COT_LIMIT = 10.0
 #: additive (non-geometric) named terms
 ADDITIVE = ("TF", "TX", "TX10", "ECES", "ECEC")
 
-_HARMONIC = re.compile(r"^H([AESZ])((?:[SC][AEZ][0-9]*)+)$")
-_FACTOR = re.compile(r"([SC])([AEZ])([0-9]*)")
-_RESULT_NAMES = {"A": "azimuth", "S": "sky (ΔA·cosE)", "E": "elevation", "Z": "zenith distance"}
+_HARMONIC = re.compile(r"^H([A-Z])((?:[A-Z][A-Z][0-9]*)+)$")
+_FACTOR = re.compile(r"([A-Z])([A-Z])([0-9]*)")
+_RESULT_NAMES = {"A": "azimuth", "S": "sky (ΔA·cosE)", "E": "elevation", "Z": "zenith distance",
+                 "V": "vertical (ΔE)", "L": "left-right (ΔA·cosE)"}
+#: result letter → sign of the correction (true − raw = sign·c·f) and what it moves
+_RESULT_SIGN = {"A": -1.0, "S": -1.0, "L": -1.0, "E": 1.0, "V": 1.0, "Z": -1.0}
+_EQUATORIAL_RESULTS = {"H": "hour angle", "D": "declination", "X": "east-west (Δh·cosδ)"}
+_EQUATORIAL_COORDS = {"H": "hour angle", "D": "declination"}
+#: largest harmonic multiplier accepted (FAUTO uses up to 8)
+MAX_HARMONIC_ORDER = 99
+#: most factors in one harmonic term
+MAX_HARMONIC_FACTORS = 3
 
 
 @dataclass(frozen=True)
@@ -140,7 +155,7 @@ class Term:
     @property
     def displacement(self) -> str:
         """What an additive term moves: ``"az"`` (ΔA), ``"sky"`` (ΔA·cosE) or ``"el"`` (ΔE)."""
-        return {"A": "az", "S": "sky"}.get(self.result, "el")
+        return {"A": "az", "S": "sky", "L": "sky"}.get(self.result, "el")
 
     def delta(self, xp: Any = np) -> Any:
         """Compiled correction of an additive term, per radian of coefficient.
@@ -168,7 +183,7 @@ class Term:
             return lambda az, el: sin(el)
         if n == "ECEC":
             return lambda az, el: cos(el)
-        sign = {"A": -1.0, "S": -1.0, "E": 1.0, "Z": -1.0}[self.result]
+        sign = _RESULT_SIGN[self.result]
         factors = tuple((sin if f == "S" else cos, coord, float(k))
                         for f, coord, k in self.factors)
         half_pi, pi = 0.5 * math.pi, math.pi
@@ -241,23 +256,54 @@ def parse_term(name: str) -> Term:
     if not isinstance(name, str):
         raise TermError(f"term name must be a string, not {type(name).__name__}")
     key = name.strip().upper()
+    if len(key) > 32:
+        raise TermError(f"pointing term name {name[:20]!r}… is {len(key)} characters long: "
+                        "not a term")
     if key in GEOMETRIC:
         return Term(key, "geometric")
     if key in ADDITIVE:
         return Term(key, "additive")
     m = _HARMONIC.match(key)
     if m:
-        factors = []
-        for func, coord, mult in _FACTOR.findall(m.group(2)):
-            k = int(mult) if mult else 1
-            if k < 1:
-                raise TermError(f"harmonic term {name!r}: multiplier must be ≥ 1")
-            factors.append((func, coord, k))
-        return Term(key, "additive", m.group(1), tuple(factors))
+        return _parse_harmonic(name, key, m.group(1), m.group(2))
     raise TermError(
         f"unknown pointing term {name!r}: expected one of {', '.join(known_terms())} "
-        "or a harmonic H<A|E|S|Z><S|C><A|E|Z>[n]... such as HESE, HACA2, HSCA5CE8"
+        "or a harmonic H<A|E|S|Z|V|L><S|C><A|E|Z>[n]... such as HESE, HACA2, HSCA5CE8"
     )
+
+
+def _parse_harmonic(name: str, key: str, result: str, body: str) -> Term:
+    """TPOINT's generic harmonic: H, a result letter, then function+coordinate[+n] factors."""
+    if result in _EQUATORIAL_RESULTS:
+        raise TermError(f"harmonic term {name!r}: result {result!r} "
+                        f"({_EQUATORIAL_RESULTS[result]}) is for equatorial mounts, "
+                        "which are not supported yet")
+    if result not in _RESULT_SIGN:
+        raise TermError(f"harmonic term {name!r}: unknown result letter {result!r} "
+                        f"(alt-az results: {', '.join(_RESULT_SIGN)})")
+    factors = []
+    for func, coord, mult in _FACTOR.findall(body):
+        if func not in "SC":
+            raise TermError(f"harmonic term {name!r}: unknown function letter {func!r} "
+                            "(S for sine, C for cosine)")
+        if coord in _EQUATORIAL_COORDS:
+            raise TermError(f"harmonic term {name!r}: coordinate {coord!r} "
+                            f"({_EQUATORIAL_COORDS[coord]}) is for equatorial mounts, "
+                            "which are not supported yet")
+        if coord not in "AEZ":
+            raise TermError(f"harmonic term {name!r}: unknown coordinate letter {coord!r} "
+                            "(A azimuth, E elevation, Z zenith distance)")
+        if len(mult) > 3 or (mult and int(mult) > MAX_HARMONIC_ORDER):
+            raise TermError(f"harmonic term {name!r}: multiplier {mult} is above the "
+                            f"limit of {MAX_HARMONIC_ORDER}")
+        k = int(mult) if mult else 1
+        if k < 1:
+            raise TermError(f"harmonic term {name!r}: multiplier must be ≥ 1")
+        factors.append((func, coord, k))
+    if len(factors) > MAX_HARMONIC_FACTORS:
+        raise TermError(f"harmonic term {name!r}: {len(factors)} factors, at most "
+                        f"{MAX_HARMONIC_FACTORS} are accepted")
+    return Term(key, "additive", result, tuple(factors))
 
 
 def parse_terms(names: str | list[str] | tuple[str, ...]) -> tuple[Term, ...]:

@@ -28,6 +28,7 @@ from astropy.time import Time
 
 from pointing.config.station import Station, load_station
 from pointing.errors import PointingError
+from pointing.model.design import DEFAULT_TERMS, condition_number, design_matrix
 from pointing.model.terms import parse_terms
 from pointing.sky.catalog import FLAG_COLUMNS, load_catalog
 from pointing.sky.places import (
@@ -50,58 +51,13 @@ __all__ = [
     "select_stars",
 ]
 
-#: pointing-model terms whose separation the selection optimises
-DEFAULT_TERMS = ("IA", "IE", "CA", "NPAE", "AN", "AW", "TF", "TX")
-
 #: grid step (s) on which the constraints are checked over the run
 _GRID_STEP_S = 120.0
 
 
 # --------------------------------------------------------------------------
-# design matrix and its condition number
+# design blocks (the matrix itself is pointing.model.design's)
 # --------------------------------------------------------------------------
-
-
-def design_matrix(az: Any, el: Any, terms: Sequence[str] = DEFAULT_TERMS) -> np.ndarray:
-    """First-order design matrix of a pointing model at the given positions.
-
-    Parameters
-    ----------
-    az, el : array_like
-        Positions in radians (azimuth from north through east), ``n`` stars.
-    terms : sequence of str
-        TPOINT term names (see :mod:`pointing.model.terms`).
-
-    Returns
-    -------
-    ndarray, shape (2n, len(terms))
-        Rows ``0..n-1``: ΔA·cosE per radian of each coefficient; rows
-        ``n..2n-1``: ΔE.
-    """
-    from pointing.model.terms import parse_term
-
-    az = np.atleast_1d(np.asarray(az, dtype=float))
-    el = np.atleast_1d(np.asarray(el, dtype=float))
-    cols = []
-    for name in terms:
-        bx, be = parse_term(name).basis(az, el)
-        cols.append(np.concatenate([np.broadcast_to(bx, az.shape),
-                                    np.broadcast_to(be, az.shape)]))
-    return np.stack(cols, axis=-1)
-
-
-def condition_number(az: Any, el: Any, terms: Sequence[str] = DEFAULT_TERMS) -> float:
-    """Condition number of :func:`design_matrix` with columns scaled to unit norm.
-
-    Infinite when the terms cannot be separated (fewer than ``len(terms)``
-    independent rows).
-    """
-    a = design_matrix(az, el, terms)
-    norms = np.linalg.norm(a, axis=0)
-    if a.shape[0] < a.shape[1] or np.any(norms == 0):
-        return math.inf
-    s = np.linalg.svd(a / norms, compute_uv=False)
-    return math.inf if s[-1] <= s[0] * 1e-14 else float(s[0] / s[-1])
 
 
 def _blocks(az: np.ndarray, el: np.ndarray, terms: Sequence[str]) -> np.ndarray:

@@ -67,3 +67,33 @@ def test_bad_option_values_are_argparse_errors(capsys):
         main(["fit", str(EXAMPLE), "--fix", "IA"])
     assert ei.value.code == 2
     assert "NAME=VALUE" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--fix", "IA=1,IA=2"], "given twice"),
+    (["--fix", "IA=nan"], "not a finite number"),
+    (["--auto", "--max-terms", "0"], "outside 1..60"),
+    (["--auto", "--max-order", "1000"], "outside 1..8"),
+    (["--auto", "--max-order", "x"], "not a whole number"),
+])
+def test_absurd_option_values_are_refused(capsys, args, message):
+    with pytest.raises(SystemExit) as ei:
+        main(["fit", str(EXAMPLE), *args])
+    assert ei.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_empty_terms_option_is_an_error_not_the_default(capsys):
+    assert main(["fit", str(EXAMPLE), "--terms", ""]) == 2
+    err = capsys.readouterr().err
+    assert "--terms is empty" in err and err.count("\n") == 1
+
+
+def test_json_output_is_strict_json(capsys):
+    # one star, one term: leave-one-out is undefined (NaN) and must print as null
+    assert main(["fit", str(EXAMPLE), "--terms", "IA", "--mask",
+                 ",".join(str(i) for i in range(2, 19)), "--json"]) == 0
+    text = capsys.readouterr().out
+    assert "NaN" not in text and "Infinity" not in text
+    out = json.loads(text, parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}"))
+    assert out["loo_rms_arcsec"] is None

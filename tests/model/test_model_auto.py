@@ -103,3 +103,33 @@ def test_cli_auto_json(capsys, datasets):
     assert out["cv_rms_arcsec"] == pytest.approx(out["loo_rms_arcsec"])
     assert isinstance(out["rejected"], list)
     assert [row["label"] for row in out["comparison"]] == ["automatic", "--terms"]
+
+
+def test_nested_cv_keeps_the_selection_inside_the_folds():
+    from pointing.model.auto import kfold_rms, nested_cv_rms
+
+    truth = PointingModel(["IA", "IE", "CA", "AN", "AW", "TF", "HESA2"],
+                          [200.0, -80.0, 15.0, 40.0, -30.0, 6.0, 4.0])
+    obs = simulate_run(truth, 80, seed=11, noise_arcsec=1.0)
+    nested = nested_cv_rms(obs, k=4, max_order=3)
+    assert len(nested["terms_per_fold"]) == 4
+    assert all("IA" in t for t in nested["terms_per_fold"])
+    # honest: no better than the noise, and close to a fixed list's k-fold figure
+    fixed = kfold_rms(obs, list(truth.names), k=4)
+    assert 1.0 < nested["rms_arcsec"] < 1.6 * fixed
+
+
+@pytest.mark.parametrize("order", [0, 13, 1000, 2.5, True])
+def test_search_order_is_bounded(order):
+    from pointing.model.auto import candidate_pool
+
+    with pytest.raises(FitError, match="max_order"):
+        candidate_pool(order)
+
+
+def test_pool_reaches_fauto_order_8():
+    from pointing.model.auto import candidate_pool
+
+    names = {t.name for t in candidate_pool(8)}
+    assert {"HACA8", "HESA8", "HSCE8", "HECE8", "NPAE", "AN", "TF"} <= names
+    assert any(t.startswith("HSCA") and "CE" in t for t in names)  # products

@@ -1,0 +1,482 @@
+"""Numeric kernels of the pointing model: TPOINT's sequential application, both ways.
+
+Convention (raw → true, the direction TPOINT's model predicts):
+
+* The terms are applied **one after the other in the model's listed order**;
+  each is evaluated at the position reached so far (the output of the term
+  before it), starting from the raw encoder position.
+* Every term is an exact map of the sphere:
+
+  - ``IA``: ``A −= IA``; ``IE``: ``E += IE`` (exact);
+  - ``CA`` and sky (``HS…``/``HL…``) terms move the direction across its
+    vertical circle by the angle ``x`` (the rotation whose first order is
+    ``A += x / cos E``; finite through the zenith), ``x = −CA`` or ``−c·f``;
+  - ``NPAE``: rotation by ``NPAE`` about the horizontal axis at the current
+    azimuth (the tilted elevation axis);
+  - ``AN``/``AW`` together are one tilt of the azimuth axis: one exact rotation
+    of the sky (Rodrigues, axial vector ``(AW, AN, 0)`` in north, east, up),
+    applied at the place of the first of them in the list;
+  - ``NRX``/``NRY``: Nasmyth displacement, evaluated at the current elevation:
+    ``E += −NRX·sinE`` (``+NRY·cosE``), then across by ``−NRX·cosE`` (``−NRY·sinE``);
+  - elevation terms (``TF``, ``TX``, ``ECES``, ``ECEC``, ``HE…``, ``HZ…``,
+    ``HV…``) add to E, azimuth terms (``HA…``) to A.
+
+  So IA of degrees and tilts of tenths of a degree stay exact, as for a
+  compass-and-level setup.
+* Positions beyond the zenith (raw elevation above 90°, reachable on a mount
+  whose range ends at 93°) are written ``(A, E)`` with ``E > 90°`` meaning the
+  direction ``(A + 180°, 180° − E)``; every term keeps the side it was given.
+* The inverse (true → raw) undoes the terms in reverse order, each exactly
+  (closed form for the rotations, a converging fixed point for terms evaluated
+  at the position they move), then checks the result with the forward model
+  and, where that check fails (close to the zenith, where a term's azimuth
+  dependence is strong), solves the whole chain by Newton's method from both
+  sides of the zenith.  Where no encoder position inside the range reaches the
+  target the result is NaN with a reason (:data:`STATUS`).
+
+Kernels run on numpy arrays (``xp=numpy``) or on Python floats
+(``xp=MATH``): the same code for the daemon's scalar path and vectorised
+path.  Coefficients in the compiled plan are radians.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from pointing.model.terms import MATH, TX_COT_LIMIT, Term
+from pointing.units import ARCSEC
+from pointing.units import wrap_pi as _wrap
+
+__all__ = [
+    "ELEVATION_MAX",
+    "ELEVATION_MIN",
+    "STATUS",
+    "Plan",
+    "compile_plan",
+    "forward",
+    "inverse",
+    "solve_inverse",
+    "tilt_matrix",
+]
+
+_HALF_PI = 0.5 * math.pi
+#: highest raw elevation the mount reaches (radians): 93°, the far side of the zenith
+ELEVATION_MAX = math.radians(93.0)
+#: lowest elevation accepted (radians)
+ELEVATION_MIN = -_HALF_PI
+#: highest elevation accepted as input (radians): the range plus 2° for the model itself
+INPUT_MAX = math.radians(95.0)
+#: reasons a demand is NaN: code → text (see PointingModel.raw_from_true_status)
+STATUS = {
+    0: "ok",
+    1: "input not finite",
+    2: "input elevation outside −90°..95°",
+    3: "no encoder position inside the mount's range reaches this direction",
+}
+_INNER_TOL = 1e-13  # fixed-point step (radians) below which a term's inverse is done
+_INNER_MAX = 40
+_CHECK_TOL = 1e-11  # forward check of an inverse (radians on the sky)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A model compiled for the kernels: its operations in application order."""
+
+    ops: tuple[tuple[Any, ...], ...]
+
+    @property
+    def empty(self) -> bool:
+        return not self.ops
+
+    @property
+    def az_offset(self) -> Any:
+        """The constant azimuth shift of the model (−ΣIA, radians): outputs are put on
+        the input's cable-wrap turn moved by it, so both directions agree on the turn."""
+        return sum((-op[1] for op in self.ops if op[0] == "az" and op[2] is None), 0.0)
+
+
+# ---- compiling -------------------------------------------------------------
+
+def _harmonic_factors(t: Term) -> tuple[tuple[str, str, int], ...]:
+    return t.factors
+
+
+def _term_op(t: Term, c: Any, tilt: dict[str, Any]) -> tuple[Any, ...] | None:
+    """The operation of one term with coefficient ``c`` (radians, float or array)."""
+    n = t.name
+    if n == "IA":
+        return ("az", c, None)
+    if n == "IE":
+        return ("el", c, None)
+    if n == "CA":
+        return ("ca", c)
+    if n == "NPAE":
+        return ("npae", c)
+    if n in ("AN", "AW"):
+        if tilt["placed"]:
+            return None
+        tilt["placed"] = True
+        return ("tilt", tilt["AN"], tilt["AW"])
+    if n in ("NRX", "NRY"):
+        return (n.lower(), c)
+    if n == "TF":
+        return ("el", c, "TF")
+    if n in ("TX", "TX10"):
+        return ("el", c, "TX")
+    if n == "ECES":
+        return ("el", c, "ECES")
+    if n == "ECEC":
+        return ("el", c, "ECEC")
+    kind = {"A": "az", "S": "sky", "L": "sky", "E": "el", "V": "el", "Z": "el"}[t.result]
+    sign = -1.0 if t.result in ("A", "S", "L", "Z") else 1.0
+    return (kind, c * sign, t.factors)
+
+
+def compile_plan(terms: tuple[Term, ...], coefs: Any) -> Plan:
+    """Compile terms and coefficients (radians; floats, or arrays for batches)."""
+    tilt = {"placed": False, "AN": 0.0, "AW": 0.0}
+    for t, c in zip(terms, coefs, strict=True):
+        if t.name in ("AN", "AW"):
+            tilt[t.name] = c
+    ops = []
+    for t, c in zip(terms, coefs, strict=True):
+        if isinstance(c, float) and c == 0.0 and t.name not in ("AN", "AW"):
+            continue
+        op = _term_op(t, c, tilt)
+        if op is None:
+            continue
+        if op[0] == "tilt" and all(isinstance(v, float) and v == 0.0 for v in op[1:]):
+            continue
+        ops.append(op)
+    return Plan(tuple(ops))
+
+
+# ---- the pieces --------------------------------------------------------------
+
+def _factor_value(factors: Any, a: Any, e: Any, xp: Any) -> Any:
+    """The function ``f`` of an additive term at (a, e)."""
+    se, ce = xp.sin(e), xp.cos(e)
+    if factors == "TF":
+        return -ce
+    if factors == "TX":  # cot E, held at the limit low down (TPOINT's TX10)
+        return -ce / xp.maximum(se, ce / TX_COT_LIMIT)
+    if factors == "ECES":
+        return se
+    if factors == "ECEC":
+        return ce
+    v: Any = 1.0
+    for func, coord, k in factors:
+        # TPOINT's harmonic azimuth is reckoned from south through east
+        x = math.pi - a if coord == "A" else e if coord == "E" else _HALF_PI - e
+        x = x if k == 1 else k * x
+        v = v * (xp.sin(x) if func == "S" else xp.cos(x))
+    return v
+
+
+def _to_local(a: Any, e: Any, xp: Any) -> tuple[Any, Any, Any]:
+    return xp.cos(e) * xp.cos(a), xp.cos(e) * xp.sin(a), xp.sin(e)
+
+
+def _from_vector(vx: Any, vy: Any, vz: Any, a_ref: Any, over: Any, xp: Any) -> tuple[Any, Any]:
+    """(A, E) of a vector on the side ``over`` says, azimuth near ``a_ref``."""
+    s = xp.where(over, -1.0, 1.0)
+    az = xp.arctan2(s * vy, s * vx)
+    el = xp.arcsin(xp.clip(vz, -1.0, 1.0))
+    el = xp.where(over, math.pi - el, el)
+    return a_ref + _wrap(az - a_ref), el
+
+
+def _sideways(a: Any, e: Any, x: Any, xp: Any) -> tuple[Any, Any]:
+    """Move a direction by ``x`` across its vertical circle, exactly; keeps its side."""
+    ce, se = xp.cos(e), xp.sin(e)
+    cx, sx = xp.cos(x), xp.sin(x)
+    over = e > _HALF_PI
+    s = xp.where(over, -1.0, 1.0)
+    new_el = xp.arcsin(xp.clip(cx * se, -1.0, 1.0))
+    new_el = xp.where(over, math.pi - new_el, new_el)
+    return a + xp.arctan2(s * sx, s * cx * ce), new_el
+
+
+def _sideways_inverse(a: Any, e: Any, x: Any, xp: Any) -> tuple[Any, Any]:
+    """The position that :func:`_sideways` by ``x`` takes to (a, e); NaN in the hole."""
+    over = e > _HALF_PI
+    s = xp.where(over, -1.0, 1.0)
+    cx, sx = xp.cos(x), xp.sin(x)
+    sin_e = xp.sin(e) / cx
+    ce = s * xp.sqrt(1.0 - sin_e * sin_e)  # NaN where |sin e| > cos x: the hole
+    e0 = xp.arctan2(sin_e, ce)
+    return a - xp.arctan2(s * sx, s * cx * ce), e0
+
+
+def _npae(a: Any, e: Any, n: Any, xp: Any) -> tuple[Any, Any]:
+    ce, se = xp.cos(e), xp.sin(e)
+    over = e > _HALF_PI
+    s = xp.where(over, -1.0, 1.0)
+    new_el = xp.arcsin(xp.clip(se * xp.cos(n), -1.0, 1.0))
+    new_el = xp.where(over, math.pi - new_el, new_el)
+    return a + xp.arctan2(-s * se * xp.sin(n), s * ce), new_el
+
+
+def _npae_inverse(a: Any, e: Any, n: Any, xp: Any) -> tuple[Any, Any]:
+    over = e > _HALF_PI
+    s = xp.where(over, -1.0, 1.0)
+    sin_e = xp.sin(e) / xp.cos(n)
+    ce = s * xp.sqrt(1.0 - sin_e * sin_e)  # NaN within NPAE of the zenith
+    return a - xp.arctan2(-s * sin_e * xp.sin(n), s * ce), xp.arctan2(sin_e, ce)
+
+
+def _tilt_rows(an: Any, aw: Any, xp: Any) -> tuple[Any, ...]:
+    """Rotation moving the azimuth axis AN toward north and AW toward west.
+
+    Rodrigues' formula for the axial vector (AW, AN, 0) in (north, east, up):
+    ``R = I + sin θ K̂ + (1 − cos θ) K̂²``, written out element by element.
+    """
+    theta = xp.sqrt(an * an + aw * aw)
+    safe = xp.where(theta > 0.0, theta, 1.0)
+    u, w = an / safe, aw / safe
+    s, c1 = xp.sin(theta), 1.0 - xp.cos(theta)
+    return (1.0 - c1 * u * u, c1 * u * w, s * u,
+            c1 * u * w, 1.0 - c1 * w * w, -s * w,
+            -s * u, s * w, 1.0 - c1)
+
+
+def tilt_matrix(an: float, aw: float) -> tuple[float, ...]:
+    """The tilt rotation of AN/AW (radians) as nine floats, row-major."""
+    return tuple(float(v) for v in _tilt_rows(an, aw, MATH))
+
+
+def _tilt(a: Any, e: Any, an: Any, aw: Any, xp: Any, transpose: bool = False
+          ) -> tuple[Any, Any]:
+    r = _tilt_rows(an, aw, xp)
+    if transpose:
+        r = (r[0], r[3], r[6], r[1], r[4], r[7], r[2], r[5], r[8])
+    vx, vy, vz = _to_local(a, e, xp)
+    return _from_vector(r[0] * vx + r[1] * vy + r[2] * vz,
+                        r[3] * vx + r[4] * vy + r[5] * vz,
+                        r[6] * vx + r[7] * vy + r[8] * vz, a, e > _HALF_PI, xp)
+
+
+def _nasmyth(op: tuple[Any, ...], a: Any, e: Any, xp: Any) -> tuple[Any, Any, Any]:
+    """Elevation step and sideways angle of NRX/NRY evaluated at elevation ``e``."""
+    c = op[1]
+    ce, se = xp.cos(e), xp.sin(e)
+    if op[0] == "nrx":
+        return -c * se, -c * ce, None
+    return c * ce, -c * se, None
+
+
+def _apply(op: tuple[Any, ...], a: Any, e: Any, xp: Any) -> tuple[Any, Any]:
+    kind = op[0]
+    if kind == "az":
+        return (a - op[1], e) if op[2] is None else (a + op[1] * _factor_value(op[2], a, e, xp), e)
+    if kind == "el":
+        return (a, e + op[1]) if op[2] is None else (a, e + op[1] * _factor_value(op[2], a, e, xp))
+    if kind == "sky":
+        return _sideways(a, e, op[1] * _factor_value(op[2], a, e, xp), xp)
+    if kind == "ca":
+        return _sideways(a, e, -op[1], xp)
+    if kind == "npae":
+        return _npae(a, e, op[1], xp)
+    if kind == "tilt":
+        return _tilt(a, e, op[1], op[2], xp)
+    de, x, _ = _nasmyth(op, a, e, xp)  # nrx / nry
+    return _sideways(a, e + de, x, xp)
+
+
+def _undo(op: tuple[Any, ...], a: Any, e: Any, xp: Any) -> tuple[Any, Any]:
+    """Exact inverse of :func:`_apply` for one operation."""
+    kind = op[0]
+    if kind == "az" and op[2] is None:
+        return a + op[1], e
+    if kind == "el" and op[2] is None:
+        return a, e - op[1]
+    if kind == "ca":
+        return _sideways_inverse(a, e, -op[1], xp)
+    if kind == "npae":
+        return _npae_inverse(a, e, op[1], xp)
+    if kind == "tilt":
+        return _tilt(a, e, op[1], op[2], xp, transpose=True)
+    # evaluated where they act: fixed point on the evaluation point
+    pa, pe = a, e
+    for _ in range(_INNER_MAX):
+        if kind == "az":
+            na, ne = a - op[1] * _factor_value(op[2], pa, pe, xp), e
+        elif kind == "el":
+            na, ne = a, e - op[1] * _factor_value(op[2], pa, pe, xp)
+        elif kind == "sky":
+            na, ne = _sideways_inverse(a, e, op[1] * _factor_value(op[2], pa, pe, xp), xp)
+        else:  # nrx / nry: E += de(E0), then across by x(E0)
+            de, x, _ = _nasmyth(op, pa, pe, xp)
+            na, ne = _sideways_inverse(a, e, x, xp)
+            ne = ne - de
+        step = _largest(na - pa, ne - pe, xp)
+        pa, pe = na, ne
+        if not step > _INNER_TOL:  # also stops on NaN (the zenith hole)
+            break
+    return pa, pe
+
+
+def _largest(da: Any, de: Any, xp: Any) -> float:
+    if xp is MATH:
+        return max(abs(da), abs(de))
+    if np.size(da) == 0:
+        return 0.0
+    return float(max(np.nanmax(np.abs(da), initial=0.0), np.nanmax(np.abs(de), initial=0.0)))
+
+
+# ---- whole chains --------------------------------------------------------------
+
+def forward(plan: Plan, a: Any, e: Any, xp: Any = np) -> tuple[Any, Any]:
+    """True position at raw (a, e): every operation in order."""
+    ref = a + plan.az_offset
+    for op in plan.ops:
+        a, e = _apply(op, a, e, xp)
+    return ref + _wrap(a - ref), e
+
+
+def inverse(plan: Plan, a: Any, e: Any, xp: Any = np) -> tuple[Any, Any]:
+    """Raw position that :func:`forward` takes to (a, e): operations undone in reverse."""
+    ref = a - plan.az_offset
+    for op in reversed(plan.ops):
+        a, e = _undo(op, a, e, xp)
+    return ref + _wrap(a - ref), e
+
+
+def _unit(a: Any, e: Any) -> np.ndarray:
+    ce = np.cos(e)
+    return np.stack([ce * np.cos(a), ce * np.sin(a), np.sin(e)])
+
+
+def _miss(plan: Plan, ra: np.ndarray, re: np.ndarray, ta: np.ndarray, te: np.ndarray
+          ) -> tuple[np.ndarray, np.ndarray]:
+    """Tangent-plane offset (east, north at the target) of forward(raw) from the target."""
+    fa, fe = forward(plan, ra, re, np)
+    v = _unit(fa, fe)
+    east = np.stack([-np.sin(ta), np.cos(ta), np.zeros_like(ta)])
+    north = np.stack([-np.sin(te) * np.cos(ta), -np.sin(te) * np.sin(ta), np.cos(te)])
+    toward = np.sum(v * _unit(ta, te), axis=0)
+    rx, ry = np.sum(v * east, axis=0), np.sum(v * north, axis=0)
+    # a point on the far hemisphere is a miss of more than 90°
+    big = toward <= 0.0
+    return np.where(big, 10.0, rx), np.where(big, 10.0, ry)
+
+
+def _newton(plan: Plan, ta: np.ndarray, te: np.ndarray, ra: np.ndarray, re: np.ndarray
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Damped Newton on the whole chain from (ra, re); returns raw and its miss (rad)."""
+    h = 1e-7
+    for _ in range(40):
+        rx, ry = _miss(plan, ra, re, ta, te)
+        miss = np.hypot(rx, ry)
+        if np.all(miss < 1e-13):
+            break
+        ax, ay = _miss(plan, ra + h, re, ta, te)
+        ex, ey = _miss(plan, ra, re + h, ta, te)
+        j11, j21 = (ax - rx) / h, (ay - ry) / h
+        j12, j22 = (ex - rx) / h, (ey - ry) / h
+        det = j11 * j22 - j12 * j21
+        with np.errstate(divide="ignore", invalid="ignore"):
+            da = -(j22 * rx - j12 * ry) / det
+            de = -(j11 * ry - j21 * rx) / det
+        step = np.hypot(da * np.cos(np.minimum(re, math.pi - re)), de)
+        limit = 0.02  # radians per pass: keeps the iteration on its own branch
+        scale = np.where(np.isfinite(step) & (step > limit), limit / np.maximum(step, 1e-300), 1.0)
+        ok = np.isfinite(da) & np.isfinite(de)
+        ra = np.where(ok, ra + scale * np.where(ok, da, 0.0), ra)
+        re = np.where(ok, re + scale * np.where(ok, de, 0.0), re)
+    rx, ry = _miss(plan, ra, re, ta, te)
+    return ra, re, np.hypot(rx, ry)
+
+
+def solve_inverse(plan: Plan, ta: np.ndarray, te: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Encoder demand for true positions (1-D arrays), with a status code per element.
+
+    The closed-form chain inverse is checked with the forward model; where it
+    misses (the zenith region), Newton's method on the whole chain is started on
+    the requested side of the zenith and then on the other, and the solution is
+    kept only inside the mount's range (elevation −90°..93°).
+    """
+    status = np.zeros(ta.shape, dtype=np.int8)
+    finite = np.isfinite(ta) & np.isfinite(te)
+    status[~finite] = 1
+    inside = finite & (te >= ELEVATION_MIN) & (te <= INPUT_MAX)
+    status[finite & ~inside] = 2
+    a_in = np.where(inside, ta, 0.0)
+    e_in = np.where(inside, te, 0.5)
+    with np.errstate(invalid="ignore"):
+        ra, re = inverse(plan, a_in, e_in, np)
+    if plan.empty:
+        bad = np.zeros(ta.shape, bool)
+    else:
+        rx, ry = _miss(plan, np.where(np.isfinite(ra), ra, a_in),
+                       np.where(np.isfinite(re), re, e_in), a_in, e_in)
+        bad = inside & ~(np.hypot(rx, ry) < _CHECK_TOL)
+        bad |= inside & ~(np.isfinite(ra) & np.isfinite(re))
+        bad |= inside & ~((re >= ELEVATION_MIN) & (re <= ELEVATION_MAX))
+    if np.any(bad):
+        idx = np.nonzero(bad)[0]
+        fa, fe = _fallback(plan, a_in[idx], e_in[idx])
+        # Newton's starts may lie half a turn away: the turn of the request (moved by IA)
+        ref = a_in[idx] - plan.az_offset
+        ra[idx], re[idx] = ref + _wrap(fa - ref), fe
+        lost = idx[~np.isfinite(fa)]
+        status[lost] = 3
+    in_range = (re >= ELEVATION_MIN - 1e-12) & (re <= ELEVATION_MAX + 1e-12)
+    status[inside & ~in_range & (status == 0)] = 3
+    keep = status == 0
+    # the chain inverse moves the azimuth by increments: it stays on the request's turn
+    return np.where(keep, ra, np.nan), np.where(keep, re, np.nan), status
+
+
+def _fallback(plan: Plan, ta: np.ndarray, te: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Newton from both sides of the zenith; NaN where neither reaches in range."""
+    best_a = np.full(ta.shape, np.nan)
+    best_e = np.full(ta.shape, np.nan)
+    best_miss = np.full(ta.shape, np.inf)
+    other_a, other_e = ta + math.pi, math.pi - te
+    with np.errstate(invalid="ignore"):
+        inv_a, inv_e = inverse(plan, ta, te, np)
+        oth_a, oth_e = inverse(plan, other_a, other_e, np)
+    # the requested side first, then the other (same direction, other representation);
+    # each from the chain inverse where it is finite, else from the target itself
+    starts = [(np.where(np.isfinite(inv_a + inv_e), inv_a, ta),
+               np.where(np.isfinite(inv_a + inv_e), inv_e, te)),
+              (np.where(np.isfinite(oth_a + oth_e), oth_a, other_a),
+               np.where(np.isfinite(oth_a + oth_e), oth_e, other_e)),
+              (ta, te), (other_a, other_e)]
+    for sa, se in starts:
+        todo = ~(best_miss < 1e-10)
+        if not np.any(todo):
+            break
+        ra, re, miss = _newton(plan, ta[todo], te[todo], sa[todo].copy(), se[todo].copy())
+        in_range = (re >= ELEVATION_MIN) & (re <= ELEVATION_MAX)
+        good = in_range & (miss < 1e-10)
+        idx = np.nonzero(todo)[0][good]
+        best_a[idx], best_e[idx], best_miss[idx] = ra[good], re[good], miss[good]
+    return best_a, best_e
+
+
+# ---- the fit's derivatives ------------------------------------------------------------
+
+def forward_batch(terms: tuple[Term, ...], coef_rows: np.ndarray, a: np.ndarray, e: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Forward model for several coefficient vectors at once.
+
+    ``coef_rows`` is (R, M) radians; ``a``, ``e`` are (N,); returns (R, N).
+    Used for the fit's Jacobian by central differences in one pass.
+    """
+    cols = [coef_rows[:, k:k + 1] for k in range(coef_rows.shape[1])]
+    plan = compile_plan(terms, cols)
+    aa = np.broadcast_to(a, (coef_rows.shape[0], a.size))
+    ee = np.broadcast_to(e, (coef_rows.shape[0], e.size))
+    return forward(plan, aa, ee, np)
+
+
+def coefficient_step(value_rad: float) -> float:
+    """Central-difference step for a coefficient (radians): ~0.2″, larger for big ones."""
+    return max(1e-6, 1e-6 * abs(value_rad) / ARCSEC * 1e-3)
