@@ -181,8 +181,10 @@ class TrajectoryMount(Mount, Protocol):
     def follow(self, trajectory: Any, *, time_offset_s: float = 0.0) -> None:
         """Follow *trajectory* (a :class:`pointing.passes.Trajectory`) from now on."""
 
-    def offset(self, d_az: float, d_el: float) -> None:
-        """Set the position offset (raw axis radians) added to the demand."""
+    def offset(self, d_az: float, d_el: float, az_rate: float = 0.0,
+               el_rate: float = 0.0) -> None:
+        """Set the offset added to the demand: (d_az, d_el) raw axis radians now,
+        changing at (az_rate, el_rate) rad/s until the next call."""
 
 
 @runtime_checkable

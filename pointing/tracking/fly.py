@@ -76,7 +76,7 @@ class FlyConfig:
     roi_px: int = 64
     search_binning: int = 4
     wide_rate_hz: float = 10.0
-    wide_exposure_s: float = 0.02
+    wide_exposure_s: float = 0.05
     wide_binning: int = 2
     acquire_detections: int = 5
     min_snr: float = 10.0
@@ -86,14 +86,13 @@ class FlyConfig:
     lose_frames: int = 5
     search_s: float = 1.0  #: a search of the tracking camera may take this long
     settle_s: float = 0.3  #: after a coarse jump, the mount settles this long
-    refine_every_s: float = 1.0
     acquire_timeout_s: float = 120.0
     max_duration_s: float | None = None  #: stop after this long (tests); default: the pass
 
     def check(self) -> None:
         """Raise ConfigError naming the first absurd setting."""
         positive = ("rate_hz", "exposure_s", "wide_rate_hz", "wide_exposure_s",
-                    "loop_bandwidth_hz", "lock_radius_urad", "refine_every_s", "search_s",
+                    "loop_bandwidth_hz", "lock_radius_urad", "search_s",
                     "settle_s",
                     "acquire_timeout_s")
         for name in positive:
@@ -194,8 +193,9 @@ class _Pass:
         self._jx = np.gradient(az, t) * np.cos(el)
         self._jy = np.gradient(el, t)
         self.shift = float(trajectory.seconds(self.clock.now())) - self._elapsed()
-        self.tau = 0.0
-        self.offset_sky = (0.0, 0.0)  # the loop's offset, (ΔA·cosE, ΔE) rad
+        self.tau = 0.0  # the time offset: the TLE's along-track error (s)
+        self.cross = 0.0  # the cross-track offset from the predicted track (rad)
+        self.period = 0.02
 
     def _elapsed(self) -> float:
         e = getattr(self.clock, "elapsed_s", None)
@@ -218,12 +218,35 @@ class _Pass:
         return (float(np.interp(t_s, self._t, self._jx)),
                 float(np.interp(t_s, self._t, self._jy)))
 
+    def normal(self, t_s: float) -> tuple[float, float, float]:
+        """Unit vector across the predicted track (sky x, y) and the track's speed (rad/s)."""
+        jx, jy = self.velocity(t_s + self.tau)
+        speed = math.hypot(jx, jy)
+        if speed <= 0:
+            raise PointingError("the predicted track does not move: no along-track frame")
+        return -jy / speed, jx / speed, speed
+
+    def add_error(self, ex: float, ey: float, gain: float, t_s: float) -> None:
+        """Take *gain* of a sky error (rad): along the track into the time offset, across
+        it into the cross-track offset (a frame that turns with the track, not with the
+        azimuth axis: through the zenith the mount's x/y frame spins, the track's does not)."""
+        nx, ny, speed = self.normal(t_s)
+        self.tau += gain * (ex * ny - ey * nx) / speed
+        self.cross += gain * (ex * nx + ey * ny)
+
+    def _raw_offset(self, t_s: float) -> tuple[float, float]:
+        nx, ny, _ = self.normal(t_s)
+        el = float(np.interp(t_s + self.tau, self._t, self.traj.raw_el_rad))
+        c = max(abs(math.cos(el)), 0.02)
+        return self.cross * nx / c, self.cross * ny
+
     def apply(self) -> None:
-        """Send the time offset and the position offset (sky → raw axes) to the mount."""
-        el = self.mount.position()[1]
-        c = max(math.cos(el), 0.02)
+        """Send the time offset and the cross-track offset (as raw axis offset and rate)."""
+        t = self.now_s()
+        a0, e0 = self._raw_offset(t)
+        a1, e1 = self._raw_offset(t + self.period)
         self.mount.follow(self.traj, time_offset_s=self.tau)
-        self.mount.offset(self.offset_sky[0] / c, self.offset_sky[1])
+        self.mount.offset(a0, e0, (a1 - a0) / self.period, (e1 - e0) / self.period)
 
     def counts(self) -> int:
         counter = self.backend.counter
@@ -326,19 +349,6 @@ def estimate_timing(p: _Pass, detections: list[tuple[float, tuple[float, float]]
                           float(np.std(deltas)), detections[-1][0])
 
 
-def _refine(p: _Pass, t: float) -> None:
-    """Move the along-track part of the loop's offset into the time offset (bumpless)."""
-    jx, jy = p.velocity(t + p.tau)
-    j2 = jx * jx + jy * jy
-    if j2 <= 0:
-        return
-    ox, oy = p.offset_sky
-    d = (ox * jx + oy * jy) / j2
-    p.tau += d
-    p.offset_sky = (ox - jx * d, oy - jy * d)
-    p.apply()
-
-
 @dataclass
 class _Loop:
     """The closed loop's state between frames."""
@@ -362,18 +372,17 @@ def _correct(p: _Pass, loop: _Loop, xy: tuple[float, float], t: float, g: Any,
     """One measured error: a jump when it is coarse, else one integrator step."""
     r = math.hypot(*xy)
     half = config.roi_px / 2 * g.pixel_scale_urad
-    ox, oy = p.offset_sky
     if r > half / 2:  # coarse: jump onto the target, then let the mount settle
         loop.good = 0
         if t >= loop.hold_until:
-            p.offset_sky = (ox + xy[0] * _URAD, oy + xy[1] * _URAD)
+            p.add_error(xy[0] * _URAD, xy[1] * _URAD, 1.0, t)
             loop.hold_until = t + config.settle_s
             loop.window = search
         else:
             loop.window = _roi(g, xy, config.roi_px) if r < 0.8 * half else search
         return
     k = 2 * math.pi * config.loop_bandwidth_hz / config.rate_hz
-    p.offset_sky = (ox + k * xy[0] * _URAD, oy + k * xy[1] * _URAD)
+    p.add_error(xy[0] * _URAD, xy[1] * _URAD, k, t)
     loop.good = loop.good + 1 if r < config.lock_radius_urad else 0
     loop.window = _roi(g, xy, config.roi_px)
 
@@ -390,7 +399,7 @@ def track(p: _Pass, cam: CameraConfig, config: FlyConfig, record: PassRecord,
     sb = config.search_binning
     search = (0, 0, g.width - g.width % sb, g.height - g.height % sb, sb)
     loop = _Loop(window=search, searching_since=p.now_s())
-    last_refine = p.now_s()
+    p.period = period
     while not p.ended(config, t_start):
         t_next = p.now_s() + period
         window = loop.window
@@ -416,11 +425,7 @@ def track(p: _Pass, cam: CameraConfig, config: FlyConfig, record: PassRecord,
                 record.events.append((t, "locked"))
         record.add(t, xy, p.mount.position(), loop.locked and xy is not None, p.counts(),
                    "tracking", p.tau)
-        if loop.locked and t - last_refine >= config.refine_every_s:
-            _refine(p, t)
-            last_refine = t
-        else:
-            p.apply()
+        p.apply()
         p.clock.sleep(t_next - p.now_s())
     return "end"
 
@@ -445,8 +450,8 @@ def fly_pass(backend: Backend, trajectory: Any, tracking_camera: CameraConfig,
         record.estimates.append(est)
         record.events.append((found[0][0], "acquired"))
         p.tau = est.time_offset_s
-        p.offset_sky = (p.offset_sky[0] + est.cross_urad[0] * _URAD,
-                        p.offset_sky[1] + est.cross_urad[1] * _URAD)
+        nx, ny, _ = p.normal(est.at_s)
+        p.cross += (est.cross_urad[0] * nx + est.cross_urad[1] * ny) * _URAD
         p.apply()
         if track(p, tracking_camera, config, record, t_start) == "end":
             break

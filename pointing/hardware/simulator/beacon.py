@@ -56,7 +56,7 @@ class PassConfig:
     wind_m_s: float = 15.0  #: effective wind (incl. the slew) across the aperture
     seeing_fwhm_urad: float = 8.0  #: short-exposure spot (tilt removed)
     servo: ServoConfig = field(default_factory=ServoConfig)
-    beacon_e_per_s: float = 2.0e6
+    beacon_e_per_s: float = 5.0e6
     sky_e_per_s_px: float = 30.0
     signal_cps_1000km: float = 8000.0  #: quantum signal detections at 1000 km, centred
     background_cps: float = 300.0  #: sky + dark, all channels

@@ -6,7 +6,8 @@ torque, limited to the station's acceleration (``[mount] *_accel_deg_s2``:
 the torque limit over the inertia); the outer **position loop** (P on the
 encoder reading, bandwidth ``position_bandwidth_hz``, never faster than the
 axis can brake to the target) adds to the demanded rate (velocity
-feed-forward), limited to the axis speed.  The controller runs
+feed-forward), limited to the axis speed; the demand's acceleration is fed
+forward to the torque.  The controller runs
 at ``rate_hz`` with ``latency_s`` between a demand and its use.  Disturbance
 torques (wind gusts: band-limited noise, and motor cogging: a ripple with
 the encoder angle) act on the inertia.  Encoders are quantised to
@@ -118,7 +119,7 @@ class ServoMount:
         self._integ = [0.0, 0.0]
         self._t = clock.elapsed_s
         self._mode: tuple[str, Any] = ("hold", (float(start_az), float(start_el)))
-        self._offsets: list[tuple[float, float, float]] = [(-math.inf, 0.0, 0.0)]
+        self._offsets: list[tuple[float, ...]] = [(-1e9, 0.0, 0.0, 0.0, 0.0)]
         self._traj: Any = None
         self._traj_shift = 0.0
         self._time_offset = 0.0
@@ -166,11 +167,14 @@ class ServoMount:
         self._time_offset = float(time_offset_s)
         self._mode = ("follow", None)
 
-    def offset(self, d_az: float, d_el: float) -> None:
-        """Position offset (raw rad) added to the demand, used after the latency."""
+    def offset(self, d_az: float, d_el: float, az_rate: float = 0.0,
+               el_rate: float = 0.0) -> None:
+        """Offset (raw rad, changing at the rates in rad/s) added to the demand, used after
+        the latency."""
         self._advance()
-        self._offsets = [o for o in self._offsets[-4:]]
-        self._offsets.append((self._t + self.config.latency_s, float(d_az), float(d_el)))
+        self._offsets = self._offsets[-4:]
+        self._offsets.append((self._t + self.config.latency_s, float(d_az), float(d_el),
+                              float(az_rate), float(el_rate)))
 
     # -- truth -------------------------------------------------------------
     def true_pointing(self) -> tuple[float, float]:
@@ -185,15 +189,15 @@ class ServoMount:
         return self._theta[0], self._theta[1], self._omega[0], self._omega[1]
 
     # -- the loops ---------------------------------------------------------
-    def _demands(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Demanded position and rate of both axes at controller times *t* (clock seconds)."""
+    def _demands(self, t: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Demanded position, rate and acceleration of both axes at controller times *t*."""
         kind, p = self._mode
+        z = np.zeros_like(t)
         if kind == "hold":
-            z = np.zeros_like(t)
-            return z + p[0], z + p[1], z, z
+            return z + p[0], z + p[1], z, z, z, z
         if kind == "rate":
             dt = t - p[4]
-            return p[0] + p[2] * dt, p[1] + p[3] * dt, np.full_like(t, p[2]), np.full_like(t, p[3])
+            return p[0] + p[2] * dt, p[1] + p[3] * dt, z + p[2], z + p[3], z, z
         tr = self._traj
         ts = t + self._traj_shift + self._time_offset
         h = self._dt
@@ -202,12 +206,14 @@ class ServoMount:
         az, el = tr.demand_at(grid)
         vaz = (az[2:] - az[:-2]) / (2 * h)
         vel = (el[2:] - el[:-2]) / (2 * h)
-        return az[1:-1], el[1:-1], vaz, vel
+        aaz = (az[2:] - 2 * az[1:-1] + az[:-2]) / h**2
+        ael = (el[2:] - 2 * el[1:-1] + el[:-2]) / h**2
+        return az[1:-1], el[1:-1], vaz, vel, aaz, ael
 
     def _offset_at(self, t: float) -> tuple[float, float]:
-        for te, da, de in reversed(self._offsets):
+        for te, da, de, ra, re in reversed(self._offsets):
             if te <= t:
-                return da, de
+                return da + ra * (t - te), de + re * (t - te)
         return 0.0, 0.0
 
     def _advance(self) -> None:
@@ -215,10 +221,11 @@ class ServoMount:
         n = int((self.clock.elapsed_s - self._t) / self._dt + 1e-9)
         if n <= 0:
             return
-        t = self._t + self._dt * np.arange(n) - self.config.latency_s
-        daz, del_, vaz, vel = self._demands(t)
+        t = self._t + self._dt * np.arange(n)  # time-tagged demands: no latency
+        daz, del_, vaz, vel, aaz, ael = self._demands(t)
         dem = (daz.tolist(), del_.tolist())
         rate = (vaz.tolist(), vel.tolist())
+        accel = (aaz.tolist(), ael.tolist())
         dt, kp, kv, ki, q = self._dt, self._kp, self._kv, self._ki, self._q
         cog_k = 2 * math.pi / (self.config.cogging_period_deg * _DEG)
         cog = self.config.cogging_accel_rad_s2
@@ -237,7 +244,7 @@ class ServoMount:
                 w_cmd = rate[ax][k] + max(-w_brake, min(w_brake, w_fb))
                 w_cmd = max(-self._speed[ax], min(self._speed[ax], w_cmd))
                 err = w_cmd - om
-                acc = kv * err + self._integ[ax]
+                acc = accel[ax][k] + kv * err + self._integ[ax]
                 if -a_max < acc < a_max:  # integrate only while the torque is not saturated
                     self._integ[ax] += ki * err * dt
                 acc = max(-a_max, min(a_max, acc))
