@@ -144,6 +144,9 @@ def run(args: argparse.Namespace) -> int:
     fly = FlyConfig(rate_hz=args.rate, loop_bandwidth_hz=args.loop_bandwidth,
                     max_duration_s=args.duration)
     fly.check()
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise PointingError(f"--out {out}: exists and is not a directory")
     station, sat, passes = load_passes(args, "track")
     if not passes.passes:
         raise NoPassError(passes.no_pass_message())
@@ -152,8 +155,10 @@ def run(args: argparse.Namespace) -> int:
     traj = pass_trajectory(station, sat, pass_, _model(args, station))
     backend = _backend(args, station, sat, pass_)
     record = fly_pass(backend, traj, tracking_cam, wide_cam, fly)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise PointingError(f"--out {out}: cannot create the directory: {exc}") from None
     meta = {"station": station.name, "satellite": sat.label, "pass": pass_.number,
             "backend": backend.name, "rate_hz": fly.rate_hz}
     log = record.to_log(str(traj.utc[0])[:26], meta)

@@ -208,10 +208,14 @@ def test_command_writes_log_summary_and_figures(tmp_path, capsys):
     (["--simulate", "--image-motion", "nan"], "image motion"),
     (["--simulate", "--rate", "10", "--loop-bandwidth", "5"], "loop_bandwidth_hz"),
     (["--simulate", "--timing-error", "1e9"], "timing_error_s"),
+    (["--simulate", "--rate", "0"], "rate_hz"),
+    (["--simulate", "--out", __file__], "not a directory"),
 ])
 def test_command_bad_options_one_line(tmp_path, capsys, extra, needle):
     args = ["track", "--station", "shanghai", "--tle", str(TLE), "--start", START, "--hours",
             "6", "--pass", "1", "--out", str(tmp_path / "x"), *extra]
+    if "--out" in extra:
+        del args[args.index("--out"):args.index("--out") + 2]
     assert main(args) == 2
     err = capsys.readouterr().err.strip()
     assert needle in err and len(err.splitlines()) == 1
