@@ -125,8 +125,17 @@ def summary(record, analysis, backend, pass_) -> dict[str, Any]:
         if first:
             acq["timing_error_estimate_minus_true_s"] = first.time_offset_s - true_dt
         acq["timing_error_final_minus_true_s"] = record.time_offset_final_s - true_dt
-    return {"analysis": analysis.to_dict(), "acquisition": acq, "pass": pass_.to_dict(),
-            "truth": truth or None, "backend": backend.name}
+    log = analysis.log
+    counts = log.extra.get("counts")
+    photons = None
+    if counts is not None and (counts >= 0).any():
+        sel = analysis.selected & (counts >= 0)
+        seconds = analysis.duration_s
+        photons = {"total": int(counts[counts >= 0].sum()), "selected": int(counts[sel].sum()),
+                   "selected_rate_cps": (float(counts[sel].sum() / seconds) if seconds > 0
+                                         else None)}
+    return {"analysis": analysis.to_dict(), "acquisition": acq, "photon_counts": photons,
+            "pass": pass_.to_dict(), "truth": truth or None, "backend": backend.name}
 
 
 @command("track", "fly one satellite pass: open loop on the trajectory, acquire the beacon "

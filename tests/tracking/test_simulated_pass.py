@@ -196,6 +196,7 @@ def test_command_writes_log_summary_and_figures(tmp_path, capsys):
     q = doc["acquisition"]
     assert abs(q["timing_error_estimate_minus_true_s"]) < 0.3
     assert q["time_to_acquire_s"] < 2 and q["time_to_lock_s"] < 5
+    assert doc["photon_counts"]["selected"] > 0
     log = read_tracking_log(out / "tracking.ecsv")
     assert log.locked.any() and "counts" in log.extra
     for png in ("tracking.png", "tracking_spectrum.png"):
