@@ -34,6 +34,9 @@ def _add(p: argparse.ArgumentParser) -> None:
                    help="atmospheric tip-tilt, RMS per axis (default 3)")
     g.add_argument("--wind", type=float, default=15.0, metavar="M/S",
                    help="effective wind across the aperture (default 15)")
+    g.add_argument("--beacon-el", type=float, default=0.0, metavar="DEG",
+                   help="the satellite's beacon comes on once it has risen this high (after "
+                        "it has seen the station's uplink beacon; default 0: from the start)")
     g.add_argument("--servo-bandwidth", type=float, default=8.0, metavar="HZ",
                    help="mount position-loop bandwidth (default 8; speed loop 5x)")
     g.add_argument("--timing-error", type=float, default=None, metavar="S",
@@ -71,7 +74,7 @@ def _backend(args: argparse.Namespace, station, sat, pass_):
     servo = ServoConfig(position_bandwidth_hz=bw, speed_bandwidth_hz=5 * bw,
                         rate_hz=max(500.0, 25 * bw))
     config = PassConfig(seed=args.seed, tle_error=err, image_motion_urad=args.image_motion,
-                        wind_m_s=args.wind, servo=servo)
+                        wind_m_s=args.wind, servo=servo, beacon_on_el_deg=args.beacon_el)
     return pass_station(station, sat, pass_, config=config)
 
 

@@ -147,6 +147,18 @@ def test_no_feed_forward_means_a_big_error_before_the_loop(setup):
     assert rec.estimates[0].time_offset_s == pytest.approx(3.0, abs=0.25)
 
 
+def test_the_beacon_comes_on_at_its_elevation(setup):
+    """Acquisition waits for the beacon: the first detection is when the satellite reaches it."""
+    _, rec = _fly(setup, 14.0, beacon_on_el_deg=11.0)
+    names = [n for _, n in rec.events]
+    assert "acquired" in names
+    first = rec.t_s[rec.detected.index(True)]
+    el = [e for e, c in zip(rec.el_deg, rec.camera, strict=True) if c == "wide"]
+    assert 10.9 <= el[rec.detected.index(True)] <= 11.3
+    assert first > 3.0
+    assert not any(rec.detected[:rec.detected.index(True)])
+
+
 def test_same_seed_same_pass(setup):
     _, a = _fly(setup, 3.0)
     _, b = _fly(setup, 3.0)
@@ -210,6 +222,7 @@ def test_command_writes_log_summary_and_figures(tmp_path, capsys):
     (["--simulate", "--rate", "10", "--loop-bandwidth", "5"], "loop_bandwidth_hz"),
     (["--simulate", "--timing-error", "1e9"], "timing_error_s"),
     (["--simulate", "--rate", "0"], "rate_hz"),
+    (["--simulate", "--beacon-el", "95"], "beacon_on_el_deg"),
     (["--simulate", "--out", __file__], "not a directory"),
 ])
 def test_command_bad_options_one_line(tmp_path, capsys, extra, needle):

@@ -62,12 +62,16 @@ class PassConfig:
     background_cps: float = 300.0  #: sky + dark, all channels
     fov_urad: float = 100.0
     readout_s: float = 0.001  #: per frame, plus 10 ns per pixel read
+    beacon_on_el_deg: float = 0.0  #: the satellite's beacon is on once it has risen this high
 
     def check(self) -> None:
         for name in ("seeing_fwhm_urad", "beacon_e_per_s", "signal_cps_1000km", "fov_urad"):
             v = getattr(self, name)
             if not (math.isfinite(v) and v > 0):
                 raise ConfigError(f"simulated pass: {name} must be positive, got {v!r}")
+        if not (math.isfinite(self.beacon_on_el_deg) and -5 <= self.beacon_on_el_deg <= 80):
+            raise ConfigError(f"simulated pass: beacon_on_el_deg must be -5 .. 80, got "
+                              f"{self.beacon_on_el_deg!r}")
         for name in ("sky_e_per_s_px", "background_cps"):
             v = getattr(self, name)
             if not (math.isfinite(v) and v >= 0):
@@ -88,6 +92,7 @@ class _Scene:
                  motion: ImageMotion, config: PassConfig):
         self.clock, self.mount, self.sky, self.motion, self.config = (clock, mount, sky,
                                                                       motion, config)
+        self.beacon_on_s = sky.first_above(math.radians(config.beacon_on_el_deg))
         start = clock.now()
         self._jd0 = (float(start.jd1), float(start.jd2) - clock.elapsed_s / 86400.0)
         radius = np.linspace(0.0, 4.0 * config.fov_urad, 801)
@@ -174,7 +179,8 @@ class BeaconCamera:
         u, v = (px - x0 + 0.5) / b - 0.5, (py - y0 + 0.5) / b - 0.5
         fwhm_px = math.hypot(c.seeing_fwhm_urad / g.pixel_scale_urad, self._optics)
         sigma = fwhm_px / _FWHM_PER_SIGMA / b
-        if -5 * sigma < u < shape[1] + 5 * sigma and -5 * sigma < v < shape[0] + 5 * sigma:
+        on = self._s.clock.elapsed_s >= self._s.beacon_on_s
+        if on and -5 * sigma < u < shape[1] + 5 * sigma and -5 * sigma < v < shape[0] + 5 * sigma:
             flux = (c.beacon_e_per_s * self._area_ratio * seconds
                     * (1000.0 / max(range_km, 1.0)) ** 2)
             expected += gaussian_image(shape, u, v, flux, sigma)
@@ -274,6 +280,10 @@ class _ShiftedSky:
 
     def range_km(self, t: float) -> float:
         return self._sky.range_km(t + self._off)
+
+    def first_above(self, el: float) -> float:
+        """Clock seconds when the satellite first reaches elevation *el* (rad)."""
+        return self._sky.first_above(el) - self._off
 
 
 class _ShiftedMotion:

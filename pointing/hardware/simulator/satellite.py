@@ -103,6 +103,12 @@ class SatelliteSky:
     def range_km(self, t_s: float) -> float:
         return float(self._range(t_s))
 
+    def first_above(self, el: float) -> float:
+        """Seconds from the rise when the true elevation first reaches *el* (rad)."""
+        el_tab = self._el(self.t_s)
+        above = np.flatnonzero(el_tab >= el)
+        return float(self.t_s[above[0]]) if above.size else math.inf
+
 
 def tangent_offsets(az: float, el: float, az0: float, el0: float) -> tuple[float, float]:
     """Gnomonic offsets (≈ ΔA·cosE, ΔE; rad) of direction (az, el) from the centre (az0, el0)."""
