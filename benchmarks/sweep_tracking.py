@@ -9,6 +9,7 @@ station's (4.41 µrad X, 2.99 µrad Y).  Three sweeps from the default
 * image motion (atmospheric tip-tilt RMS per axis): 1, 3, 6, 10 µrad
 * mount position-loop bandwidth (speed loop 5×): 2, 4, 8, 15 Hz
 * camera (tracking) loop crossover: 1, 2, 3 Hz (at the sweep's frame rate)
+* wind gusts on the mount ×10 (2e-3 rad/s² RMS) with the mount loop at 2, 8, 15 Hz
 
 Usage: ``python benchmarks/sweep_tracking.py [--rate 25] [--seed 0] [--quick]``
 (``--quick``: the first 150 s of the pass only).  Wall time is a few minutes
@@ -52,10 +53,11 @@ def _setup():
 
 
 def run_one(setup, *, seed: int, rate: float, motion: float, servo_hz: float, loop_hz: float,
-            duration: float | None) -> dict:
+            duration: float | None, gusts: float = 1.0) -> dict:
     station, sat, p, traj, cam, wide = setup
     servo = ServoConfig(position_bandwidth_hz=servo_hz, speed_bandwidth_hz=5 * servo_hz,
-                        rate_hz=max(500.0, 25 * servo_hz))
+                        rate_hz=max(500.0, 25 * servo_hz),
+                        wind_accel_rad_s2=gusts * ServoConfig.wind_accel_rad_s2)
     backend = pass_station(station, sat, p, config=PassConfig(
         seed=seed, image_motion_urad=motion, servo=servo))
     rec = fly_pass(backend, traj, cam, wide, FlyConfig(rate_hz=rate, loop_bandwidth_hz=loop_hz,
@@ -74,6 +76,7 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=25.0)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--rows", default="", help="only the settings whose name contains this")
     args = ap.parse_args()
     setup = _setup()
     duration = 150.0 if args.quick else None
@@ -83,6 +86,9 @@ def main() -> None:
     rows += [(f"mount loop {s:g} Hz", {**base, "servo_hz": s}) for s in (2.0, 4.0, 15.0)]
     rows += [(f"camera loop {b:g} Hz", {**base, "loop_hz": b}) for b in (1.0, 2.0, 3.0)
              if b <= args.rate / 8 and b != base["loop_hz"]]
+    rows += [(f"gusts x10, mount {s:g} Hz", {**base, "servo_hz": s, "gusts": 10.0})
+             for s in (2.0, 8.0, 15.0)]
+    rows = [r for r in rows if args.rows in r[0]]
     print(f"Micius over Shanghai 2021-04-29 (84.6°), seed {args.seed}, {args.rate:g} Hz frames; "
           f"published RMS X {PUBLISHED[0]} µrad, Y {PUBLISHED[1]} µrad")
     print(f"{'setting':<24} {'RMS X':>6} {'RMS Y':>6} {'in 100':>7} {'max':>6} {'lock s':>6} "
