@@ -258,7 +258,7 @@ class _Pass:
         t = self.now_s()
         if config.max_duration_s is not None and t - t_start >= config.max_duration_s:
             return True
-        return t >= self._t[-1] - 0.5
+        return t + max(self.tau, 0.0) >= self._t[-1] - 0.5  # the demands run out
 
 
 def _check_backend(backend: Backend) -> None:
