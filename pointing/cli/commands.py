@@ -15,5 +15,6 @@ from pointing.cli import (  # noqa: F401
     noise_map,
     pass_,
     select,
+    track,
     tracking,
 )

@@ -35,6 +35,9 @@ __all__ = [
     "MountLimitError",
     "MountLimits",
     "PhotonCounter",
+    "StreamingCounter",
+    "TrajectoryMount",
+    "WindowedCamera",
     "load_backend",
 ]
 
@@ -167,11 +170,41 @@ class Mount(Protocol):
 
 
 @runtime_checkable
+class TrajectoryMount(Mount, Protocol):
+    """A mount that follows a pass's trajectory and takes offsets (optional, for passes).
+
+    The demand at UTC ``t`` is ``trajectory.demand_at(t + time_offset_s)`` plus
+    the position offset: the timing feed-forward and the tracking loop's
+    correction.  :meth:`Mount.position` reads the axes (raw encoder frame).
+    """
+
+    def follow(self, trajectory: Any, *, time_offset_s: float = 0.0) -> None:
+        """Follow *trajectory* (a :class:`pointing.passes.Trajectory`) from now on."""
+
+    def offset(self, d_az: float, d_el: float, az_rate: float = 0.0,
+               el_rate: float = 0.0) -> None:
+        """Set the offset added to the demand: (d_az, d_el) raw axis radians now,
+        changing at (az_rate, el_rate) rad/s until the next call."""
+
+
+@runtime_checkable
 class Camera(Protocol):
     """A camera that takes one exposure at a time."""
 
     def expose(self, seconds: float, *, timeout_s: float = 30.0) -> Frame:
         """Take an exposure; the frame's time is mid-exposure (UTC)."""
+
+
+@runtime_checkable
+class WindowedCamera(Camera, Protocol):
+    """A camera that reads out a window (region of interest), optionally binned."""
+
+    def set_window(self, x0: int, y0: int, width: int, height: int, binning: int = 1) -> None:
+        """Read only the full-frame pixels x0..x0+width, y0..y0+height, binned.
+
+        A frame's pixel (i, j) is then full-frame pixel
+        (x0 + (i + 0.5)·binning − 0.5, y0 + (j + 0.5)·binning − 0.5).
+        """
 
 
 @runtime_checkable
@@ -182,6 +215,14 @@ class PhotonCounter(Protocol):
 
     def count(self, seconds: float) -> Counts:
         """Counts on every channel over the next ``seconds``."""
+
+
+@runtime_checkable
+class StreamingCounter(PhotonCounter, Protocol):
+    """A time tagger that counts all the time: read what came in since the previous read."""
+
+    def read(self) -> Counts:
+        """Counts on every channel since the previous read (does not wait)."""
 
 
 @dataclass
