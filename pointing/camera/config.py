@@ -47,7 +47,8 @@ if TYPE_CHECKING:
     from pointing.camera.geometry import CameraGeometry
     from pointing.camera.sensor import Sensor
 
-__all__ = ["CAMERA_KEYS", "Camera", "read_camera_section"]
+__all__ = ["CAMERA_KEYS", "DEFAULT_WIDE_CAMERA", "Camera", "read_camera_section",
+           "wide_camera_section"]
 
 #: key -> (default, description); ``None`` defaults are derived (see text)
 CAMERA_KEYS: dict[str, tuple[Any, str]] = {
@@ -186,3 +187,23 @@ class Camera:
         from pointing.config.station import load_station
 
         return cls.from_config(load_station(station).section("camera"))
+
+
+#: the wide acquisition camera when the station file has no [wide_camera] section
+DEFAULT_WIDE_CAMERA = {"pixel_scale_urad": 40.0, "width": 640, "height": 480,
+                       "gain_e_per_adu": 1.0, "read_noise_e": 8.0, "full_well_e": 20000.0,
+                       "bias_adu": 100.0, "fwhm_px": 2.5, "aperture_m": 0.05}
+
+
+def wide_camera_section(station: Any) -> tuple[dict[str, Any], float]:
+    """The ``[wide_camera]`` section (camera keys) and its lens aperture (m).
+
+    The section takes every ``[camera]`` key plus ``aperture_m`` (default
+    0.05 m); without the section, :data:`DEFAULT_WIDE_CAMERA` is used.
+    """
+    section = dict(station.section("wide_camera") or DEFAULT_WIDE_CAMERA)
+    aperture = section.pop("aperture_m", 0.05)
+    if isinstance(aperture, bool) or not isinstance(aperture, int | float) or aperture <= 0:
+        raise ConfigError(f"wide_camera.aperture_m: expected a positive number, "
+                          f"got {aperture!r}")
+    return section, float(aperture)

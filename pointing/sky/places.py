@@ -30,6 +30,7 @@ weather is usually the larger error.
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Mapping
 from typing import Any
@@ -45,8 +46,10 @@ __all__ = [
     "check_times",
     "earth_orientation",
     "moon_altaz",
+    "moon_phase",
     "observed_altaz",
     "star_astrometry",
+    "weather",
 ]
 
 #: UTC range accepted for apparent places (ISO strings): ERFA's UTC is
@@ -147,7 +150,13 @@ def star_astrometry(stars: Any) -> dict[str, np.ndarray]:
     return {"rc": rc, "dc": dc, "pr": pr2, "pd": pd2, "px": px2, "rv": np.zeros_like(rc)}
 
 
-def _weather(station, pressure_hpa, temperature_c, humidity, wavelength_um, refraction):
+def weather(station, pressure_hpa=None, temperature_c=None, humidity=None, wavelength_um=None,
+            refraction=True) -> tuple[float, float, float, float]:
+    """Pressure (hPa), temperature (°C), humidity (0..1), wavelength (µm) for refraction.
+
+    Each argument left None takes the station's value; ``refraction=False`` sets
+    the pressure to zero (no refraction).
+    """
     w = station.weather
     p = w.pressure_hpa if pressure_hpa is None else float(pressure_hpa)
     t = w.temperature_c if temperature_c is None else float(temperature_c)
@@ -200,7 +209,7 @@ def observed_altaz(
     """
     t = check_times(times)
     astro = stars if isinstance(stars, Mapping) and "rc" in stars else star_astrometry(stars)
-    p, tc, rh, wl = _weather(station, pressure_hpa, temperature_c, humidity, wavelength_um,
+    p, tc, rh, wl = weather(station, pressure_hpa, temperature_c, humidity, wavelength_um,
                              refraction)
     scalar = t.ndim == 0
     t_flat = t.reshape(-1) if not scalar else t.reshape(1)
@@ -243,7 +252,7 @@ def moon_altaz(
     from astropy import units as u
     from astropy.coordinates import AltAz, get_body
 
-    p, tc, rh, wl = _weather(station, None, None, None, wavelength_um, refraction)
+    p, tc, rh, wl = weather(station, None, None, None, wavelength_um, refraction)
     from astropy.utils.exceptions import AstropyWarning
 
     with warnings.catch_warnings():
@@ -256,6 +265,16 @@ def moon_altaz(
         aa = moon.transform_to(frame)
     return (np.asarray(aa.az.to_value(u.rad)) % (2.0 * np.pi),
             np.asarray(aa.alt.to_value(u.rad)))
+
+
+def moon_phase(time: Any) -> float:
+    """Illuminated fraction of the Moon (0..1) at a UTC time (astropy ephemeris)."""
+    from astropy.coordinates import get_body
+
+    moon = get_body("moon", time)
+    sun = get_body("sun", time)
+    elongation = float(sun.separation(moon).rad)
+    return 0.5 * (1.0 - math.cos(elongation))
 
 
 def catalog_j2000_deg(stars: Any) -> tuple[np.ndarray, np.ndarray]:

@@ -254,11 +254,11 @@ def _astrom(station: Any, time: Any, refraction: bool = True) -> tuple[Any, floa
     from astropy.time import Time
 
     from pointing.offline import configure_astropy
-    from pointing.sky.places import _weather, earth_orientation
+    from pointing.sky.places import earth_orientation, weather
 
     configure_astropy()
     t = Time(time, scale="utc")
-    p, tc, rh, wl = _weather(station, None, None, None, None, refraction)
+    p, tc, rh, wl = weather(station, None, None, None, None, refraction)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", erfa.ErfaWarning)
         dut1, xp, yp, _ = earth_orientation(t.reshape(1))
@@ -1013,7 +1013,7 @@ def _configure_simulators(link: IndiLink, cfg: IndiConfig, station: Any) -> None
         link.send(mount, "SIM_PIER_SIDE", {"PS_OFF": "On", "PS_ON": "Off"})
     cams = [(cfg.camera_device, station.section("camera"))]
     if cfg.wide_camera_device:
-        from pointing.hardware.simulator.station import wide_camera_section
+        from pointing.camera.config import wide_camera_section
 
         cams.append((cfg.wide_camera_device, wide_camera_section(station)[0]))
     for device, section in cams:
@@ -1098,7 +1098,7 @@ def indi_station(station: Any, *, host: str | None = None, port: int | None = No
                           name="tracking camera")
     wide = None
     if cfg.wide_camera_device:
-        from pointing.hardware.simulator.station import wide_camera_section
+        from pointing.camera.config import wide_camera_section
 
         wide = IndiCamera(link, cfg, cfg.wide_camera_device, wide_camera_section(station)[0],
                           sky=sky, name="wide camera")

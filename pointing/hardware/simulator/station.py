@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from pointing.camera.config import DEFAULT_WIDE_CAMERA, wide_camera_section  # noqa: F401
 from pointing.errors import ConfigError
 from pointing.hardware.base import (
     Backend,
@@ -49,6 +50,7 @@ from pointing.hardware.base import (
     MountLimits,
 )
 from pointing.model.model import ARCSEC, PointingModel
+from pointing.sky.places import moon_phase
 from pointing.sky.select import slew_time
 from pointing.units import URAD
 from pointing.units import angular_separation as _separation
@@ -217,16 +219,6 @@ class _World:
             sep = _separation(az, el, math.radians(caz), math.radians(cel))
             out = out + np.where(sep < math.radians(rad), mag, 0.0)
         return out
-
-
-def moon_phase(time: Any) -> float:
-    """Illuminated fraction of the Moon (0..1) at a UTC time (astropy ephemeris)."""
-    from astropy.coordinates import get_body
-
-    moon = get_body("moon", time)
-    sun = get_body("sun", time)
-    elongation = float(sun.separation(moon).rad)
-    return 0.5 * (1.0 - math.cos(elongation))
 
 
 def _tangent_offsets(az: np.ndarray, el: np.ndarray, az0: float, el0: float
@@ -545,26 +537,6 @@ def simulated_station(station: Any, *, seed: int = 0, start: Any = None,
     return Backend(clock=clock, mount=mount, tracking_camera=tracking, wide_camera=wide,
                    counter=counter, truth=truth_of(world), noise_floor_urad=noise_floor(world),
                    name=f"simulator (seed {config.seed})", state=state, restore=restore)
-
-
-#: the wide acquisition camera when the station file has no [wide_camera] section
-DEFAULT_WIDE_CAMERA = {"pixel_scale_urad": 40.0, "width": 640, "height": 480,
-                       "gain_e_per_adu": 1.0, "read_noise_e": 8.0, "full_well_e": 20000.0,
-                       "bias_adu": 100.0, "fwhm_px": 2.5, "aperture_m": 0.05}
-
-
-def wide_camera_section(station: Any) -> tuple[dict[str, Any], float]:
-    """The ``[wide_camera]`` section (camera keys) and its lens aperture (m).
-
-    The section takes every ``[camera]`` key plus ``aperture_m`` (default
-    0.05 m); without the section, :data:`DEFAULT_WIDE_CAMERA` is used.
-    """
-    section = dict(station.section("wide_camera") or DEFAULT_WIDE_CAMERA)
-    aperture = section.pop("aperture_m", 0.05)
-    if isinstance(aperture, bool) or not isinstance(aperture, int | float) or aperture <= 0:
-        raise ConfigError(f"wide_camera.aperture_m: expected a positive number, "
-                          f"got {aperture!r}")
-    return section, float(aperture)
 
 
 def default_start(station: Any) -> Any:
