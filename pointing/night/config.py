@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
@@ -18,7 +19,10 @@ class NightConfig:
     """How the night observes (every key of ``[night]``; units in the names).
 
     ``terms`` is the list of TPOINT terms fitted (or ``"auto"`` for automatic
-    model building); ``log_path`` the station log (default per station).
+    model building); ``log_path`` the station log (default per station; never
+    used by a simulated backend, whose nights go to their own log);
+    ``sun_max_el_deg`` the highest Sun elevation the night starts at (−6°, civil
+    twilight: the night refuses daytime unless ``daylight`` is true).
     """
 
     terms: tuple[str, ...] | str = DEFAULT_TERMS
@@ -45,6 +49,8 @@ class NightConfig:
     provisional_terms: tuple[str, ...] = ("IA", "IE", "AN", "AW")
     background_grid: bool = True
     log_path: str | None = None
+    sun_max_el_deg: float = -6.0
+    daylight: bool = False
 
     @classmethod
     def from_section(cls, section: Mapping[str, Any] | None) -> NightConfig:
@@ -69,6 +75,12 @@ class NightConfig:
                 if not isinstance(value, str):
                     raise ConfigError("night.log_path: expected a path string")
                 values[key] = value
+            elif key == "sun_max_el_deg":
+                if isinstance(value, bool) or not isinstance(value, int | float) \
+                        or not -90 <= value <= 90:
+                    raise ConfigError(f"night.sun_max_el_deg: expected degrees -90…90, "
+                                      f"got {value!r}")
+                values[key] = float(value)
             elif isinstance(default, bool):
                 if not isinstance(value, bool):
                     raise ConfigError(f"night.{key}: expected true or false")
@@ -122,9 +134,17 @@ class BaseGeometry:
             for i, row in enumerate(rows):
                 if not isinstance(row, Mapping) or {"name", "azimuth_deg", "radius_m"} - set(row):
                     raise ConfigError(f"base.feet[{i}]: needs name, azimuth_deg, radius_m")
+                for key in ("azimuth_deg", "radius_m"):
+                    v = row[key]
+                    if isinstance(v, bool) or not isinstance(v, int | float) \
+                            or not math.isfinite(v) or (key == "radius_m" and v <= 0):
+                        raise ConfigError(f"base.feet[{i}].{key}: expected a "
+                                          f"{'positive ' if key == 'radius_m' else ''}"
+                                          f"number, got {v!r}")
                 out.append((str(row["name"]), float(row["azimuth_deg"]), float(row["radius_m"])))
             feet = tuple(out)
         pitch = section.get("screw_pitch_mm", cls.screw_pitch_mm)
-        if pitch is not None and (isinstance(pitch, bool) or not pitch > 0):
+        if pitch is not None and (isinstance(pitch, bool) or not isinstance(pitch, int | float)
+                                  or not pitch > 0):
             raise ConfigError("base.screw_pitch_mm: expected a positive number")
         return cls(feet=feet, screw_pitch_mm=pitch)

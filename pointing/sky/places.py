@@ -43,12 +43,14 @@ from pointing.offline import configure_astropy
 
 __all__ = [
     "VALID_TIME_RANGE",
+    "body_altaz",
     "check_times",
     "earth_orientation",
     "moon_altaz",
     "moon_phase",
     "observed_altaz",
     "star_astrometry",
+    "sun_altaz",
     "weather",
 ]
 
@@ -248,6 +250,24 @@ def moon_altaz(
     weather for refraction.  Azimuth from north (0) through east (π/2).
     Shape of ``times``.
     """
+    return body_altaz("moon", station, times, wavelength_um=wavelength_um,
+                      refraction=refraction)
+
+
+def sun_altaz(station, times: Any, *, refraction: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Observed azimuth and elevation of the Sun's centre (radians), as :func:`moon_altaz`."""
+    return body_altaz("sun", station, times, refraction=refraction)
+
+
+def body_altaz(
+    body: str,
+    station,
+    times: Any,
+    *,
+    wavelength_um: float | None = None,
+    refraction: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Observed azimuth and elevation of a solar-system body ("moon", "sun"), radians."""
     t = check_times(times)
     from astropy import units as u
     from astropy.coordinates import AltAz, get_body
@@ -259,10 +279,10 @@ def moon_altaz(
         warnings.simplefilter("ignore", erfa.ErfaWarning)
         # beyond the IERS table astropy falls back to mean polar motion (< 0.5")
         warnings.filterwarnings("ignore", "Tried to get polar motions", AstropyWarning)
-        moon = get_body("moon", t, location=station.location)
+        where = get_body(body, t, location=station.location)
         frame = AltAz(obstime=t, location=station.location, pressure=p * u.hPa,
                       temperature=tc * u.deg_C, relative_humidity=rh, obswl=wl * u.micron)
-        aa = moon.transform_to(frame)
+        aa = where.transform_to(frame)
     return (np.asarray(aa.az.to_value(u.rad)) % (2.0 * np.pi),
             np.asarray(aa.alt.to_value(u.rad)))
 
