@@ -108,7 +108,8 @@ def plot_noise_map(fit: Any, path: str | Path | None = None, ax: Any = None) -> 
     """Polar map of the background (counts/s): model as colour, samples as dots.
 
     The sky-chart convention (:func:`pointing.plots.sky.sky_chart`: north up,
-    east left, radius = zenith distance); *fit* is a :class:`pointing.photometry.background.BackgroundFit`.
+    east left, radius = zenith distance);
+    *fit* is a :class:`pointing.photometry.background.BackgroundFit`.
     """
     ax = _axes(ax, (6.5, 6.0), projection="polar")
     fig = ax.figure

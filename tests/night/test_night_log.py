@@ -7,9 +7,9 @@ import sqlite3
 import pytest
 
 from pointing.errors import ConfigError, FileFormatError
+from pointing.night.analysis import crew_actions
 from pointing.night.config import BaseGeometry, NightConfig
 from pointing.night.log import StationLog
-from pointing.night.analysis import crew_actions
 
 
 def test_log_round_trip(tmp_path):
