@@ -13,6 +13,7 @@ import argparse
 import json
 import logging
 import sys
+import warnings
 
 from pointing.cli.main import arguments, command
 from pointing.cli.options import add_station_option
@@ -80,11 +81,16 @@ def _start_time(text: str | None) -> object:
     from pointing.sky.places import check_times
 
     try:
-        t = Time(text, scale="utc")
-        check_times(t)
-    except (ValueError, TypeError, PointingError) as exc:
-        raise ConfigError(f"--start {text!r}: not a UTC time in ISO form within the "
-                          f"supported range ({exc})") from None
+        t = Time(text, scale="utc", format="isot" if "T" in text else "iso")
+    except (ValueError, TypeError):
+        raise ConfigError(f"--start {text!r}: not a UTC time in ISO form "
+                          "(e.g. 2026-12-01T13:00)") from None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # ERFA's "dubious year": said below
+            check_times(t)
+    except PointingError as exc:
+        raise ConfigError(f"--start {text!r}: {exc}") from None
     if t.ndim:
         raise ConfigError(f"--start {text!r}: one time, please")
     return t
