@@ -203,9 +203,27 @@ def _crew(s: dict[str, Any]) -> str:
             f"</li><li>{_esc(crew['level'])}</li></ol></section>")
 
 
+_LABELS = {"zero_offset_star": "zero-offset star found",
+           "model_condition_number": "model well determined (condition number)",
+           "verification_stars": "verification stars measured",
+           "verification_rms_urad": "verification RMS",
+           "worst_verification_urad": "worst verification star",
+           "eta0": "efficiency η₀", "photometric": "photometric sky"}
+
+
+def _label(name: str) -> str:
+    if name in _LABELS:
+        return _LABELS[name]
+    if name.startswith("noise_at_"):
+        return f"noise at {name.split('_')[2].removesuffix('deg')}° elevation (worst azimuth)"
+    if name.startswith("total_efficiency_at_"):
+        return f"efficiency at {name.split('_')[3].removesuffix('deg')}° elevation"
+    return name.replace("_", " ")
+
+
 def _checks(s: dict[str, Any]) -> str:
     g = s.get("go_no_go") or {}
-    rows = [[c["name"].replace("_", " "), _check_value(c),
+    rows = [[_label(c["name"]), _check_value(c),
              ("≥ " if c["name"] in ("eta0", "verification_stars")
               or c["name"].startswith("total_eff") else "≤ ")
              + (_check_value({**c, "value": c["limit"]}) if not isinstance(c["limit"], bool)
@@ -288,7 +306,7 @@ td,th{border:1px solid #ccc;padding:3px 8px;text-align:left;white-space:nowrap}
 pre{white-space:pre-wrap;word-break:break-word;font-size:.8em;background:#f6f6f6;padding:8px}
 .note{color:#444;font-size:.9em}
 @media (max-width:600px){.banner{flex-direction:column;align-items:flex-start}
-.verdict{font-size:2em}body{font-size:15px}}
+.verdict{font-size:2em}body{font-size:15px}table.checks td{white-space:normal}}
 """
 
 

@@ -222,7 +222,7 @@ def _run_locked(station: Station, backend: Backend, out: Path, cfg: NightConfig,
                            "once the devices are back")
             night.say(f"night failed: {failure}", "error")
         results = analyse(night, fitted, failure=failure)
-        night.say(f"go/no-go {results.verdict.verdict}: {results.verdict.summary()}",
+        night.say(f"go/no-go {results.verdict.summary()}",
                   "info" if results.verdict.passed else "warn")
         night.say(f"report: {out / 'report.html'}")
         results.summary["events"] = db.events(night_id)
