@@ -18,7 +18,8 @@ from pointing.sky.places import observed_altaz
 from pointing.sky.select import select_stars
 from pointing.units import DEG, angular_separation
 
-__all__ = ["calibrate_cameras", "run_steps", "zero_star_candidates"]
+__all__ = ["calibrate_cameras", "fit_step", "model_star_step", "run_steps", "verification_step",
+           "zero_offset_step", "zero_star_candidates"]
 
 
 def _progress(night: Night, items: list[Any], desc: str) -> Any:
@@ -69,19 +70,46 @@ def calibrate_cameras(night: Night) -> None:
 
 
 def run_steps(night: Night) -> FitOutcome:
-    """Zero offsets, model stars, fit, verification, background; returns the fit."""
+    """Zero offsets, model stars, fit, verification, background; returns the fit.
 
+    Each step skips what the log already holds, so a resumed night continues
+    inside whichever step was running.
+    """
+    zero_offset_step(night)
+    model_star_step(night)
+    fitted = fit_step(night)
+    verification_step(night)
+    if night.cfg.background_grid:
+        grid_az, grid_el = background_grid(night.station)
+        points = list(zip(grid_az.tolist(), grid_el.tolist(), strict=True))
+        for i, (az, el) in enumerate(_progress(night, points, "background grid")):
+            _background_point(night, i + 1, az, el)
+    night.db.set_stage(night.night_id, "report")
+    return fitted
+
+
+def _select(night: Night, n: int, catalog: Any) -> Any:
+    """Calibration stars from where the mount is now, with the night's limits."""
     cfg = night.cfg
-    hw = night.hw
-    # 1. zero offsets ------------------------------------------------------------
+    a, e = night.hw.mount.position()
+    return select_stars(night.station, night.hw.clock.now(), n=n,
+                        el_min_deg=cfg.el_min_deg, el_max_deg=cfg.el_max_deg,
+                        imag_min=cfg.imag_min, imag_max=cfg.imag_max,
+                        moon_min_sep_deg=cfg.moon_min_sep_deg,
+                        sun_max_el_deg=None if cfg.daylight else cfg.sun_max_el_deg,
+                        start=(a / DEG % 360.0, e / DEG), catalog=catalog)
+
+
+def zero_offset_step(night: Night) -> None:
+    """Find a bright star (searching with the wide camera), centre it, set IA and IE."""
     if not any(r["kind"] == "zero" and r["status"] == "ok" for r in night.records):
         if "zero" not in night.plan:
-            night.plan["zero"] = zero_star_candidates(night, hw.clock.now())[:3]
+            night.plan["zero"] = zero_star_candidates(night, night.hw.clock.now())[:3]
             night.save_plan("zero")
         for hip in night.plan["zero"]:
             star = night.star(hip)
             night.say(f"zero offsets: acquiring HIP {hip} {star.name} (I = {star.imag:.2f})")
-            observe(night, star, "zero", search_deg=cfg.search_max_deg)
+            observe(night, star, "zero", search_deg=night.cfg.search_max_deg)
             if night.ok("zero", f"HIP {hip}"):
                 break
         else:
@@ -92,23 +120,21 @@ def run_steps(night: Night) -> FitOutcome:
     zero = night.model.values
     night.say(f"zero offsets set: IA = {zero['IA']:+.1f}″, IE = {zero['IE']:+.1f}″")
 
-    # 2. model stars --------------------------------------------------------------
+
+def model_star_step(night: Night) -> None:
+    """Select the model stars (once, kept in the plan) and observe each."""
     if "model" not in night.plan:
-        a, e = hw.mount.position()
-        sel = select_stars(night.station, hw.clock.now(), n=cfg.n_model,
-                           el_min_deg=cfg.el_min_deg, el_max_deg=cfg.el_max_deg,
-                           imag_min=cfg.imag_min, imag_max=cfg.imag_max,
-                           moon_min_sep_deg=cfg.moon_min_sep_deg,
-                           sun_max_el_deg=None if cfg.daylight else cfg.sun_max_el_deg,
-                           start=(a / DEG % 360.0, e / DEG), catalog=night.catalog)
+        sel = _select(night, night.cfg.n_model, night.catalog)
         night.plan["model"] = [int(h) for h in sel.stars["hip"]]
         night.plan["selection"] = {k: v for k, v in sel.to_dict().items() if k != "stars"}
         night.save_plan("model")
     for hip in _progress(night, night.plan["model"], "model stars"):
         night.model = night.provisional_model()
-        observe(night, night.star(hip), "model", search_deg=cfg.model_search_deg)
+        observe(night, night.star(hip), "model", search_deg=night.cfg.model_search_deg)
 
-    # 3. fit ----------------------------------------------------------------------
+
+def fit_step(night: Night) -> FitOutcome:
+    """Fit the model (recomputed from the log on resume) and keep it in the log."""
     fitted = fit_model(night)
     result = fitted.result
     night.model = result.model
@@ -116,19 +142,16 @@ def run_steps(night: Night) -> FitOutcome:
     night.say(f"model fitted: {len(result.fitted_terms)} terms on {result.n_used} stars "
               "(the zero-offset star included), "
               f"sky RMS {result.sky_rms_urad:.1f} µrad ({result.sky_rms:.2f}″)")
+    return fitted
 
-    # 4. verification ----------------------------------------------------------------
+
+def verification_step(night: Night) -> None:
+    """Fresh stars, none used for the model, pointed at with the new model."""
     if "verify" not in night.plan:
         used = {int(r["hip"]) for r in night.records}
         keep = ~np.isin(np.asarray(night.catalog["hip"]), list(used))
-        a, e = hw.mount.position()
         try:
-            sel = select_stars(night.station, hw.clock.now(), n=cfg.n_verify,
-                               el_min_deg=cfg.el_min_deg, el_max_deg=cfg.el_max_deg,
-                               imag_min=cfg.imag_min, imag_max=cfg.imag_max,
-                               moon_min_sep_deg=cfg.moon_min_sep_deg,
-                               sun_max_el_deg=None if cfg.daylight else cfg.sun_max_el_deg,
-                               start=(a / DEG % 360.0, e / DEG), catalog=night.catalog[keep])
+            sel = _select(night, night.cfg.n_verify, night.catalog[keep])
             night.plan["verify"] = [int(h) for h in sel.stars["hip"]]
         except PointingError as exc:
             night.say(f"verification stars: {exc}", "warn")
@@ -136,16 +159,7 @@ def run_steps(night: Night) -> FitOutcome:
         night.save_plan("verify")
     for hip in _progress(night, night.plan["verify"], "verification stars"):
         observe(night, night.star(hip), "verify", record_error=True,
-                      search_deg=cfg.model_search_deg)
-
-    # 5. background grid ---------------------------------------------------------------
-    if cfg.background_grid:
-        grid_az, grid_el = background_grid(night.station)
-        points = list(zip(grid_az.tolist(), grid_el.tolist(), strict=True))
-        for i, (az, el) in enumerate(_progress(night, points, "background grid")):
-            _background_point(night, i + 1, az, el)
-    night.db.set_stage(night.night_id, "report")
-    return fitted
+                search_deg=night.cfg.model_search_deg)
 
 
 def _background_point(night: Night, number: int, az: float, el: float) -> None:
