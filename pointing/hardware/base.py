@@ -211,6 +211,9 @@ class Backend:
     simulated : bool
         The devices are simulated: the night keeps such nights out of the real
         station log (:func:`pointing.night.log.default_log_path`).
+    sees_stars_in_daylight : bool
+        The cameras show stars whatever the Sun (INDI's CCD simulator on a real
+        clock): the night's daylight refusal does not apply.
     close : callable or None
         Called when the night ends.
     state, restore : callable or None
@@ -231,6 +234,7 @@ class Backend:
     restore: Callable[[dict[str, Any]], None] | None = None
     truth_background: Callable[[float, float, float], dict[str, float]] | None = None
     simulated: bool = False
+    sees_stars_in_daylight: bool = False
 
 
 def load_backend(spec: str, station: Any, **kwargs: Any) -> Backend:

@@ -112,7 +112,7 @@ def preflight(station: Station, backend: Backend, cfg: NightConfig) -> PointingM
     for name in ("clock", "mount", "tracking_camera"):
         if getattr(backend, name, None) is None:
             raise ConfigError(f"backend {backend.name}: no {name.replace('_', ' ')}")
-    if not cfg.daylight:
+    if not (cfg.daylight or backend.sees_stars_in_daylight):
         el = float(np.degrees(sun_altaz(station, backend.clock.now())[1]))
         if el > cfg.sun_max_el_deg:
             raise PointingError(

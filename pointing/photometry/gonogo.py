@@ -41,8 +41,9 @@ class Thresholds:
     Pointing (the domain brief: a 100 µrad receiving field of view):
     ``max_verification_rms_urad`` [50: the field's radius]; ``max_verification_error_urad``
     [100: the brief's "errors stay below 100 µrad", no star outside the field];
-    ``min_verification_stars`` [5]; ``max_condition_number`` [1e4: above it the fit
-    itself calls the model weakly determined].
+    ``min_verification_stars`` [3: fewer give no RMS worth the name];
+    ``max_condition_number`` [1e4: above it the fit itself calls the model weakly
+    determined].
     """
 
     min_eta0: float | None = 0.20
@@ -53,7 +54,7 @@ class Thresholds:
     require_photometric: bool = False
     max_verification_rms_urad: float | None = 50.0
     max_verification_error_urad: float | None = 100.0
-    min_verification_stars: float | None = 5
+    min_verification_stars: float | None = 3
     max_condition_number: float | None = 1e4
 
     @classmethod

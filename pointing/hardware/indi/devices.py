@@ -1121,4 +1121,5 @@ def indi_station(station: Any, *, host: str | None = None, port: int | None = No
                    counter=None, truth=truth, noise_floor_urad=floor,
                    name=f"INDI {cfg.host}:{cfg.port}" + (" (simulators)" if cfg.simulators
                                                          else ""),
-                   close=close)
+                   close=close, simulated=cfg.simulators,
+                   sees_stars_in_daylight=cfg.simulators)  # INDI's CCD simulator does
