@@ -208,6 +208,9 @@ def search(night: Night, star: Star, offset: tuple[float, float], max_deg: float
     _, el = night.place(star, night.hw.clock.now())
     exposure = exposure_for(night, star, wide=True)
     for k, (sx, sy) in enumerate(spiral):
+        if k and k % 12 == 0:  # a long search still says something every few seconds
+            night.say(f"HIP {star.hip}: searching with the wide camera, field {k + 1} of "
+                      f"{len(spiral)}")
         here = (offset[0] + sx / math.cos(el), offset[1] + sy)
         try:
             goto(night, lambda t: night.place(star, t), here)

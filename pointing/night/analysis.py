@@ -104,7 +104,8 @@ def verification_stats(records: list[dict[str, Any]]) -> dict[str, Any]:
             "rms_de_urad": float(np.sqrt(np.mean(de**2))) if rows else None,
             "stars": [{"hip": r["hip"], "az_deg": r.get("az_deg"), "el_deg": r.get("el_deg"),
                        "dx_urad": r["error_dx_urad"], "de_urad": r["error_de_urad"],
-                       "found_by": r.get("error_found_by")} for r in rows]}
+                       "error_urad": float(e), "found_by": r.get("error_found_by")}
+                      for r, e in zip(rows, radial, strict=True)]}
 
 
 def crew_actions(values: dict[str, float], base: BaseGeometry) -> dict[str, Any]:

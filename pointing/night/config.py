@@ -86,11 +86,12 @@ class NightConfig:
                     raise ConfigError(f"night.{key}: expected true or false")
                 values[key] = value
             elif isinstance(default, int):
-                if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                    raise ConfigError(f"night.{key}: expected a positive integer, got {value!r}")
+                if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 10000:
+                    raise ConfigError(f"night.{key}: expected an integer 1…10000, got {value!r}")
                 values[key] = value
             else:
-                if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                if isinstance(value, bool) or not isinstance(value, int | float) \
+                        or not math.isfinite(value) or value < 0 or value > 1e9:
                     raise ConfigError(f"night.{key}: expected a non-negative number, "
                                       f"got {value!r}")
                 values[key] = float(value)

@@ -4,6 +4,7 @@ bad station section, option or output path refused before the first slew."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import signal
@@ -14,6 +15,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pointing.cli import main
 from pointing.config.station import load_station
@@ -296,3 +299,48 @@ def test_the_night_config_takes_the_sun_limit():
     with pytest.raises(ConfigError, match=r"night\.sun_max_el_deg"):
         NightConfig.from_section({"sun_max_el_deg": 120})
     assert json.dumps(NightConfig().to_dict())
+
+
+# --- any value on these paths: a valid result or a one-line ConfigError ---------------------
+
+_values = st.one_of(st.none(), st.booleans(), st.integers(-10**30, 10**30),
+                    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=12),
+                    st.lists(st.integers(-5, 5), max_size=3),
+                    st.dictionaries(st.text(max_size=4), st.integers(), max_size=2))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(max_size=40))
+def test_any_start_text_is_a_time_or_a_clear_error(text):
+    from pointing.cli.nightly import _start_time
+
+    try:
+        t = _start_time(text)
+    except ConfigError as exc:
+        assert str(exc).startswith("--start") and "\n" not in str(exc)
+    else:
+        assert t is not None and 1960 <= t.datetime.year < 2100
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from([*sorted(NightConfig().to_dict()), "bogus"]), _values)
+def test_any_night_value_is_valid_or_named(key, value):
+    try:
+        cfg = NightConfig.from_section({key: value})
+    except ConfigError as exc:
+        assert str(exc).startswith("night.") and "\n" not in str(exc)
+    else:
+        for v in cfg.to_dict().values():
+            assert not isinstance(v, float) or math.isfinite(v), (key, value)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(["name", "azimuth_deg", "radius_m"]), _values, _values)
+def test_any_base_value_is_valid_or_named(key, value, pitch):
+    feet = [{"name": n, "azimuth_deg": a, "radius_m": 0.4} for n, a in (("A", 0), ("B", 120),
+                                                                         ("C", 240))]
+    feet[1] = {**feet[1], key: value}
+    try:
+        BaseGeometry.from_section({"feet": feet, "screw_pitch_mm": pitch})
+    except ConfigError as exc:
+        assert str(exc).startswith("base.") and "\n" not in str(exc)
