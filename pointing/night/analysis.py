@@ -140,11 +140,17 @@ def crew_actions(values: dict[str, float], base: BaseGeometry) -> dict[str, Any]
             row["turns"] = round(raise_mm / base.screw_pitch_mm, 2)
         rows.append(row)
     toward = math.degrees(math.atan2(-aw, an)) % 360.0
-    level = (f"The azimuth axis leans {tilt_arcmin:.1f}′ toward azimuth {toward:.0f}° "
-             "(north = 0°, east = 90°): raise " + ", ".join(
-                 f"foot {r['foot']} by {r['raise_mm']:.2f} mm"
-                 + (f" ({r['turns']:.2f} turns)" if "turns" in r else "")
-                 for r in rows if r["raise_mm"] > 0.005) + ".")
+    raises = [f"foot {r['foot']} by {r['raise_mm']:.2f} mm"
+              + (f" ({r['turns']:.2f} turns)" if "turns" in r else "")
+              for r in rows if r["raise_mm"] > 0.005]
+    if "AN" not in values and "AW" not in values:
+        level = "The base's tilt was not measured (AN and AW are not in the model)."
+    elif not raises:
+        level = (f"The azimuth axis is level to {tilt_arcmin:.1f}′: no foot needs "
+                 "raising.")
+    else:
+        level = (f"The azimuth axis leans {tilt_arcmin:.1f}′ toward azimuth {toward:.0f}° "
+                 "(north = 0°, east = 90°): raise " + ", ".join(raises) + ".")
     return {"rotate_base_deg": turn_deg, "rotate": rotate, "tilt_arcmin": tilt_arcmin,
             "tilt_toward_deg": toward, "feet": rows, "level": level}
 

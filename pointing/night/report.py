@@ -224,10 +224,10 @@ def _label(name: str) -> str:
 def _checks(s: dict[str, Any]) -> str:
     g = s.get("go_no_go") or {}
     rows = [[_label(c["name"]), _check_value(c),
+             "required" if isinstance(c["limit"], bool) else
              ("≥ " if c["name"] in ("eta0", "verification_stars")
               or c["name"].startswith("total_eff") else "≤ ")
-             + (_check_value({**c, "value": c["limit"]}) if not isinstance(c["limit"], bool)
-                else "required"),
+             + _check_value({**c, "value": c["limit"]}),
              "pass" if c.get("passed") else "FAIL"] for c in g.get("checks", [])]
     notes = "".join(f"<li>{_esc(n)}</li>" for n in g.get("notes", []))
     return ('<section id="checks"><h2>Go / no-go checks</h2>'
