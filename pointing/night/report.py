@@ -265,7 +265,7 @@ def _details(s: dict[str, Any]) -> str:
     if ver.get("stars"):
         rows = [[f"HIP {v['hip']}", num(v["az_deg"], 1, "°"), num(v["el_deg"], 1, "°"),
                  num(v["dx_urad"], 1, "µrad", sign=True), num(v["de_urad"], 1, "µrad", sign=True),
-                 num(v["error_urad"], 1, "µrad"), v.get("found_by")]
+                 num(v.get("error_urad"), 1, "µrad"), v.get("found_by")]
                 for v in ver["stars"]]
         parts.append("<h3>Verification stars</h3>" + _table(
             rows, ["star", "azimuth", "elevation", "ΔA·cosE", "ΔE", "error", "found by"]))
