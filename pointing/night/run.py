@@ -59,6 +59,7 @@ from pointing.night.log import NightLock, StationLog, default_log_path
 from pointing.night.report import write_report
 from pointing.night.state import Night, NightInterrupted
 from pointing.night.steps import run_steps
+from pointing.photometry.background import BackgroundConfig
 from pointing.photometry.efficiency import DetectorConfig, PhotometryConfig
 from pointing.photometry.gonogo import Thresholds
 from pointing.sky.places import sun_altaz
@@ -98,7 +99,7 @@ def preflight(station: Station, backend: Backend, cfg: NightConfig) -> PointingM
     """Validate everything the night will read, before the first slew.
 
     Every station section the night uses (camera, wide camera, photometry,
-    detectors, base, thresholds, model), the backend's devices, and the Sun:
+    detectors, background, base, thresholds, model), the backend's devices, and the Sun:
     ConfigError / PointingError naming the section, key or condition.
     Returns the model to start with.
     """
@@ -106,6 +107,7 @@ def preflight(station: Station, backend: Backend, cfg: NightConfig) -> PointingM
     Camera.from_config(wide_camera_section(station)[0])
     PhotometryConfig.from_station(station)
     DetectorConfig.from_station(station)
+    BackgroundConfig.from_station(station)
     BaseGeometry.from_section(station.section("base"))
     Thresholds.from_station(station)
     model = _station_model(station)

@@ -264,6 +264,33 @@ def test_bad_options_are_one_line_errors(tmp_path, capsys, options, named):
     assert not (tmp_path / "l.sqlite").exists()
 
 
+@pytest.mark.parametrize(("old", "new", "named"), [
+    ("[thresholds]", "[thresholds]\nmax_verification_rms_urad = \"small\"",
+     "thresholds.max_verification_rms_urad"),
+    ("[night]", "[night]\nsun_max_el_deg = 200", "night.sun_max_el_deg"),
+    ("[base]", "[background]\nbogus_key = 1\n\n[base]", "background.bogus_key"),
+])
+def test_every_section_is_checked_before_the_first_slew(tmp_path, capsys, old, new, named):
+    bad = _station_with(tmp_path, old, new)
+    log = tmp_path / "log.sqlite"
+    assert main(["nightly", "--station", str(bad), "--simulate", "--out", str(tmp_path / "o"),
+                 "--log", str(log)]) == 2
+    assert named in capsys.readouterr().err
+    assert not log.exists()
+
+
+def test_a_camera_that_sees_stars_by_day_is_not_refused(station, tmp_path):
+    import dataclasses
+
+    from pointing.night.run import preflight
+
+    noon = simulated_station(station, start="2026-12-01T04:00:00")
+    with pytest.raises(PointingError, match="Sun"):
+        preflight(station, noon, SMALL)
+    preflight(station, dataclasses.replace(noon, sees_stars_in_daylight=True), SMALL)
+    preflight(station, noon, dataclasses.replace(SMALL, daylight=True))
+
+
 def test_daylight_is_refused_unless_allowed(station, tmp_path, capsys):
     noon = "2026-12-01T04:00:00"  # local noon in Shanghai, the Sun ~36° up
     assert main(["nightly", "--simulate", "--start", noon, "--out", str(tmp_path / "o"),
