@@ -61,6 +61,7 @@ __all__ = [
     "Camera",
     "camera_section",
     "read_camera_section",
+    "wide_camera_section",
 ]
 
 #: the station's cameras, by the name ``pointing centroid --camera`` takes
@@ -194,8 +195,14 @@ def camera_section(station: Any, which: str = "tracking") -> tuple[dict[str, Any
     if which == "tracking":
         return station.section("camera"), None
     section = dict(station.section("wide_camera") or DEFAULT_WIDE_CAMERA)
-    aperture = section.pop("aperture_m", 0.05)
-    if isinstance(aperture, bool) or not isinstance(aperture, int | float) or not aperture > 0:
-        raise ConfigError(f"wide_camera.aperture_m: expected a positive number, "
-                          f"got {aperture!r}")
+    aperture = Field(float, 0.05, above=0).read(section.pop("aperture_m", 0.05),
+                                                "wide_camera.aperture_m")
+    read_camera_section(section, "wide_camera")
+    return section, float(aperture)
+
+
+def wide_camera_section(station: Any) -> tuple[dict[str, Any], float]:
+    """The ``[wide_camera]`` keys and the wide camera's lens aperture (m):
+    :func:`camera_section` for ``"wide"``."""
+    section, aperture = camera_section(station, "wide")
     return section, float(aperture)

@@ -14,6 +14,7 @@ on one, except on :class:`ConnectionLost`, which stops the night.
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -243,8 +244,22 @@ class Backend:
         which the report prints beside the measured ones.
     noise_floor_urad : float or None
         For simulators: the pointing RMS a perfect model would leave.
+    truth_background : callable or None
+        For simulators: ``truth_background(moon_az, moon_el, moon_phase)`` (radians,
+        0..1) returns the true background figures (``zenith_cps``,
+        ``rural_like_above_deg``, ...) for the Moon there, which the report prints
+        beside the measured ones.  The night never builds a truth itself.
+    simulated : bool
+        The devices are simulated: the night keeps such nights out of the real
+        station log (:func:`pointing.night.log.default_log_path`).
+    sees_stars_in_daylight : bool
+        The cameras show stars whatever the Sun (INDI's CCD simulator on a real
+        clock): the night's daylight refusal does not apply.
     close : callable or None
         Called when the night ends.
+    state, restore : callable or None
+        The backend's state after each observation (JSON-ready) and how to go back
+        to it: with both, a resumed night continues exactly where it stopped.
     """
 
     clock: Clock
@@ -258,6 +273,9 @@ class Backend:
     close: Callable[[], None] | None = None
     state: Callable[[], dict[str, Any]] | None = None
     restore: Callable[[dict[str, Any]], None] | None = None
+    truth_background: Callable[[float, float, float], dict[str, float]] | None = None
+    simulated: bool = False
+    sees_stars_in_daylight: bool = False
 
 
 def load_backend(spec: str, station: Any, **kwargs: Any) -> Backend:
@@ -276,6 +294,13 @@ def load_backend(spec: str, station: Any, **kwargs: Any) -> Backend:
     factory = getattr(module, factory_name, None)
     if not callable(factory):
         raise ConfigError(f"--backend {spec!r}: {module_name} has no callable {factory_name}")
+    try:
+        inspect.signature(factory).bind(station, **kwargs)
+    except TypeError as exc:
+        raise ConfigError(f"--backend {spec!r}: {factory_name} must take the station as its "
+                          f"one argument, FACTORY(station): {exc}") from None
+    except ValueError:  # no signature to read (a builtin): let the call say
+        pass
     backend = factory(station, **kwargs)
     if not isinstance(backend, Backend):
         raise ConfigError(f"--backend {spec!r}: the factory returned "

@@ -18,7 +18,10 @@ class NightConfig:
     """How the night observes (every key of ``[night]``; units in the names).
 
     ``terms`` is the list of TPOINT terms fitted (or ``"auto"`` for automatic
-    model building); ``log_path`` the station log (default per station).
+    model building); ``log_path`` the station log (default per station; never
+    used by a simulated backend, whose nights go to their own log);
+    ``sun_max_el_deg`` the highest Sun elevation the night starts at (−6°, civil
+    twilight: the night refuses daytime unless ``daylight`` is true).
     """
 
     terms: tuple[str, ...] | str = DEFAULT_TERMS
@@ -45,6 +48,8 @@ class NightConfig:
     provisional_terms: tuple[str, ...] = ("IA", "IE", "AN", "AW")
     background_grid: bool = True
     log_path: str | None = None
+    sun_max_el_deg: float = -6.0
+    daylight: bool = False
 
     @classmethod
     def from_section(cls, section: Mapping[str, Any] | None) -> NightConfig:
@@ -102,11 +107,13 @@ def _night_field(f: Any) -> Field:
         return Field(object, check=_terms_check(f.name == "terms"))
     if f.name == "log_path":
         return Field(str)
+    if f.name == "sun_max_el_deg":
+        return Field(float, min=-90, max=90)
     if isinstance(f.default, bool):
         return Field(bool)
     if isinstance(f.default, int):
-        return Field(int, min=1)
-    return Field(float, min=0)
+        return Field(int, min=1, max=10000)
+    return Field(float, min=0, max=1e9)
 
 
 #: the ``[night]`` section: every NightConfig attribute (absent keys: the defaults)

@@ -10,7 +10,7 @@ __all__ = ["station_history"]
 
 
 def station_history(db: StationLog, station: str) -> list[dict[str, Any]]:
-    """One row per night: id, start, status, fitted terms (arcsec), verification RMS."""
+    """One row per night: id, start, status, simulated, fitted terms (arcsec), verification RMS."""
     models = {m["night_id"]: m["model"] for m in db.models(station)}
     rows = []
     for n in db.nights(station):
@@ -19,7 +19,7 @@ def station_history(db: StationLog, station: str) -> list[dict[str, Any]]:
         terms = {t["name"]: t["value_arcsec"] for t in model["terms"]} if model else {}
         ver = summary.get("verification") or {}
         rows.append({"night_id": n["id"], "started_utc": n["started_utc"],
-                     "status": n["status"], "terms": terms,
+                     "status": n["status"], "simulated": n["simulated"], "terms": terms,
                      "verification_rms_urad": ver.get("rms_urad"),
                      "n_model_stars": summary.get("n_model_stars")})
     return rows

@@ -1,8 +1,12 @@
-"""The night's report: model files, observations, plots, summary.json and one HTML page.
+"""The night's report: model files, observation tables, figures, summary.json, one HTML page.
 
-Also translates the fitted geometry into what a field crew can do about it:
-how far and which way to turn the base toward true north (IA), and which feet
-to raise by how much to level it (AN, AW and the ``[base]`` geometry).
+Render only: :func:`write_report` receives the
+:class:`~pointing.night.analysis.NightResults` (every number already computed
+by :mod:`pointing.night.analysis`), writes the files and draws through
+:mod:`pointing.plots`.  The HTML page is built for a tired operator at 3 a.m.:
+the verdict as a coloured banner first, then the headline numbers, what the
+field crew should do, the figures in a grid that reflows to a phone's width,
+the detail tables, and the whole log of the night.
 """
 
 from __future__ import annotations
@@ -12,83 +16,76 @@ import html
 import json
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
+from astropy.table import Table
 
-from pointing.night.config import BaseGeometry
-from pointing.night.log import _json
-from pointing.units import ARCSEC as ARCSEC_RAD
+from pointing.model.formats import write_mod, write_tpoint
+from pointing.night.analysis import NightResults
+from pointing.night.log import to_json
+from pointing.photometry.table import write_observation_table
+from pointing.plots.fit import plot_fit
+from pointing.plots.night import plot_verification
+from pointing.plots.photometry import plot_efficiency, plot_noise_map, plot_noise_profile
+from pointing.plots.sky import plot_sky_coverage
+from pointing.units import URAD_PER_ARCSEC
 
-if TYPE_CHECKING:
-    from pointing.night.run import _Night
+__all__ = ["NOISE_FLOOR_TEXT", "write_report"]
 
-__all__ = ["crew_actions", "verification_stats", "write_report"]
-
-
-
-def verification_stats(records: list[dict[str, Any]]) -> dict[str, Any]:
-    """RMS and largest pointing error of the verification stars (µrad)."""
-    rows = [r for r in records if r["kind"] == "verify" and r["status"] == "ok"
-            and r.get("error_dx_urad") is not None
-            and math.isfinite(r.get("error_dx_urad", math.nan))]
-    dx = np.array([r["error_dx_urad"] for r in rows])
-    de = np.array([r["error_de_urad"] for r in rows])
-    radial = np.hypot(dx, de)
-    return {"n": len(rows),
-            "rms_urad": float(np.sqrt(np.mean(radial**2))) if rows else None,
-            "max_urad": float(radial.max()) if rows else None,
-            "rms_dx_urad": float(np.sqrt(np.mean(dx**2))) if rows else None,
-            "rms_de_urad": float(np.sqrt(np.mean(de**2))) if rows else None,
-            "stars": [{"hip": r["hip"], "az_deg": r.get("az_deg"), "el_deg": r.get("el_deg"),
-                       "dx_urad": r["error_dx_urad"], "de_urad": r["error_de_urad"],
-                       "found_by": r.get("error_found_by")} for r in rows]}
+#: the one line that says what the simulator's noise floor is made of
+NOISE_FLOOR_TEXT = ("the pointing error a perfect model would still leave in one pointing: "
+                    "mount repeatability, seeing image motion in one exposure, encoder steps "
+                    "and the drive's gear harmonics no model term describes; a fit can absorb "
+                    "part of the harmonics, so verification may come in a little below it")
 
 
-def crew_actions(values: dict[str, float], base: BaseGeometry) -> dict[str, Any]:
-    """What the crew should do to the base, from IA, AN and AW (arcsec).
+def write_report(out: Path, results: NightResults) -> dict[str, Any]:
+    """Write every file of the report into *out*; returns summary.json's content."""
+    summary = dict(results.summary)
+    files: dict[str, str] = {}
+    fitted = results.fit
+    if fitted is not None:
+        r = fitted.result
+        model = r.model.replace(info={**r.model.info, "created_utc": summary["end_utc"]})
+        files["model_json"] = str(model.save(out / "model.json"))
+        files["model_mod"] = str(write_mod(out / "model.mod", model))
+        files["observations_dat"] = str(write_tpoint(out / "observations.dat", r.observations))
+        files["fit_plot"] = str(plot_fit(r, out / "fit_residuals.png"))
+    if results.verification.get("n"):
+        plot_verification(results.verification, out / "verification.png")
+        files["verification_plot"] = str(out / "verification.png")
+    plot_sky_coverage(results.records, out / "sky_coverage.png", station=summary["station"])
+    files["sky_plot"] = str(out / "sky_coverage.png")
+    if results.records:
+        _records_table(results.records).write(out / "observations_all.ecsv",
+                                              format="ascii.ecsv", overwrite=True)
+        files["observations_all_ecsv"] = str(out / "observations_all.ecsv")
+    phot = results.photometry
+    if phot.get("table") is not None:
+        files["observations_ecsv"] = str(write_observation_table(phot["table"],
+                                                                 out / "observations.ecsv"))
+    if phot.get("efficiency") is not None:
+        plot_efficiency(phot["efficiency"], out / "efficiency.png")
+        files["efficiency_plot"] = str(out / "efficiency.png")
+    if phot.get("background") is not None:
+        plot_noise_map(phot["background"], out / "noise_map.png")
+        plot_noise_profile(phot["background"], out / "noise_profile.png")
+        files["noise_map_plot"] = str(out / "noise_map.png")
+        files["noise_profile_plot"] = str(out / "noise_profile.png")
+    files["summary"] = str(out / "summary.json")
+    files["html"] = str(out / "report.html")
+    summary["files"] = files
+    (out / "summary.json").write_text(_pretty(summary) + "\n", encoding="utf-8")
+    (out / "report.html").write_text(render_html(summary), encoding="utf-8")
+    return summary
 
-    The mount's encoder zero points at true azimuth −IA; the azimuth axis leans
-    AN toward north and AW toward west.  Feet heights are the changes that
-    bring the axis vertical (the lowest change set to zero, so only raises).
-    """
-    ia = values.get("IA", 0.0)
-    an = values.get("AN", 0.0) * ARCSEC_RAD
-    aw = values.get("AW", 0.0) * ARCSEC_RAD
-    turn_deg = ia / 3600.0
-    direction = "clockwise (toward east, seen from above)" if turn_deg > 0 else \
-        "anticlockwise (toward west, seen from above)"
-    rotate = (f"The mount's zero direction points {abs(turn_deg):.2f}° "
-              f"{'west' if turn_deg > 0 else 'east'} of true north: turn the base "
-              f"{abs(turn_deg):.2f}° {direction}, or keep it and let the model carry IA.")
-    tilt_arcmin = math.hypot(an, aw) / ARCSEC_RAD / 60.0
-    # plane of the base: the axis leans toward (north AN, west AW) → raise that side
-    feet = []
-    for name, az_mount_deg, radius in base.feet:
-        phi = math.radians(az_mount_deg) - ia * ARCSEC_RAD  # foot's true azimuth
-        north, east = radius * math.cos(phi), radius * math.sin(phi)
-        feet.append((name, 1000.0 * (an * north - aw * east)))
-    low = min(h for _, h in feet)
-    rows = []
-    for name, h in feet:
-        raise_mm = h - low
-        row = {"foot": name, "raise_mm": round(raise_mm, 2)}
-        if base.screw_pitch_mm:
-            row["turns"] = round(raise_mm / base.screw_pitch_mm, 2)
-        rows.append(row)
-    toward = math.degrees(math.atan2(-aw, an)) % 360.0
-    level = (f"The azimuth axis leans {tilt_arcmin:.1f}′ toward azimuth {toward:.0f}° "
-             "(north = 0°, east = 90°): raise " + ", ".join(
-                 f"foot {r['foot']} by {r['raise_mm']:.2f} mm"
-                 + (f" ({r['turns']:.2f} turns)" if "turns" in r else "")
-                 for r in rows if r["raise_mm"] > 0.005) + ".")
-    return {"rotate_base_deg": turn_deg, "rotate": rotate, "tilt_arcmin": tilt_arcmin,
-            "tilt_toward_deg": toward, "feet": rows, "level": level}
+
+def _pretty(value: Any) -> str:
+    return json.dumps(json.loads(to_json(value)), indent=2)
 
 
-def _records_table(records: list[dict[str, Any]]) -> Any:
-    from astropy.table import Table
-
+def _records_table(records: list[dict[str, Any]]) -> Table:
     keys: list[str] = []
     for r in records:
         keys += [k for k in r if k not in keys]
@@ -104,252 +101,225 @@ def _records_table(records: list[dict[str, Any]]) -> Any:
     return Table(cols)
 
 
-def _img(path: Path) -> str:
+# -- HTML ----------------------------------------------------------------------------
+
+_esc = html.escape
+
+
+def num(value: Any, digits: int = 1, unit: str = "", *, sign: bool = False) -> str:
+    """A number to *digits* decimals with its unit; "–" when missing."""
+    if value is None or isinstance(value, bool) or not isinstance(value, int | float) \
+            or not math.isfinite(value):
+        return "–"
+    text = f"{value:+.{digits}f}" if sign else f"{value:.{digits}f}"
+    return f"{text}{'' if not unit or unit in '°″′' else ' '}{unit}"
+
+
+def _table(rows: list[list[Any]], head: list[str], cls: str = "") -> str:
+    th = "".join(f"<th>{_esc(h)}</th>" for h in head)
+    body = "".join("<tr>" + "".join(f"<td>{_esc(str(c))}</td>" for c in r) + "</tr>"
+                   for r in rows)
+    return (f'<div class="scroll"><table class="{cls}"><thead><tr>{th}</tr></thead>'
+            f"<tbody>{body}</tbody></table></div>")
+
+
+def _img(path: Path, caption: str) -> str:
     data = base64.b64encode(path.read_bytes()).decode("ascii")
-    return f'<img src="data:image/png;base64,{data}" alt="{html.escape(path.stem)}">'
+    return (f'<figure><img src="data:image/png;base64,{data}" alt="{_esc(caption)}">'
+            f"<figcaption>{_esc(caption)}</figcaption></figure>")
 
 
-def write_report(night: _Night, results: dict[str, Any] | None, *,
-                 failure: str | None = None) -> dict[str, Any]:
-    """Write every file of the report into the night's folder; returns summary.json."""
-    from pointing.model.formats import write_mod, write_tpoint
-    from pointing.night.steps import photometry_results
-    from pointing.plots.fit import error_scatter, plot_fit
-
-    out = night.out
-    files: dict[str, str] = {}
-    hw = night.hw
-    records = night.records
-    skipped = [{"seq": r["seq"], "kind": r["kind"], "target": r["target"],
-                "reason": r["reason"]} for r in records if r["status"] != "ok"]
-    summary: dict[str, Any] = {
-        "station": night.station.name,
-        "night_id": night.night_id,
-        "backend": hw.name,
-        "status": "failed" if failure else "complete",
-        "failure": failure,
-        "start_utc": records[0]["time"] if records else None,
-        "end_utc": hw.clock.now().utc.isot,
-        "virtual_duration_s": None,
-        "n_model_stars": sum(1 for r in records if r["kind"] == "model" and r["status"] == "ok"),
-        "n_observations": len(records),
-        "skipped": skipped,
-    }
-    start = night.db.night(night.night_id).started_utc
-    from astropy.time import Time
-
-    summary["virtual_duration_s"] = float((hw.clock.now() - Time(start)).sec)
-    fit_result = results["fit"] if results else None
-    if fit_result is not None:
-        model = fit_result.model.replace(info={**fit_result.model.info,
-                                               "created_utc": hw.clock.now().utc.isot})
-        files["model_json"] = str(model.save(out / "model.json"))
-        files["model_mod"] = str(write_mod(out / "model.mod", model))
-        files["observations_dat"] = str(write_tpoint(out / "observations.dat",
-                                                     fit_result.observations))
-        files["fit_plot"] = str(plot_fit(fit_result, out / "fit_residuals.png"))
-        summary["fit"] = fit_result.to_dict()
-        if results.get("auto") is not None:
-            summary["fit"]["auto"] = {"selected_terms": list(results["auto"].selected_terms),
-                                      "rejected": list(results["auto"].rejected)}
-        summary["crew_actions"] = crew_actions(model.values,
-                                               BaseGeometry.from_section(
-                                                   night.station.section("base")))
-    ver = verification_stats(records)
-    summary["verification"] = {k: ver[k] for k in ("n", "rms_urad", "max_urad")}
-    summary["verification_detail"] = ver
-    if ver["n"]:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        fig, ax = plt.subplots(figsize=(6.5, 6.5), constrained_layout=True)
-        dx = np.array([s["dx_urad"] for s in ver["stars"]])
-        de = np.array([s["de_urad"] for s in ver["stars"]])
-        error_scatter(ax, dx, de, title=f"verification: {ver['n']} fresh stars pointed with "
-                                        "the new model")
-        path = out / "verification.png"
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        files["verification_plot"] = str(path)
-    files["sky_plot"] = str(_sky_coverage(night, out / "sky_coverage.png"))
-    if records:
-        from pointing.photometry.table import write_observation_table
-
-        table = _records_table(records)
-        table.write(out / "observations_all.ecsv", format="ascii.ecsv", overwrite=True)
-        files["observations_all_ecsv"] = str(out / "observations_all.ecsv")
-        phot = photometry_results(night)
-        if phot.get("table") is not None:
-            files["observations_ecsv"] = str(write_observation_table(
-                phot["table"], out / "observations.ecsv"))
-        _photometry_summary(night, phot, summary, files, out)
-    if hw.truth is not None:
-        summary["truth"] = _truth(night, hw.truth)
-        summary["noise_floor_urad"] = hw.noise_floor_urad
-    summary["files"] = files
-    summary["events"] = night.db.events(night.night_id)
-    (out / "summary.json").write_text(_pretty(summary) + "\n", encoding="utf-8")
-    files["summary"] = str(out / "summary.json")
-    files["html"] = str(_html(night, summary, out / "report.html"))
-    summary["files"] = files
-    (out / "summary.json").write_text(_pretty(summary) + "\n", encoding="utf-8")
-    return summary
+def _check_value(c: dict[str, Any]) -> str:
+    v = c.get("value")
+    if isinstance(v, bool) or v is None:
+        return "yes" if v is True else ("no" if v is False else "not measured")
+    digits = 0 if c.get("unit") in ("counts/s", "stars") else (3 if not c.get("unit") else 1)
+    if "condition" in c["name"]:
+        return f"{v:.3g}"
+    return num(v, digits, c.get("unit", ""))
 
 
-def _pretty(value: Any) -> str:
-    return json.dumps(json.loads(_json(value)), indent=2)
+def _banner(s: dict[str, Any]) -> str:
+    g = s.get("go_no_go") or {}
+    verdict = g.get("verdict", "FAIL")
+    failed = [c["text"] for c in g.get("checks", []) if not c.get("passed")]
+    why = ("every check passed" if verdict == "PASS"
+           else "; ".join(failed) or (s.get("failure") or "nothing could be checked"))
+    sim = " · SIMULATED" if s.get("simulated") else ""
+    return (f'<header class="banner {verdict.lower()}" id="verdict"><div class="verdict">'
+            f"{_esc(verdict)}</div><div><b>{_esc(s['station'])}</b> · night {s['night_id']}"
+            f"{sim} · {_esc(str(s['start_utc'] or '')[:16])} → {_esc(str(s['end_utc'])[:16])}"
+            f" UTC<br>{_esc(why)}</div></header>")
 
 
-def _photometry_summary(night: _Night, phot: dict[str, Any], summary: dict[str, Any],
-                        files: dict[str, str], out: Path) -> None:
-    from pointing.plots.photometry import plot_efficiency, plot_noise_map, plot_noise_profile
-
-    eff, bg, gng = phot.get("efficiency"), phot.get("background"), phot.get("go_no_go")
-    if eff is not None:
-        summary["efficiency"] = eff.to_dict()
-        plot_efficiency(eff, out / "efficiency.png")
-        files["efficiency_plot"] = str(out / "efficiency.png")
-    else:
-        summary["efficiency"] = {"error": phot.get("efficiency_error", "no star counts")}
-    if bg is not None:
-        summary["background"] = bg.to_dict()
-        plot_noise_map(bg, out / "noise_map.png")
-        plot_noise_profile(bg, out / "noise_profile.png")
-        files["noise_map_plot"] = str(out / "noise_map.png")
-        files["noise_profile_plot"] = str(out / "noise_profile.png")
-    else:
-        summary["background"] = {"error": phot.get("background_error", "no sky counts")}
-    if gng is not None:
-        summary["go_no_go"] = gng.to_dict()
-
-
-def _truth(night: _Night, truth: dict[str, Any]) -> dict[str, Any]:
-    out = dict(truth)
-    try:
-        from pointing.photometry.sky_model import Receiver, SkyBackgroundModel, truth_background
-
-        bg_rows = [r for r in night.records if r["kind"] == "background" and r["status"] == "ok"]
-        if bg_rows:
-            maz = math.radians(float(np.nanmean([r["moon_az_deg"] for r in bg_rows])))
-            mel = math.radians(float(np.nanmean([r["moon_el_deg"] for r in bg_rows])))
-            ph = float(np.nanmean([r["moon_phase"] for r in bg_rows]))
-            sky = (SkyBackgroundModel.city() if truth.get("sky") == "city"
-                   else SkyBackgroundModel.rural())
-            receiver = Receiver.from_station(night.station,
-                                             efficiency=truth["efficiency"]["eta0"])
-            out["background"] = truth_background(sky, receiver, moon_az=maz, moon_el=mel,
-                                                 moon_phase=ph)
-    except Exception as exc:  # the truth is informative only; never fail a report on it
-        out["background_error"] = f"{type(exc).__name__}: {exc}"
-    return out
-
-
-def _sky_coverage(night: _Night, path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig = plt.figure(figsize=(6.5, 6.8), constrained_layout=True)
-    ax = fig.add_subplot(projection="polar")
-    ax.set_theta_zero_location("N")
-    ax.set_theta_direction(1)  # east to the left: the sky seen from below
-    styles = {"zero": ("*", "tab:red", "zero offsets"), "model": ("o", "tab:blue", "model"),
-              "verify": ("s", "tab:green", "verification"),
-              "background": ("x", "0.5", "background grid")}
-    for kind, (marker, color, label) in styles.items():
-        rows = [r for r in night.records if r["kind"] == kind and r.get("az_deg") is not None
-                and r["status"] == "ok"]
-        if rows:
-            ax.scatter(np.radians([r["az_deg"] for r in rows]),
-                       [90.0 - r["el_deg"] for r in rows], marker=marker, color=color,
-                       label=f"{label} ({len(rows)})", s=30)
-        bad = [r for r in night.records if r["kind"] == kind and r["status"] != "ok"]
-        if bad:
-            ax.scatter([], [], marker=marker, facecolors="none", edgecolors=color,
-                       label=f"{label} skipped ({len(bad)})")
-    ax.set_rlim(0, 90)
-    ax.set_rticks([0, 30, 60, 90])
-    ax.set_yticklabels(["90°", "60°", "30°", "0°"])
-    ax.set_title(f"{night.station.name}: sky coverage of the night\n"
-                 "north up, east left (as seen looking up); radius = zenith distance")
-    ax.legend(loc="lower left", bbox_to_anchor=(-0.1, -0.12), fontsize="small", ncol=2)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
-
-
-def _html(night: _Night, s: dict[str, Any], path: Path) -> Path:
-    """A single self-contained HTML page (images inline)."""
-    esc = html.escape
-
-    def table(rows: list[list[Any]], head: list[str]) -> str:
-        th = "".join(f"<th>{esc(h)}</th>" for h in head)
-        body = "".join("<tr>" + "".join(f"<td>{esc(str(c))}</td>" for c in r) + "</tr>"
-                       for r in rows)
-        return f"<table><tr>{th}</tr>{body}</table>"
-
-    parts = [f"<h1>Calibration night — {esc(s['station'])}</h1>",
-             f"<p>Night {s['night_id']} on {esc(s['backend'])}; {esc(str(s['start_utc']))} → "
-             f"{esc(str(s['end_utc']))} UTC; virtual duration "
-             f"{(s['virtual_duration_s'] or 0) / 60:.1f} min; status <b>{esc(s['status'])}</b>"
-             + (f": {esc(s['failure'])}" if s.get("failure") else "") + "</p>"]
+def _headline(s: dict[str, Any]) -> str:
     v = s.get("verification") or {}
+    eff = s.get("efficiency") or {}
+    bg = s.get("background") or {}
+    fit = s.get("fit") or {}
+    items = []
     if v.get("n"):
-        floor = s.get("noise_floor_urad")
-        parts.append(f"<h2>Pointing</h2><p class=big>Verification RMS "
-                     f"<b>{v['rms_urad']:.1f} µrad</b> on {v['n']} fresh stars "
-                     f"(largest {v['max_urad']:.1f} µrad)"
-                     + (f"; the simulator's noise floor is {floor:.1f} µrad" if floor else "")
-                     + "</p>")
+        rms = v["rms_urad"]
+        items.append(("pointing (verification RMS)",
+                      f"{num(rms, 1, 'µrad')} <small>({num(rms / URAD_PER_ARCSEC, 2, '″')}) on "
+                      f"{v['n']} fresh stars; worst {num(v['max_urad'], 1, 'µrad')}</small>"))
+    else:
+        items.append(("pointing (verification RMS)", "not measured"))
+    if "eta0" in eff:
+        items.append(("efficiency η₀ (zenith, outside the atmosphere)",
+                      f"{num(eff['eta0'], 3)} ± {num(eff['eta0_sigma'], 3)}"))
+        items.append(("extinction k", f"{num(eff['k_mag_per_airmass'], 3)} ± "
+                      f"{num(eff['k_sigma'], 3)} mag/airmass"))
+    else:
+        items.append(("efficiency", _esc(eff.get("error", "not measured"))))
+    if "zenith_cps" in bg:
+        noise = next((c for c in (s.get("go_no_go") or {}).get("checks", [])
+                      if c["name"].startswith("noise_at")), None)
+        at20 = (f"{num(noise['value'], 0, 'counts/s')} at "
+                f"{noise['name'].split('_')[2].removesuffix('deg')}° (worst azimuth), "
+                if noise and noise.get("value") is not None else "")
+        items.append(("background", f"{at20}{num(bg['zenith_cps'], 0, 'counts/s')} at the "
+                                    "zenith"))
+    else:
+        items.append(("background", _esc(bg.get("error", "not measured"))))
+    if fit:
+        items.append(("model", f"{len([t for t in fit['terms'].values() if not t['fixed']])}"
+                               f" terms on {fit['n_used']} stars, sky RMS "
+                               f"{num(fit['sky_rms_urad'], 1, 'µrad')} "
+                               f"({num(fit['sky_rms_arcsec'], 2, '″')})"))
+    rows = "".join(f"<div class=kv><span>{_esc(k)}</span><b>{val}</b></div>" for k, val in items)
+    floor = s.get("noise_floor_urad")
+    note = (f'<p class="note">Noise floor {num(floor, 1, "µrad")} (simulator): '
+            f"{_esc(NOISE_FLOOR_TEXT)}.</p>" if floor else "")
+    return f'<section id="headline"><h2>Headline</h2><div class="grid kvs">{rows}</div>{note}' \
+           "</section>"
+
+
+def _crew(s: dict[str, Any]) -> str:
+    crew = s.get("crew_actions")
+    if not crew:
+        return ""
+    return (f'<section id="crew"><h2>For the field crew</h2><ol><li>{_esc(crew["rotate"])}'
+            f"</li><li>{_esc(crew['level'])}</li></ol></section>")
+
+
+_LABELS = {"zero_offset_star": "zero-offset star found",
+           "model_condition_number": "model well determined (condition number)",
+           "verification_stars": "verification stars measured",
+           "verification_rms_urad": "verification RMS",
+           "worst_verification_urad": "worst verification star",
+           "eta0": "efficiency η₀", "photometric": "photometric sky"}
+
+
+def _label(name: str) -> str:
+    if name in _LABELS:
+        return _LABELS[name]
+    if name.startswith("noise_at_"):
+        return f"noise at {name.split('_')[2].removesuffix('deg')}° elevation (worst azimuth)"
+    if name.startswith("total_efficiency_at_"):
+        return f"efficiency at {name.split('_')[3].removesuffix('deg')}° elevation"
+    return name.replace("_", " ")
+
+
+def _checks(s: dict[str, Any]) -> str:
+    g = s.get("go_no_go") or {}
+    rows = [[_label(c["name"]), _check_value(c),
+             "required" if isinstance(c["limit"], bool) else
+             ("≥ " if c["name"] in ("eta0", "verification_stars")
+              or c["name"].startswith("total_eff") else "≤ ")
+             + _check_value({**c, "value": c["limit"]}),
+             "pass" if c.get("passed") else "FAIL"] for c in g.get("checks", [])]
+    notes = "".join(f"<li>{_esc(n)}</li>" for n in g.get("notes", []))
+    return ('<section id="checks"><h2>Go / no-go checks</h2>'
+            + _table(rows, ["check", "value", "limit", "result"], "checks")
+            + (f"<ul>{notes}</ul>" if notes else "") + "</section>")
+
+
+def _figures(s: dict[str, Any]) -> str:
+    captions = {"fit_plot": "fit residuals", "verification_plot": "verification errors",
+                "sky_plot": "sky coverage", "efficiency_plot": "efficiency against airmass",
+                "noise_map_plot": "background map", "noise_profile_plot": "background profile"}
+    figs = [_img(Path(s["files"][k]), c) for k, c in captions.items()
+            if s["files"].get(k) and Path(s["files"][k]).is_file()]
+    return f'<section id="figures"><h2>Figures</h2><div class="grid figs">{"".join(figs)}' \
+           "</div></section>" if figs else ""
+
+
+def _details(s: dict[str, Any]) -> str:
+    parts = ['<section id="details"><h2>Details</h2>']
     fit = s.get("fit")
     if fit:
         truth = (s.get("truth") or {}).get("terms", {})
-        rows = [[n, f"{t['value_arcsec']:+.2f}",
-                 "fixed" if t["sigma_arcsec"] is None else f"{t['sigma_arcsec']:.2f}",
-                 f"{truth[n]:+.2f}" if n in truth else ""] for n, t in fit["terms"].items()]
-        parts.append("<h3>Model</h3>" + table(rows, ["term", "value ″", "sigma ″", "truth ″"])
-                     + f"<p>{fit['n_used']} stars, sky RMS {fit['sky_rms_arcsec']:.2f}″ "
-                       f"({fit['sky_rms_urad']:.1f} µrad), leave-one-out "
-                       f"{fit['loo_rms_arcsec']:.2f}″</p>")
-    crew = s.get("crew_actions")
-    if crew:
-        parts.append(f"<h2>For the field crew</h2><ul><li>{esc(crew['rotate'])}</li>"
-                     f"<li>{esc(crew['level'])}</li></ul>")
-    gng = s.get("go_no_go")
-    if gng:
-        parts.append(f"<h2>Go / no-go: <b>{esc(gng.get('verdict', ''))}</b></h2>"
-                     + table([[c["name"], c.get("value"), c.get("limit"),
-                               "yes" if c.get("passed") else "NO", c.get("text", "")]
-                              for c in gng.get("checks", [])],
-                             ["check", "value", "limit", "passed", "detail"]))
+        rows = [[n, num(t["value_arcsec"], 2, "″", sign=True),
+                 "fixed" if t["sigma_arcsec"] is None else num(t["sigma_arcsec"], 2, "″"),
+                 num(truth.get(n), 2, "″", sign=True) if n in truth else ""]
+                for n, t in fit["terms"].items()]
+        parts.append("<h3>Model</h3>" + _table(rows, ["term", "value", "σ", "truth"])
+                     + f"<p>{fit['n_used']} of {fit['n_obs']} stars used; sky RMS "
+                     f"{num(fit['sky_rms_urad'], 1, 'µrad')} "
+                     f"({num(fit['sky_rms_arcsec'], 2, '″')}); leave-one-out "
+                     f"{num(fit['loo_rms_arcsec'] * URAD_PER_ARCSEC, 1, 'µrad')} "
+                     f"({num(fit['loo_rms_arcsec'], 2, '″')}); condition number "
+                     f"{fit['condition_number']:.3g}</p>")
+    ver = s.get("verification_detail") or {}
+    if ver.get("stars"):
+        rows = [[f"HIP {v['hip']}", num(v["az_deg"], 1, "°"), num(v["el_deg"], 1, "°"),
+                 num(v["dx_urad"], 1, "µrad", sign=True), num(v["de_urad"], 1, "µrad", sign=True),
+                 num(v.get("error_urad"), 1, "µrad"), v.get("found_by")]
+                for v in ver["stars"]]
+        parts.append("<h3>Verification stars</h3>" + _table(
+            rows, ["star", "azimuth", "elevation", "ΔA·cosE", "ΔE", "error", "found by"]))
     eff = s.get("efficiency") or {}
     if "eta0" in eff:
-        parts.append(f"<h2>Efficiency</h2><p>η₀ = {eff['eta0']:.3f} ± {eff['eta0_sigma']:.3f},"
-                     f" extinction k = {eff['k_mag_per_airmass']:.3f} ± {eff['k_sigma']:.3f} "
-                     f"mag/airmass; photometric: {eff.get('photometric')}</p>")
+        parts.append(f"<h3>Efficiency</h3><p>{eff['n_used']} stars; photometric: "
+                     f"{'yes' if eff.get('photometric') else 'no'}"
+                     + (f" ({_esc(eff['photometric_reason'])})"
+                        if eff.get("photometric_reason") else "")
+                     + f"; scatter {num(eff.get('scatter_mag'), 3, 'mag')}</p>")
     bg = s.get("background") or {}
     if "zenith_cps" in bg:
-        parts.append(f"<h2>Background</h2><p>zenith {bg['zenith_cps']:.0f} counts/s; "
-                     f"rural-like above {bg.get('rural_like_above_deg')}° elevation</p>")
-    for key in ("fit_plot", "verification_plot", "sky_plot", "efficiency_plot",
-                "noise_map_plot", "noise_profile_plot"):
-        p = s["files"].get(key)
-        if p and Path(p).is_file():
-            parts.append(_img(Path(p)))
+        parts.append(f"<h3>Background</h3><p>zenith {num(bg['zenith_cps'], 0, 'counts/s')}; "
+                     "rural-like above "
+                     f"{num(bg.get('rural_like_above_deg'), 0, '°')} elevation (worst "
+                     f"azimuth: above {num(bg.get('rural_like_above_worst_deg'), 0, '°')})</p>")
     if s["skipped"]:
-        parts.append("<h2>Skipped</h2>" + table([[k["seq"], k["kind"], k["target"], k["reason"]]
-                                                  for k in s["skipped"]],
-                                                 ["#", "step", "target", "why"]))
-    parts.append("<h2>Log</h2><pre>" + esc("\n".join(f"{e['time_utc']} {e['level']:5s} "
-                                                     f"{e['message']}" for e in s["events"]))
-                 + "</pre>")
-    css = ("body{font-family:sans-serif;max-width:1100px;margin:auto;padding:1em}"
-           "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 8px}"
-           "img{max-width:100%;display:block;margin:1em 0}.big{font-size:1.3em}")
-    path.write_text(f"<!doctype html><html><head><meta charset=utf-8><title>Calibration "
-                    f"night {s['night_id']} — {esc(s['station'])}</title><style>{css}</style>"
-                    f"</head><body>{''.join(parts)}</body></html>\n", encoding="utf-8")
-    return path
+        parts.append("<h3>Skipped</h3>" + _table(
+            [[k["seq"], k["kind"], k["target"], k["reason"]] for k in s["skipped"]],
+            ["#", "step", "target", "why"]))
+    return "".join(parts) + "</section>"
+
+
+_CSS = """
+*{box-sizing:border-box}body{font:16px/1.45 system-ui,sans-serif;margin:0;color:#111}
+main{max-width:1200px;margin:auto;padding:0 12px 2em}
+.banner{display:flex;gap:16px;align-items:center;padding:14px 16px;color:#fff}
+.banner.pass{background:#17803d}.banner.fail{background:#b91c1c}
+.verdict{font-size:2.4em;font-weight:800;letter-spacing:.05em}
+.grid{display:grid;gap:12px}.kvs{grid-template-columns:repeat(auto-fit,minmax(260px,1fr))}
+.kv{border:1px solid #ddd;border-radius:6px;padding:8px 10px}
+.kv span{display:block;color:#555;font-size:.85em}.kv b{font-size:1.25em}
+.figs{grid-template-columns:repeat(auto-fit,minmax(340px,1fr))}
+figure{margin:0;border:1px solid #eee;padding:4px}img{width:100%;height:auto;display:block}
+figcaption{font-size:.85em;color:#555;text-align:center}
+.scroll{overflow-x:auto}table{border-collapse:collapse;margin:.5em 0}
+td,th{border:1px solid #ccc;padding:3px 8px;text-align:left;white-space:nowrap}
+pre{white-space:pre-wrap;word-break:break-word;font-size:.8em;background:#f6f6f6;padding:8px}
+.note{color:#444;font-size:.9em}
+@media (max-width:600px){.banner{flex-direction:column;align-items:flex-start}
+.verdict{font-size:2em}body{font-size:15px}table.checks td{white-space:normal}}
+"""
+
+
+def render_html(s: dict[str, Any]) -> str:
+    """The self-contained page (images inline) for a night's summary."""
+    log = "\n".join(f"{e['time_utc'][:19]} {e['level']:5s} {e['message']}"
+                    for e in s.get("events", []))
+    parts = [_banner(s), "<main>", _headline(s), _crew(s), _checks(s), _figures(s),
+             _details(s),
+             f'<section id="log"><h2>Log ({len(s.get("events", []))} lines)</h2><pre>'
+             f"{_esc(log)}</pre></section>", "</main>"]
+    return (f"<!doctype html><html lang=en><head><meta charset=utf-8>"
+            f'<meta name="viewport" content="width=device-width,initial-scale=1">'
+            f"<title>{_esc((s.get('go_no_go') or {}).get('verdict', ''))} — calibration night "
+            f"{s['night_id']} — {_esc(s['station'])}</title><style>{_CSS}</style></head>"
+            f"<body>{''.join(parts)}</body></html>\n")

@@ -3,44 +3,36 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
+from tqdm import tqdm
 
-from pointing.errors import FitError, PointingError
+from pointing.errors import PointingError
+from pointing.hardware.base import ConnectionLost, HardwareError
+from pointing.night.acquire import goto, observe
+from pointing.night.analysis import FitOutcome, fit_model
+from pointing.night.state import Night
+from pointing.photometry.background import background_grid
+from pointing.sky.places import observed_altaz
+from pointing.sky.select import select_stars
 from pointing.units import DEG, angular_separation
 
-if TYPE_CHECKING:
-    from pointing.night.run import _Night
-
-__all__ = ["run_steps"]
+__all__ = ["calibrate_cameras", "fit_step", "model_star_step", "run_steps", "verification_step",
+           "zero_offset_step", "zero_star_candidates"]
 
 
-
-def _progress(night: _Night, items: list[Any], desc: str):
-    from tqdm import tqdm
-
+def _progress(night: Night, items: list[Any], desc: str) -> Any:
+    """A progress bar in a terminal only (``night.progress``); plain items otherwise."""
     return tqdm(items, desc=desc, unit="star" if "star" in desc else "pt",
                 disable=not night.progress, leave=False)
 
 
-def _save_plan(night: _Night, stage: str) -> None:
-    night.db.set_stage(night.night_id, stage, plan=night.plan,
-                       checkpoint={"backend": night.hw.state() if night.hw.state else None})
-
-
-def _ok(night: _Night, kind: str, target: str) -> bool:
-    return any(r["kind"] == kind and r["target"] == target and r["status"] == "ok"
-               for r in night.records)
-
-
-def zero_star_candidates(night: _Night, time: Any) -> list[int]:
+def zero_star_candidates(night: Night, time: Any) -> list[int]:
     """Bright, isolated, well-placed stars for the zero-offset acquisition (HIP)."""
-    from pointing.sky.places import observed_altaz
-
     cat = night.catalog
     imag = np.asarray(cat["imag"], dtype=float)
-    az, el = observed_altaz(night._astro_all, night.station, time)
+    az, el = observed_altaz(night.astrometry, night.station, time)
     bad = np.zeros(len(cat), bool)
     for col in ("nonsingle", "variable", "colour_missing"):
         if col in cat.colnames:
@@ -56,7 +48,7 @@ def zero_star_candidates(night: _Night, time: Any) -> list[int]:
     return out
 
 
-def calibrate_cameras(night: _Night) -> None:
+def calibrate_cameras(night: Night) -> None:
     """Measured over expected flux of the zero-offset star: the cameras' brightness scale.
 
     Recomputed from the log on resume, so an interrupted night continues with
@@ -77,24 +69,48 @@ def calibrate_cameras(night: _Night) -> None:
               "(measured / expected)")
 
 
-def run_steps(night: _Night) -> dict[str, Any]:
-    """Zero offsets, model stars, fit, verification, background; returns the results."""
-    from pointing.model.auto import auto_fit
-    from pointing.model.fit import fit
-    from pointing.sky.select import select_stars
+def run_steps(night: Night) -> FitOutcome:
+    """Zero offsets, model stars, fit, verification, background; returns the fit.
 
+    Each step skips what the log already holds, so a resumed night continues
+    inside whichever step was running.
+    """
+    zero_offset_step(night)
+    model_star_step(night)
+    fitted = fit_step(night)
+    verification_step(night)
+    if night.cfg.background_grid:
+        grid_az, grid_el = background_grid(night.station)
+        points = list(zip(grid_az.tolist(), grid_el.tolist(), strict=True))
+        for i, (az, el) in enumerate(_progress(night, points, "background grid")):
+            _background_point(night, i + 1, az, el)
+    night.db.set_stage(night.night_id, "report")
+    return fitted
+
+
+def _select(night: Night, n: int, catalog: Any) -> Any:
+    """Calibration stars from where the mount is now, with the night's limits."""
     cfg = night.cfg
-    hw = night.hw
-    # 1. zero offsets ------------------------------------------------------------
+    a, e = night.hw.mount.position()
+    return select_stars(night.station, night.hw.clock.now(), n=n,
+                        el_min_deg=cfg.el_min_deg, el_max_deg=cfg.el_max_deg,
+                        imag_min=cfg.imag_min, imag_max=cfg.imag_max,
+                        moon_min_sep_deg=cfg.moon_min_sep_deg,
+                        sun_max_el_deg=None if cfg.daylight else cfg.sun_max_el_deg,
+                        start=(a / DEG % 360.0, e / DEG), catalog=catalog)
+
+
+def zero_offset_step(night: Night) -> None:
+    """Find a bright star (searching with the wide camera), centre it, set IA and IE."""
     if not any(r["kind"] == "zero" and r["status"] == "ok" for r in night.records):
         if "zero" not in night.plan:
-            night.plan["zero"] = zero_star_candidates(night, hw.clock.now())[:3]
-            _save_plan(night, "zero")
+            night.plan["zero"] = zero_star_candidates(night, night.hw.clock.now())[:3]
+            night.save_plan("zero")
         for hip in night.plan["zero"]:
             star = night.star(hip)
             night.say(f"zero offsets: acquiring HIP {hip} {star.name} (I = {star.imag:.2f})")
-            night.observe(star, "zero", search_deg=cfg.search_max_deg)
-            if _ok(night, "zero", f"HIP {hip}"):
+            observe(night, star, "zero", search_deg=night.cfg.search_max_deg)
+            if night.ok("zero", f"HIP {hip}"):
                 break
         else:
             raise PointingError("zero offsets: no bright star could be found "
@@ -104,93 +120,51 @@ def run_steps(night: _Night) -> dict[str, Any]:
     zero = night.model.values
     night.say(f"zero offsets set: IA = {zero['IA']:+.1f}″, IE = {zero['IE']:+.1f}″")
 
-    # 2. model stars --------------------------------------------------------------
+
+def model_star_step(night: Night) -> None:
+    """Select the model stars (once, kept in the plan) and observe each."""
     if "model" not in night.plan:
-        a, e = hw.mount.position()
-        sel = select_stars(night.station, hw.clock.now(), n=cfg.n_model,
-                           el_min_deg=cfg.el_min_deg, el_max_deg=cfg.el_max_deg,
-                           imag_min=cfg.imag_min, imag_max=cfg.imag_max,
-                           moon_min_sep_deg=cfg.moon_min_sep_deg,
-                           start=(a / DEG % 360.0, e / DEG), catalog=night.catalog)
+        sel = _select(night, night.cfg.n_model, night.catalog)
         night.plan["model"] = [int(h) for h in sel.stars["hip"]]
         night.plan["selection"] = {k: v for k, v in sel.to_dict().items() if k != "stars"}
-        _save_plan(night, "model")
+        night.save_plan("model")
     for hip in _progress(night, night.plan["model"], "model stars"):
         night.model = night.provisional_model()
-        night.observe(night.star(hip), "model", search_deg=cfg.model_search_deg)
+        observe(night, night.star(hip), "model", search_deg=night.cfg.model_search_deg)
 
-    # 3. fit ----------------------------------------------------------------------
-    obs = night.observations()
-    info = {"site": {"name": night.station.name, "latitude_deg": night.station.latitude_deg,
-                     "longitude_deg": night.station.longitude_deg,
-                     "height_m": night.station.height_m},
-            "provenance": {"night_id": night.night_id, "backend": hw.name,
-                           "stars": len(obs)}}
-    auto = None
-    if cfg.terms == "auto":
-        auto = auto_fit(obs)
-        result = fit(obs.with_used(auto.fit.used), list(auto.selected_terms), info=info)
-    else:
-        terms = list(cfg.terms)
-        try:
-            result = fit(obs, terms, info=info)
-        except FitError as exc:
-            # too few stars survived the night's faults: fit what they can determine
-            terms = [t for t in cfg.provisional_terms if t in terms] or list(
-                cfg.provisional_terms)
-            night.say(f"fit: {exc}; falling back to {' '.join(terms)}", "warn")
-            result = fit(obs, terms, info=info)
-        # a wrong star or a disturbed measurement must not steer the model
-        masked: list[int] = []
-        while result.outlier_candidates and len(masked) < max(1, len(obs) // 10):
-            worst = max(result.outlier_candidates, key=lambda i: result.studentized[i - 1])
-            masked.append(worst)
-            night.say(f"fit: observation {worst} ({obs.comments[worst - 1]}) set aside, "
-                      f"studentized residual {result.studentized[worst - 1]:.1f}", "warn")
-            result = fit(obs, terms, mask=masked, info=info)
+
+def fit_step(night: Night) -> FitOutcome:
+    """Fit the model (recomputed from the log on resume) and keep it in the log."""
+    fitted = fit_model(night)
+    result = fitted.result
     night.model = result.model
     night.db.add_model(night.night_id, "fit", result.model.to_dict())
     night.say(f"model fitted: {len(result.fitted_terms)} terms on {result.n_used} stars "
               "(the zero-offset star included), "
-              f"sky RMS {result.sky_rms:.2f}″ ({result.sky_rms_urad:.1f} µrad)")
+              f"sky RMS {result.sky_rms_urad:.1f} µrad ({result.sky_rms:.2f}″)")
+    return fitted
 
-    # 4. verification ----------------------------------------------------------------
+
+def verification_step(night: Night) -> None:
+    """Fresh stars, none used for the model, pointed at with the new model."""
     if "verify" not in night.plan:
         used = {int(r["hip"]) for r in night.records}
         keep = ~np.isin(np.asarray(night.catalog["hip"]), list(used))
-        a, e = hw.mount.position()
         try:
-            sel = select_stars(night.station, hw.clock.now(), n=cfg.n_verify,
-                               el_min_deg=cfg.el_min_deg, el_max_deg=cfg.el_max_deg,
-                               imag_min=cfg.imag_min, imag_max=cfg.imag_max,
-                               moon_min_sep_deg=cfg.moon_min_sep_deg,
-                               start=(a / DEG % 360.0, e / DEG), catalog=night.catalog[keep])
+            sel = _select(night, night.cfg.n_verify, night.catalog[keep])
             night.plan["verify"] = [int(h) for h in sel.stars["hip"]]
         except PointingError as exc:
             night.say(f"verification stars: {exc}", "warn")
             night.plan["verify"] = []
-        _save_plan(night, "verify")
+        night.save_plan("verify")
     for hip in _progress(night, night.plan["verify"], "verification stars"):
-        night.observe(night.star(hip), "verify", record_error=True,
-                      search_deg=cfg.model_search_deg)
-
-    # 5. background grid ---------------------------------------------------------------
-    if cfg.background_grid:
-        from pointing.photometry.background import background_grid
-
-        grid_az, grid_el = background_grid(night.station)
-        points = list(zip(grid_az.tolist(), grid_el.tolist(), strict=True))
-        for i, (az, el) in enumerate(_progress(night, points, "background grid")):
-            _background_point(night, i + 1, az, el)
-    night.db.set_stage(night.night_id, "report")
-    return {"fit": result, "auto": auto}
+        observe(night, night.star(hip), "verify", record_error=True,
+                search_deg=night.cfg.model_search_deg)
 
 
-def _background_point(night: _Night, number: int, az: float, el: float) -> None:
-    from pointing.hardware.base import ConnectionLost, HardwareError
-
+def _background_point(night: Night, number: int, az: float, el: float) -> None:
     target = f"grid {number}"
-    if ("background", target) in night.done or _ok(night, "background", target):
+    if ("background", target) in night.done or night.ok("background", target):
         return
     record: dict[str, Any] = {"hip": -1, "name": "", "imag": math.nan, "vmag": math.nan,
                               "v_minus_i": math.nan, "az_deg": az / DEG, "el_deg": el / DEG,
@@ -200,7 +174,7 @@ def _background_point(night: _Night, number: int, az: float, el: float) -> None:
         night.commit("background", target, record, "skipped", "no photon counter")
         return
     try:
-        night.goto(lambda t: (az, el))
+        goto(night, lambda t: (az, el))
         night.hw.mount.stop()
         counts = night.hw.counter.count(night.cfg.background_count_time_s)
     except ConnectionLost:
@@ -213,41 +187,3 @@ def _background_point(night: _Night, number: int, az: float, el: float) -> None:
                    "counts_off_channels": counts.counts.tolist()})
     record.update(night.moon())
     night.commit("background", target, record)
-
-
-def photometry_results(night: _Night) -> dict[str, Any]:
-    """Efficiency, extinction, noise maps and go/no-go from the night's counts."""
-    from pointing.photometry.background import night_background
-    from pointing.photometry.efficiency import night_efficiency
-    from pointing.photometry.gonogo import go_no_go
-    from pointing.photometry.table import make_observation_table
-
-    rows = [r for r in night.records if r["status"] == "ok"
-            and r["kind"] in ("model", "verify", "background")]
-    out: dict[str, Any] = {"table": None, "efficiency": None, "background": None}
-    if not rows:
-        out["go_no_go"] = None
-        return out
-    table = make_observation_table([{k: r.get(k, math.nan) for k in _TABLE_KEYS}
-                                    | {"flags": r.get("centroid_flags", "")}
-                                    for r in rows])
-    out["table"] = table
-    eff = bg = None
-    try:
-        eff = night_efficiency(table, night.station)
-        out["efficiency"] = eff
-    except (FitError, PointingError) as exc:
-        out["efficiency_error"] = str(exc)
-    try:
-        bg = night_background(table, night.station)
-        out["background"] = bg
-    except (FitError, PointingError) as exc:
-        out["background_error"] = str(exc)
-    out["go_no_go"] = go_no_go(eff, bg, night.station)
-    return out
-
-
-_TABLE_KEYS = ("time", "kind", "hip", "imag", "vmag", "v_minus_i", "az_deg", "el_deg",
-               "count_time_s", "counts_star", "counts_off", "dark_cps", "moon_az_deg",
-               "moon_el_deg", "moon_phase", "camera_flux_adu", "camera_flux_err_adu",
-               "camera_sky_adu_per_px", "camera_exposure_s")

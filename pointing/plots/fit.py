@@ -16,6 +16,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from pointing.plots.sky import SKY_CHART_CONVENTION, sky_chart
 from pointing.units import URAD_PER_ARCSEC as ARCSEC_URAD
 
 __all__ = ["error_scatter", "plot_fit"]
@@ -95,8 +96,7 @@ def plot_fit(result: Any, path: str | Path, *, title: str | None = None) -> Path
                         f"{len(result.fitted_terms)} terms")
 
     ax1 = fig.add_subplot(gs[0, 1], projection="polar")
-    ax1.set_theta_zero_location("N")
-    ax1.set_theta_direction(-1)  # azimuth clockwise from north, as on a sky chart seen from above
+    sky_chart(ax1, rings_el_deg=(60, 30, 0), note=False)  # the toolkit's one convention
     r = 90.0 - el
     ax1.scatter(np.radians(az[used]), r[used], s=10, color="tab:blue", zorder=3)
     if (~used).any():
@@ -115,12 +115,9 @@ def plot_fit(result: Any, path: str | Path, *, title: str | None = None) -> Path
                      xytext=(th[i], r[i]),
                      arrowprops=dict(arrowstyle="->", color="tab:red" if used[i] else "0.6",
                                      lw=1))
-    ax1.set_rlim(0, 90)
-    ax1.set_rticks([30, 60, 90])
-    ax1.set_yticklabels(["60°", "30°", "0°"])
     ax1.set_title(f"residual vectors on the sky (longest = "
-                  f"{np.nanmax(np.hypot(dx_u, de_u)):.1f} µrad)\nN up, E right, "
-                  "radius = zenith distance")
+                  f"{np.nanmax(np.hypot(dx_u, de_u)):.1f} µrad)\n{SKY_CHART_CONVENTION}",
+                  fontsize=8)
 
     for k, (x, label) in enumerate(((az, "azimuth (°)"), (el, "elevation (°)"))):
         ax = fig.add_subplot(gs[1, k])

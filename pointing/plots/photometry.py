@@ -20,6 +20,7 @@ import numpy as np
 from matplotlib.colors import LogNorm
 
 from pointing.errors import FileFormatError
+from pointing.plots.sky import sky_chart
 
 __all__ = ["plot_background", "plot_efficiency", "plot_noise_map", "plot_noise_profile"]
 
@@ -102,22 +103,16 @@ def plot_efficiency(result: Any, path: str | Path | None = None, ax: Any = None)
 
 
 def _polar_axes(ax: Any) -> None:
-    ax.set_theta_zero_location("N")
-    ax.set_theta_direction(-1)  # azimuth from north through east, clockwise
-    ax.set_rlim(0.0, 90.0)
-    ax.set_rticks([0, 30, 60, 90])
-    ax.set_yticklabels(["90°", "60°", "30°", "0°"], fontsize=7)
-    ax.set_rlabel_position(112.0)
+    sky_chart(ax, rings_el_deg=(60, 30, 0), compass=4)  # the toolkit's one sky-chart convention
     ax.tick_params(axis="y", colors="0.85")
-    ax.set_xticks(np.radians([0, 90, 180, 270]))
-    ax.set_xticklabels(["N", "E", "S", "W"])
 
 
 def plot_noise_map(fit: Any, path: str | Path | None = None, ax: Any = None) -> Any:
     """Polar map of the background (counts/s): model as colour, samples as dots.
 
-    Zenith in the centre, horizon at the rim, north up, east to the right
-    (azimuth clockwise); *fit* is a :class:`pointing.photometry.background.BackgroundFit`.
+    The sky-chart convention (:func:`pointing.plots.sky.sky_chart`: north up,
+    east left, radius = zenith distance);
+    *fit* is a :class:`pointing.photometry.background.BackgroundFit`.
     """
     ax = _axes(ax, (6.5, 6.0), projection="polar")
     fig = ax.figure

@@ -1,43 +1,116 @@
-"""Figures for star selection (one function per figure, PNG via matplotlib Agg)."""
+"""Sky charts: the one convention every polar figure of the toolkit uses, and the
+star-selection and sky-coverage charts.
+
+The convention (:func:`sky_chart`): **north up, east to the LEFT** (the sky as
+seen from below, looking up), radius = zenith distance (zenith at the centre,
+horizon at the rim), rings labelled with the *elevation* they mark
+("el 60°" on the ring 30° from the zenith).  Every polar figure calls
+:func:`sky_chart` on its axes and says so on the figure
+(:data:`SKY_CHART_CONVENTION`).  Plot functions take ``(result, path=None,
+ax=None)`` and return the Figure; no backend is switched here.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-
 import matplotlib.pyplot as plt
 import numpy as np
+from astropy import units as u
 
-__all__ = ["plot_sky_selection"]
+__all__ = ["SKY_CHART_CONVENTION", "plot_sky_coverage", "plot_sky_selection", "sky_chart",
+           "zenith_distance"]
+
+#: written on every polar figure
+SKY_CHART_CONVENTION = ("N up, E left (sky seen from below); "
+                        "radius = zenith distance, rings labelled with elevation")
 
 
-def plot_sky_selection(selection: Any, path: str | Path) -> Path:
-    """Polar sky chart of a :class:`~pointing.sky.select.StarSelection`.
+def zenith_distance(el_deg: Any) -> Any:
+    """The chart radius of an elevation (degrees): 90° − el."""
+    return 90.0 - np.asarray(el_deg, dtype=float)
 
-    North up, east left: the sky as seen from below, looking up.  The radius
-    is the zenith distance (zenith at the centre, horizon at the edge).  The
-    chosen stars are labelled in slew order and joined by the mount's path
-    (azimuth and elevation moving together, on the cable-wrap side chosen);
-    the Moon and the elevation limits are drawn.  Returns the PNG path.
+
+def sky_chart(ax: Any, *, rings_el_deg: tuple[float, ...] = (75, 60, 45, 30, 15, 0),
+              compass: int = 8, fontsize: float = 7, note: bool = True) -> Any:
+    """Set a polar axes to the toolkit's sky-chart convention; returns the axes.
+
+    Plot on it with ``theta`` = azimuth (radians, north 0, east π/2) and
+    ``r`` = :func:`zenith_distance` of the elevation.  ``note`` writes
+    :data:`SKY_CHART_CONVENTION` under the chart.
     """
-    path = Path(path)
+    ax.set_theta_zero_location("N")
+    ax.set_theta_direction(1)  # counter-clockwise: east (90°) on the left, seen from below
+    ax.set_rlim(0, 90)
+    ax.set_rticks([90 - e for e in rings_el_deg])
+    ax.set_yticklabels([f"el {e:g}°" for e in rings_el_deg], fontsize=fontsize)
+    ax.set_rlabel_position(202.5)
+    names = ["N", "NE", "E", "SE", "S", "SW", "W", "NW"] if compass == 8 else ["N", "E", "S", "W"]
+    ax.set_xticks(np.radians(np.arange(0, 360, 360 / len(names))))
+    ax.set_xticklabels(names)
+    if note:
+        ax.text(0.5, -0.1, SKY_CHART_CONVENTION, transform=ax.transAxes, ha="center",
+                va="top", fontsize=fontsize, color="0.3")
+    return ax
+
+
+def _save(fig: Any, path: str | Path | None) -> None:
+    if path is not None:
+        fig.savefig(Path(path), dpi=110)
+        plt.close(fig)
+
+
+def plot_sky_coverage(records: list[dict[str, Any]], path: str | Path | None = None,
+                      ax: Any = None, *, station: str = "") -> Any:
+    """Where the night pointed: zero star, model and verification stars, sky grid.
+
+    *records* are the night's observation records (``kind``, ``status``,
+    ``az_deg``, ``el_deg``); skipped ones are counted in the legend.
+    """
+    if ax is None:
+        fig = plt.figure(figsize=(6.5, 6.8), constrained_layout=True)
+        ax = fig.add_subplot(projection="polar")
+    fig = ax.figure
+    sky_chart(ax, rings_el_deg=(60, 30, 0), note=False)
+    styles = {"zero": ("*", "tab:red", "zero offsets"), "model": ("o", "tab:blue", "model"),
+              "verify": ("s", "tab:green", "verification"),
+              "background": ("x", "0.5", "background grid")}
+    for kind, (marker, color, label) in styles.items():
+        rows = [r for r in records if r["kind"] == kind and r.get("az_deg") is not None
+                and r["status"] == "ok"]
+        if rows:
+            ax.scatter(np.radians([r["az_deg"] for r in rows]),
+                       zenith_distance([r["el_deg"] for r in rows]), marker=marker,
+                       color=color, label=f"{label} ({len(rows)})", s=30)
+        bad = [r for r in records if r["kind"] == kind and r["status"] != "ok"]
+        if bad:
+            ax.scatter([], [], marker=marker, facecolors="none", edgecolors=color,
+                       label=f"{label} skipped ({len(bad)})")
+    ax.set_title((f"{station}: " if station else "") + "sky coverage of the night\n"
+                 + SKY_CHART_CONVENTION, fontsize=9)
+    ax.legend(loc="lower left", bbox_to_anchor=(-0.1, -0.12), fontsize="small", ncol=2)
+    _save(fig, path)
+    return fig
+
+
+def plot_sky_selection(selection: Any, path: str | Path | None = None, ax: Any = None
+                       ) -> Any:
+    """Polar sky chart of a :class:`~pointing.sky.select.StarSelection`; returns the Figure.
+
+    The sky-chart convention (:func:`sky_chart`).  The chosen stars are
+    labelled in slew order and joined by the mount's path (azimuth and
+    elevation moving together, on the cable-wrap side chosen); the Moon and the
+    elevation limits are drawn.  Writes a PNG when *path* is given.
+    """
     sel = selection
     crit = sel.criteria
     stars = sel.stars
-    fig = plt.figure(figsize=(8.0, 8.0))
-    ax = fig.add_axes((0.08, 0.17, 0.68, 0.68), projection="polar")
-    ax.set_theta_zero_location("N")
-    ax.set_theta_direction(1)  # counter-clockwise: east (90 deg) on the left
-    ax.set_rlim(0, 90)
-    ax.set_rticks([15, 30, 45, 60, 75, 90])
-    ax.set_yticklabels([f"{90 - r}°" for r in (15, 30, 45, 60, 75, 90)], fontsize=7)
-    ax.set_rlabel_position(202.5)
-    ax.set_xticks(np.radians(np.arange(0, 360, 45)))
-    ax.set_xticklabels(["N", "NE", "E", "SE", "S", "SW", "W", "NW"])
+    if ax is None:
+        fig = plt.figure(figsize=(8.0, 8.0))
+        ax = fig.add_axes((0.08, 0.17, 0.68, 0.68), projection="polar")
+    fig = ax.figure
+    sky_chart(ax, note=False)
 
     # outside the elevation band: shaded
     theta = np.linspace(0, 2 * np.pi, 361)
@@ -64,7 +137,7 @@ def plot_sky_selection(selection: Any, path: str | Path) -> Path:
     for i, row in enumerate(stars):
         ax.annotate(str(int(row["order"])), (az[i], 90 - el[i]), textcoords="offset points",
                     xytext=(5, 4), fontsize=8, zorder=4)
-    cb = fig.colorbar(sc, cax=fig.add_axes((0.86, 0.3, 0.025, 0.42)))
+    cb = fig.colorbar(sc, ax=ax, fraction=0.04, pad=0.08)
     cb.set_label("Cousins I magnitude (mag)")
 
     moon_text = f"Moon az {sel.moon_az_deg:.0f}°, el {sel.moon_el_deg:.0f}°"
@@ -76,11 +149,11 @@ def plot_sky_selection(selection: Any, path: str | Path) -> Path:
     else:
         moon_text += " (below the horizon)"
 
-    local = sel.start + sel.station.utc_offset_h * 3600.0 * _seconds()
+    local = sel.start + sel.station.utc_offset_h * u.hour
     ax.set_title(
         f"{sel.station.name}: {len(stars)} calibration stars from "
         f"{sel.start.utc.iso[:16]} UTC ({local.utc.iso[11:16]} local)\n"
-        "north up, east left (the sky seen from below); rings labelled in elevation",
+        + SKY_CHART_CONVENTION,
         fontsize=9, y=1.08,
     )
     fig.text(
@@ -92,15 +165,8 @@ def plot_sky_selection(selection: Any, path: str | Path) -> Path:
         fontsize=8,
     )
     fig.legend(loc="lower right", bbox_to_anchor=(0.99, 0.0), fontsize=7, frameon=False)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
-
-
-def _seconds():
-    from astropy import units as u
-
-    return u.s
+    _save(fig, path)
+    return fig
 
 
 def _moon_circle(ax, az: float, el: float, radius: float) -> None:

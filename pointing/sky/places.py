@@ -30,6 +30,7 @@ weather is usually the larger error.
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Mapping
 from typing import Any
@@ -43,11 +44,15 @@ from pointing.units import DEG
 
 __all__ = [
     "VALID_TIME_RANGE",
+    "body_altaz",
     "check_times",
     "earth_orientation",
     "moon_altaz",
+    "moon_phase",
     "observed_altaz",
     "star_astrometry",
+    "sun_altaz",
+    "weather",
 ]
 
 #: UTC range accepted for apparent places (ISO strings): ERFA's UTC is
@@ -148,7 +153,13 @@ def star_astrometry(stars: Any) -> dict[str, np.ndarray]:
     return {"rc": rc, "dc": dc, "pr": pr2, "pd": pd2, "px": px2, "rv": np.zeros_like(rc)}
 
 
-def _weather(station, pressure_hpa, temperature_c, humidity, wavelength_um, refraction):
+def weather(station, pressure_hpa=None, temperature_c=None, humidity=None, wavelength_um=None,
+            refraction=True) -> tuple[float, float, float, float]:
+    """Pressure (hPa), temperature (°C), humidity (0..1), wavelength (µm) for refraction.
+
+    Each argument left None takes the station's value; ``refraction=False`` sets
+    the pressure to zero (no refraction).
+    """
     w = station.weather
     p = w.pressure_hpa if pressure_hpa is None else float(pressure_hpa)
     t = w.temperature_c if temperature_c is None else float(temperature_c)
@@ -201,7 +212,7 @@ def observed_altaz(
     """
     t = check_times(times)
     astro = stars if isinstance(stars, Mapping) and "rc" in stars else star_astrometry(stars)
-    p, tc, rh, wl = _weather(station, pressure_hpa, temperature_c, humidity, wavelength_um,
+    p, tc, rh, wl = weather(station, pressure_hpa, temperature_c, humidity, wavelength_um,
                              refraction)
     scalar = t.ndim == 0
     t_flat = t.reshape(-1) if not scalar else t.reshape(1)
@@ -240,23 +251,51 @@ def moon_altaz(
     weather for refraction.  Azimuth from north (0) through east (π/2).
     Shape of ``times``.
     """
+    return body_altaz("moon", station, times, wavelength_um=wavelength_um,
+                      refraction=refraction)
+
+
+def sun_altaz(station, times: Any, *, refraction: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Observed azimuth and elevation of the Sun's centre (radians), as :func:`moon_altaz`."""
+    return body_altaz("sun", station, times, refraction=refraction)
+
+
+def body_altaz(
+    body: str,
+    station,
+    times: Any,
+    *,
+    wavelength_um: float | None = None,
+    refraction: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Observed azimuth and elevation of a solar-system body ("moon", "sun"), radians."""
     t = check_times(times)
     from astropy import units as u
     from astropy.coordinates import AltAz, get_body
 
-    p, tc, rh, wl = _weather(station, None, None, None, wavelength_um, refraction)
+    p, tc, rh, wl = weather(station, None, None, None, wavelength_um, refraction)
     from astropy.utils.exceptions import AstropyWarning
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", erfa.ErfaWarning)
         # beyond the IERS table astropy falls back to mean polar motion (< 0.5")
         warnings.filterwarnings("ignore", "Tried to get polar motions", AstropyWarning)
-        moon = get_body("moon", t, location=station.location)
+        where = get_body(body, t, location=station.location)
         frame = AltAz(obstime=t, location=station.location, pressure=p * u.hPa,
                       temperature=tc * u.deg_C, relative_humidity=rh, obswl=wl * u.micron)
-        aa = moon.transform_to(frame)
+        aa = where.transform_to(frame)
     return (np.asarray(aa.az.to_value(u.rad)) % (2.0 * np.pi),
             np.asarray(aa.alt.to_value(u.rad)))
+
+
+def moon_phase(time: Any) -> float:
+    """Illuminated fraction of the Moon (0..1) at a UTC time (astropy ephemeris)."""
+    from astropy.coordinates import get_body
+
+    moon = get_body("moon", time)
+    sun = get_body("sun", time)
+    elongation = float(sun.separation(moon).rad)
+    return 0.5 * (1.0 - math.cos(elongation))
 
 
 def catalog_j2000_deg(stars: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -276,7 +315,7 @@ def _astrom(station: Any, time: Any, refraction: bool = True) -> tuple[Any, floa
 
     configure_astropy()
     t = Time(time, scale="utc")
-    p, tc, rh, wl = _weather(station, None, None, None, None, refraction)
+    p, tc, rh, wl = weather(station, None, None, None, None, refraction)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", erfa.ErfaWarning)
         dut1, xp, yp, _ = earth_orientation(t.reshape(1))

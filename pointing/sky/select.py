@@ -37,6 +37,7 @@ from pointing.sky.places import (
     moon_altaz,
     observed_altaz,
     star_astrometry,
+    sun_altaz,
 )
 from pointing.sky.slews import SlewPlanner, naive_order, plan_slews
 from pointing.units import angular_separation
@@ -45,6 +46,7 @@ __all__ = [
     "DEFAULT_TERMS",
     "Candidates",
     "StarSelection",
+    "check_sun",
     "condition_number",
     "design_matrix",
     "qualifying_stars",
@@ -148,6 +150,19 @@ def _finite(value: Any, digits: int) -> float | None:
     return round(v, digits) if math.isfinite(v) else None
 
 
+def check_sun(station: Any, start: Any, duration_s: float, sun_max_el_deg: float) -> None:
+    """Raise :class:`PointingError` when the Sun is above *sun_max_el_deg* during the run."""
+    times = start + np.linspace(0.0, max(float(duration_s), 0.0), 5) * u.s
+    el = np.degrees(sun_altaz(station, times)[1])
+    if np.max(el) > sun_max_el_deg:
+        k = int(np.argmax(el))
+        raise PointingError(
+            f"the Sun is {el[k]:.0f}° up at {station.name} at {times[k].utc.isot[:16]} UTC "
+            f"(limit {sun_max_el_deg:g}°): no stars in daylight; start after dusk, or allow "
+            "daylight explicitly (select_stars(sun_max_el_deg=None), pointing nightly "
+            "--daylight)")
+
+
 def select_stars(
     station: Any = None,
     time: Any = None,
@@ -158,6 +173,7 @@ def select_stars(
     imag_min: float = 1.0,
     imag_max: float = 5.0,
     moon_min_sep_deg: float = 30.0,
+    sun_max_el_deg: float | None = -6.0,
     min_separation_deg: float = 10.0,
     dwell_s: float = 120.0,
     duration_s: float | None = None,
@@ -187,6 +203,9 @@ def select_stars(
         saturate the tracking camera or the detectors.
     moon_min_sep_deg : float
         Minimum distance from the Moon's centre (deg) over the run.
+    sun_max_el_deg : float or None
+        Highest elevation of the Sun (deg) over the run (default −6°, civil
+        twilight): daytime is refused with a clear error; None allows it.
     min_separation_deg : float
         Minimum distance between chosen stars (deg); strategy ``spread`` only.
     dwell_s : float
@@ -227,6 +246,8 @@ def select_stars(
     _check_args(st, n, terms, el_min_deg, el_max_deg, imag_min, imag_max, dwell_s,
                 duration_s, strategy, exclude)
     duration = float(duration_s) if duration_s is not None else n * (dwell_s + 60.0)
+    if sun_max_el_deg is not None:
+        check_sun(st, t0, duration, sun_max_el_deg)
 
     cands = qualifying_stars(
         st, t0, el_min_deg=el_min_deg, el_max_deg=el_max_deg, imag_min=imag_min,

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pointing.camera.config import read_camera_section
+from pointing.camera.config import read_camera_section, wide_camera_section
 from pointing.config.schema import REQUIRED, Field, Section
 from pointing.config.station import (
     EXTRA_SECTIONS,
@@ -29,7 +29,7 @@ from pointing.config.station import (
 )
 from pointing.errors import ConfigError
 from pointing.hardware.indi.devices import IndiConfig
-from pointing.hardware.simulator.station import SimulatorConfig, wide_camera_section
+from pointing.hardware.simulator.station import SimulatorConfig
 from pointing.night.config import BaseGeometry, NightConfig
 from pointing.photometry.background import BackgroundConfig
 from pointing.photometry.config import DetectorConfig, PhotometryConfig

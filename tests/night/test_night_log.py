@@ -7,9 +7,9 @@ import sqlite3
 import pytest
 
 from pointing.errors import ConfigError, FileFormatError
+from pointing.night.analysis import crew_actions
 from pointing.night.config import BaseGeometry, NightConfig
 from pointing.night.log import StationLog
-from pointing.night.report import crew_actions
 
 
 def test_log_round_trip(tmp_path):
@@ -71,3 +71,5 @@ def test_crew_actions_turn_and_level():
     a = crew_actions({"IA": 18000.0, "AN": 0.0, "AW": 60.0}, base)
     assert "clockwise" in a["rotate"] and "5.00°" in a["rotate"]
     assert a["tilt_toward_deg"] == pytest.approx(270.0)
+    assert "not measured" in crew_actions({"IA": 10.0}, base)["level"]
+    assert "no foot needs raising" in crew_actions({"AN": 0.0, "AW": 0.0}, base)["level"]

@@ -14,7 +14,7 @@ import numpy as np
 from astropy.time import Time
 from scipy.ndimage import affine_transform
 
-from pointing.camera.config import Camera
+from pointing.camera.config import Camera, wide_camera_section
 from pointing.errors import ConfigError
 from pointing.hardware.base import HardwareError
 from pointing.hardware.indi.config import IndiConfig
@@ -169,8 +169,6 @@ def configure_simulators(link: IndiLink, cfg: IndiConfig, station: Any) -> None:
         link.send(mount, "SIM_PIER_SIDE", {"PS_OFF": "On", "PS_ON": "Off"})
     cams = [(cfg.camera_device, station.section("camera"))]
     if cfg.wide_camera_device:
-        from pointing.hardware.simulator.station import wide_camera_section
-
         cams.append((cfg.wide_camera_device, wide_camera_section(station)[0]))
     for device, section in cams:
         geo = Camera.from_config(section).geometry

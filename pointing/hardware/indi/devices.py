@@ -19,7 +19,7 @@ from astropy import units as u
 from astropy.io import fits
 from astropy.time import Time
 
-from pointing.camera.config import Camera
+from pointing.camera.config import Camera, wide_camera_section
 from pointing.hardware.base import Backend, Frame, HardwareError, HardwareTimeout, MountLimits
 from pointing.hardware.indi.bench import SimulatorSky, configure_simulators
 from pointing.hardware.indi.config import IndiConfig
@@ -285,8 +285,6 @@ def indi_station(station: Any, *, host: str | None = None, port: int | None = No
                           name="tracking camera")
     wide = None
     if cfg.wide_camera_device:
-        from pointing.hardware.simulator.station import wide_camera_section
-
         wide = IndiCamera(link, cfg, cfg.wide_camera_device, wide_camera_section(station)[0],
                           sky=sky, name="wide camera")
     truth = None
@@ -308,4 +306,5 @@ def indi_station(station: Any, *, host: str | None = None, port: int | None = No
                    counter=None, truth=truth, noise_floor_urad=floor,
                    name=f"INDI {cfg.host}:{cfg.port}" + (" (simulators)" if cfg.simulators
                                                          else ""),
-                   close=close)
+                   close=close, simulated=cfg.simulators,
+                   sees_stars_in_daylight=cfg.simulators)  # INDI's CCD simulator does

@@ -27,6 +27,7 @@ import numpy as np
 from astropy.time import Time
 
 from pointing.camera.config import Camera as CameraConfig
+from pointing.camera.config import wide_camera_section
 from pointing.camera.psf import gaussian_image
 from pointing.errors import ConfigError
 from pointing.hardware.base import Backend, Counts, Frame
@@ -37,7 +38,7 @@ from pointing.hardware.simulator.satellite import (
     tangent_offsets,
 )
 from pointing.hardware.simulator.servo import ServoConfig, ServoMount
-from pointing.hardware.simulator.station import SimulatorConfig, VirtualClock, wide_camera_section
+from pointing.hardware.simulator.station import SimulatorConfig, VirtualClock
 from pointing.link.coupling import field_coupling
 from pointing.model.model import PointingModel
 

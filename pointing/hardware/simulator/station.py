@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from pointing.camera.config import read_camera_section
+from pointing.camera.config import wide_camera_section
 from pointing.config.schema import Field, Section
 from pointing.hardware.base import (
     Backend,
@@ -50,11 +50,13 @@ from pointing.hardware.base import (
     MountLimits,
 )
 from pointing.model.model import ARCSEC, PointingModel
+from pointing.sky.places import moon_phase
 from pointing.sky.slews import slew_time
 from pointing.units import URAD
 from pointing.units import angular_separation as _separation
 
-__all__ = ["COMPASS_SETUP", "Faults", "SimulatorConfig", "VirtualClock", "simulated_station"]
+__all__ = ["COMPASS_SETUP", "Faults", "SimulatedCrash", "SimulatorConfig", "VirtualClock",
+           "simulated_station"]
 
 #: true pointing errors of a phone-compass, hand-levelled setup (arcsec)
 COMPASS_SETUP = {"IA": 5 * 3600.0 + 37.0, "IE": -95.0, "CA": 28.0, "NPAE": -21.0,
@@ -83,6 +85,13 @@ class Faults:
     limit_zones: tuple[tuple[float, float, float, float], ...] = ()
     hidden_stars: frozenset[int] = frozenset()
     lost_stars: frozenset[int] = frozenset()
+    #: the backend dies (:class:`SimulatedCrash`, as if killed) at this device call
+    #: (slews, exposures and counts together, 1-based, counted from the backend's creation)
+    crash_at_call: int | None = None
+
+
+class SimulatedCrash(BaseException):
+    """The simulated station died (a kill): nothing in the night catches this."""
 
 
 @dataclass(frozen=True)
@@ -205,8 +214,15 @@ class _World:
         self.receiver = Receiver.from_station(station, efficiency=config.eta0)
         self.photometry = PhotometryConfig.from_station(station)
         self.counters = {"slew": 0, "exposure": 0, "wide": 0, "count": 0}
+        self.calls = 0  # device calls of this process (not part of the state: a crash hook)
         self._places_cache: tuple[float, np.ndarray, np.ndarray] | None = None
         self._moon_cache: tuple[float, float, float, float] | None = None
+
+    def call(self) -> None:
+        """Count a device call; die at ``faults.crash_at_call``."""
+        self.calls += 1
+        if self.calls == self.config.faults.crash_at_call:
+            raise SimulatedCrash(f"simulated crash at device call {self.calls}")
 
     def rng(self, stream: str, number: int) -> np.random.Generator:
         key = {"slew": 1, "exposure": 2, "wide": 3, "count": 4, "hot": 5}[stream]
@@ -240,16 +256,6 @@ class _World:
             sep = _separation(az, el, math.radians(caz), math.radians(cel))
             out = out + np.where(sep < math.radians(rad), mag, 0.0)
         return out
-
-
-def moon_phase(time: Any) -> float:
-    """Illuminated fraction of the Moon (0..1) at a UTC time (astropy ephemeris)."""
-    from astropy.coordinates import get_body
-
-    moon = get_body("moon", time)
-    sun = get_body("sun", time)
-    elongation = float(sun.separation(moon).rad)
-    return 0.5 * (1.0 - math.cos(elongation))
 
 
 def _tangent_offsets(az: np.ndarray, el: np.ndarray, az0: float, el0: float
@@ -296,6 +302,7 @@ class SimulatedMount:
     def slew(self, az: float, el: float, *, timeout_s: float = 120.0) -> None:
         self._limits.check(az, el)
         w = self._w
+        w.call()
         w.counters["slew"] += 1
         n = w.counters["slew"]
         if n in w.config.faults.limit_slews:
@@ -374,6 +381,7 @@ class SimulatedCamera:
 
     def expose(self, seconds: float, *, timeout_s: float = 30.0) -> Frame:
         w = self._w
+        w.call()
         w.counters[self._stream] += 1
         n = w.counters[self._stream]
         if self._stream == "exposure" and n in w.config.faults.camera_timeouts:
@@ -476,6 +484,7 @@ class SimulatedCounter:
         from pointing.photometry.efficiency import expected_star_counts
 
         w = self._w
+        w.call()
         w.counters["count"] += 1
         rng = w.rng("count", w.counters["count"])
         start = w.clock.now()
@@ -567,26 +576,9 @@ def simulated_station(station: Any, *, seed: int = 0, start: Any = None,
 
     return Backend(clock=clock, mount=mount, tracking_camera=tracking, wide_camera=wide,
                    counter=counter, truth=truth_of(world), noise_floor_urad=noise_floor(world),
-                   name=f"simulator (seed {config.seed})", state=state, restore=restore)
-
-
-#: the wide acquisition camera when the station file has no [wide_camera] section
-DEFAULT_WIDE_CAMERA = {"pixel_scale_urad": 40.0, "width": 640, "height": 480,
-                       "gain_e_per_adu": 1.0, "read_noise_e": 8.0, "full_well_e": 20000.0,
-                       "bias_adu": 100.0, "fwhm_px": 2.5, "aperture_m": 0.05}
-
-
-def wide_camera_section(station: Any) -> tuple[dict[str, Any], float]:
-    """The ``[wide_camera]`` section (camera keys) and its lens aperture (m).
-
-    The section takes every ``[camera]`` key plus ``aperture_m`` (default
-    0.05 m); without the section, :data:`DEFAULT_WIDE_CAMERA` is used.
-    """
-    section = dict(station.section("wide_camera") or DEFAULT_WIDE_CAMERA)
-    aperture = Field(float, 0.05, above=0).read(section.pop("aperture_m", 0.05),
-                                                "wide_camera.aperture_m")
-    read_camera_section(section, "wide_camera")
-    return section, float(aperture)
+                   name=f"simulator (seed {config.seed})", state=state, restore=restore,
+                   truth_background=lambda maz, mel, ph: truth_sky(world, maz, mel, ph),
+                   simulated=True)
 
 
 def default_start(station: Any) -> Any:
@@ -609,6 +601,15 @@ def truth_of(world: _World) -> dict[str, Any]:
         "jitter_arcsec": c.jitter_arcsec,
         "seed": c.seed,
     }
+
+
+def truth_sky(world: _World, moon_az: float, moon_el: float, moon_phase: float
+              ) -> dict[str, float]:
+    """The true background figures of the simulated sky for the Moon there (report)."""
+    from pointing.photometry.sky_model import truth_background
+
+    return truth_background(world.sky, world.receiver, moon_az=moon_az, moon_el=moon_el,
+                            moon_phase=moon_phase)
 
 
 def noise_floor(world: _World, samples: int = 4000) -> float:
