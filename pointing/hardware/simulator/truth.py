@@ -1,0 +1,51 @@
+"""What the simulated station knows and the night must find: its true parameters and floor."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from pointing.hardware.simulator.world import World
+from pointing.model.model import PointingModel
+from pointing.units import ARCSEC, URAD
+
+__all__ = ["noise_floor", "truth_of"]
+
+
+def truth_of(world: World) -> dict[str, Any]:
+    """The simulator's true parameters, for reports and tests."""
+    c = world.config
+    return {
+        "terms": dict(c.terms),
+        "unmodelled_terms": dict(c.unmodelled),
+        "efficiency": {"eta0": c.eta0, "k_mag_per_airmass": c.k_quantum},
+        "sky": c.sky,
+        "repeatability_arcsec": c.repeatability_arcsec,
+        "jitter_arcsec": c.jitter_arcsec,
+        "seed": c.seed,
+    }
+
+
+def noise_floor(world: World, samples: int = 4000) -> float:
+    """Radial pointing RMS (µrad) that the true values of the fitted terms would leave.
+
+    What one pointing measured with one exposure keeps even with a perfect
+    model of the fitted terms: repeatability and image motion per axis,
+    encoder quantisation, and the unmodelled terms averaged over the sky
+    (20°–85° elevation).  A fit may absorb part of the unmodelled terms into
+    its coefficients and then point a little better than this.
+    """
+    c = world.config
+    per_axis2 = ((c.repeatability_arcsec * ARCSEC) ** 2 + (c.jitter_arcsec * ARCSEC) ** 2
+                 + (2 * math.pi / 2**c.encoder_bits) ** 2 / 12)
+    harmonic2 = 0.0
+    if c.unmodelled:
+        rng = np.random.default_rng(12345)
+        az = rng.uniform(0, 2 * math.pi, samples)
+        el = np.arcsin(rng.uniform(math.sin(math.radians(20)), math.sin(math.radians(85)),
+                                   samples))
+        dx, de = PointingModel(list(c.unmodelled), list(c.unmodelled.values())).offsets(az, el)
+        harmonic2 = float(np.mean(dx**2 + de**2))
+    return math.sqrt(2 * per_axis2 + harmonic2) / URAD
