@@ -60,3 +60,19 @@ def test_bad_values_name_the_key(section, where):
     with pytest.raises(ConfigError) as err:
         SimulatorConfig.from_section(section)
     assert str(err.value).startswith(where + ":")
+
+
+def test_presets():
+    from pointing.hardware.simulator.config import FIELD
+
+    ideal = SimulatorConfig.from_section({"preset": "ideal"})
+    assert ideal == SimulatorConfig(preset="ideal") and ideal.hysteresis_arcsec == 0.0
+    field = SimulatorConfig.from_section({"preset": "field", "jitter_arcsec": 0.9})
+    assert field.preset == "field" and field.jitter_arcsec == 0.9  # the section wins
+    assert field.hysteresis_arcsec == FIELD["hysteresis_arcsec"] > 0
+    assert field.terms["CA"] == FIELD["terms"]["CA"]
+    assert SimulatorConfig.from_section({}, preset="field").settle_arcsec > 0
+    with pytest.raises(ConfigError, match=r"^simulator\.preset:"):
+        SimulatorConfig.from_section({"preset": "lab"})
+    with pytest.raises(ConfigError, match=r"^simulator\.drift_arcsec_per_h"):
+        SimulatorConfig.from_section({"drift_arcsec_per_h": [1.0]})

@@ -13,11 +13,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from pointing.config.schema import check_keys, get_number
+from pointing.config.schema import check_keys, get_number, get_numbers
 from pointing.errors import ConfigError
 from pointing.model.terms import parse_term
 
-__all__ = ["COMPASS_SETUP", "UNMODELLED", "Faults", "SimulatorConfig"]
+__all__ = ["COMPASS_SETUP", "FIELD", "PRESETS", "UNMODELLED", "Faults", "SimulatorConfig"]
 
 #: true pointing errors of a phone-compass, hand-levelled setup (arcsec)
 COMPASS_SETUP = {"IA": 5 * 3600.0 + 37.0, "IE": -95.0, "CA": 28.0, "NPAE": -21.0,
@@ -77,6 +77,19 @@ class SimulatorConfig:
     faults: Faults = Faults()
     start_az_deg: float = 180.0
     start_el_deg: float = 45.0
+    # -- errors of a real small mount that no pointing model contains (0: the ideal station)
+    hysteresis_arcsec: float = 0.0  #: elevation flexure hysteresis: ± this × cos E by the
+    #: direction of the recent elevation motion
+    hysteresis_width_deg: float = 0.5  #: elevation motion that turns the hysteresis over
+    repeatability_scale_deg: float = 0.0  #: > 0: slews shorter than this re-seat the gears
+    #: only in part (see SimulatedMount); 0: every slew draws a fresh error
+    drift_arcsec_per_h: tuple[float, float] = (0.0, 0.0)  #: thermal drift of the (A·cosE, E)
+    #: zero points, from the start of the night
+    settle_arcsec: float = 0.0  #: amplitude of the damped ringing after a slew stops, per axis
+    settle_tau_s: float = 1.5  #: its decay time
+    settle_period_s: float = 0.9  #: its period
+    timing_jitter_s: float = 0.0  #: σ of the frame time stamps: tracking error rate × δt
+    preset: str = "ideal"  #: the preset the values started from (see PRESETS)
 
     @classmethod
     def from_section(cls, section: Mapping[str, Any] | None, **changes: Any
@@ -91,8 +104,11 @@ class SimulatorConfig:
         section = dict(section or {})
         check_keys(section, "simulator", _SECTION_KEYS)
         values = {key: _READERS[key](section, key) for key in section}
-        values.update(changes)
-        return cls(**values)
+        preset = changes.pop("preset", values.pop("preset", "ideal"))
+        if preset not in PRESETS:
+            raise ConfigError(f"simulator.preset: expected one of {', '.join(PRESETS)}, "
+                              f"got {preset!r}")
+        return cls(**{**PRESETS[preset], **values, **changes, "preset": preset})
 
 
 # -- readers of the [simulator] keys ------------------------------------------------------
@@ -161,6 +177,37 @@ def _clouds(section: Mapping[str, Any], key: str) -> tuple[tuple[float, ...], ..
     return tuple(out)
 
 
+def _pair(section: Mapping[str, Any], key: str) -> tuple[float, float]:
+    """Two numbers, ``[cross-elevation, elevation]``."""
+    values = get_numbers(section, "simulator", key, None, min_length=2)
+    if len(values) != 2:
+        raise ConfigError(f"simulator.{key}: expected [cross_elevation, elevation], "
+                          f"got {section[key]!r}")
+    return values
+
+
+#: a real small mount after a compass-and-level setup, as the published station found it:
+#: a quick calibration on a few stars points to ~50-60 µrad, the full model to ~30 µrad
+FIELD = {
+    "terms": {"IA": 5 * 3600.0 + 37.0, "IE": -95.0, "CA": 25.0, "NPAE": -16.0,
+              "AN": 240.0, "AW": -180.0, "TF": 22.0, "TX": 4.0},
+    # encoder and gear periodic errors no basic term can imitate
+    "unmodelled": {"HASA2": 7.0, "HACA3": 5.0, "HESE2": 4.5, "HECA2": 4.0, "HESA3": 2.5},
+    "repeatability_arcsec": 1.5,  # a geared small mount, not a direct drive
+    "jitter_arcsec": 1.2,
+    "seeing_fwhm_arcsec": 2.5,
+    "encoder_bits": 22,
+    "hysteresis_arcsec": 3.0,
+    "drift_arcsec_per_h": (4.0, 6.0),
+    "repeatability_scale_deg": 2.0,
+    "settle_arcsec": 8.0,
+    "settle_tau_s": 1.0,
+    "timing_jitter_s": 0.02,
+}
+#: named starting points of the [simulator] section: ``preset = "field"``
+PRESETS: dict[str, dict[str, Any]] = {"ideal": {}, "field": FIELD}
+
+
 _READERS = {
     "seed": _integer(0),
     "terms": _terms,
@@ -183,6 +230,15 @@ _READERS = {
     "settle_s": _number(0.0),
     "start_az_deg": _number(),
     "start_el_deg": _number(-90.0, 90.0),
+    "hysteresis_arcsec": _number(0.0),
+    "drift_arcsec_per_h": lambda section, key: _pair(section, key),
+    "settle_arcsec": _number(0.0),
+    "hysteresis_width_deg": _number(0.0, exclusive_min=True),
+    "repeatability_scale_deg": _number(0.0),
+    "settle_tau_s": _number(0.0, exclusive_min=True),
+    "settle_period_s": _number(0.0, exclusive_min=True),
+    "timing_jitter_s": _number(0.0),
+    "preset": lambda section, key: _choice(tuple(PRESETS))(section, key),
 }
 #: every attribute but the faults (a test hook, not a station setting) is a section key
 _SECTION_KEYS = tuple(f.name for f in fields(SimulatorConfig) if f.name != "faults")

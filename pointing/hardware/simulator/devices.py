@@ -56,6 +56,9 @@ class SimulatedMount:
         self._rate = (0.0, 0.0)
         self._t_ref = world.clock.elapsed_s
         self._err = (0.0, 0.0)  # repeatability error of the current slew (rad, sky)
+        self._el_dir = 1.0  # flexure hysteresis state, −1 (moved down) .. 1 (moved up)
+        self._stopped = world.clock.elapsed_s  # when the last slew stopped moving
+        self._ring = (0.0, 0.0, 0.0)  # settling oscillation: amplitude share, phases per axis
 
     def limits(self) -> MountLimits:
         return self._limits
@@ -88,10 +91,10 @@ class SimulatedMount:
             w.clock.sleep(timeout_s)
             self._pos, self._rate, self._t_ref = (a0, e0), (0.0, 0.0), w.clock.elapsed_s
             raise HardwareTimeout(f"slew {n}: not arrived after {timeout_s:.0f} s")
+        self._stopped = w.clock.elapsed_s + t
         w.clock.sleep(t + (self._settle if t > 0 else 0.0))
         rng = w.rng("slew", n)
-        s = w.config.repeatability_arcsec * ARCSEC
-        self._err = (float(rng.normal(0, s)), float(rng.normal(0, s)))
+        self._settle_errors(rng, az - a0, el - e0, (el + e0) / 2)
         self._pos, self._rate, self._t_ref = (az, el), (0.0, 0.0), w.clock.elapsed_s
 
     def track(self, az_rate: float, el_rate: float) -> None:
@@ -102,23 +105,80 @@ class SimulatedMount:
     def stop(self) -> None:
         self.track(0.0, 0.0)
 
+    def _settle_errors(self, rng: np.random.Generator, d_az: float, d_el: float,
+                       el: float) -> None:
+        """Errors a slew of (d_az, d_el) radians leaves: repeatability, ringing, hysteresis.
+
+        On the ideal station every slew draws a fresh repeatability error.
+        With ``repeatability_scale_deg`` a slew of ``d`` keeps ``1 − f`` of the
+        previous error and adds ``f`` of a fresh one, ``f = min(1, d / scale)``
+        (a small correction does not re-seat the gears); ringing scales with ``f``;
+        the hysteresis state follows the elevation motion over ``hysteresis_width_deg``.
+        """
+        c = self._w.config
+        s = c.repeatability_arcsec * ARCSEC
+        if c.repeatability_scale_deg <= 0:
+            self._err = (float(rng.normal(0, s)), float(rng.normal(0, s)))
+            f = 1.0
+        else:
+            d = math.degrees(math.hypot(d_az * math.cos(el), d_el))
+            f = min(1.0, d / c.repeatability_scale_deg)
+            self._err = tuple(float((1 - f) * e + rng.normal(0, s * f)) for e in self._err)
+        if c.settle_arcsec > 0:
+            self._ring = (f, float(rng.uniform(0, 2 * math.pi)),
+                          float(rng.uniform(0, 2 * math.pi)))
+        if c.hysteresis_arcsec > 0:
+            step = math.degrees(d_el) / c.hysteresis_width_deg
+            self._el_dir = min(1.0, max(-1.0, self._el_dir + step))
+
+    @property
+    def rate(self) -> tuple[float, float]:
+        """Tracking rates (rad/s of encoder azimuth and elevation)."""
+        return self._rate
+
     def true_pointing(self, jitter: tuple[float, float] = (0.0, 0.0)) -> tuple[float, float]:
         """Where the telescope really points now (observed az/el, radians)."""
         a, e = self._now_position()
         ta, te = self._w.truth_model.true_from_raw(a, e)
-        dx = self._err[0] + jitter[0]
-        de = self._err[1] + jitter[1]
+        fx, fe = self._field_errors(te)
+        dx = self._err[0] + jitter[0] + fx
+        de = self._err[1] + jitter[1] + fe
         return ta + dx / math.cos(te), te + de
+
+    def _field_errors(self, el: float) -> tuple[float, float]:
+        """Unmodelled errors of a real mount (ΔA·cosE, ΔE), radians: 0 on the ideal station.
+
+        Flexure hysteresis (by the recent elevation motion, state −1..1),
+        thermal drift of the zero points since the start, and the damped
+        ringing of the structure after a slew stops.
+        """
+        c = self._w.config
+        now = self._w.clock.elapsed_s
+        hours = now / 3600.0
+        dx = c.drift_arcsec_per_h[0] * hours
+        de = c.drift_arcsec_per_h[1] * hours + c.hysteresis_arcsec * self._el_dir * math.cos(el)
+        if c.settle_arcsec > 0:
+            t = max(now - self._stopped, 0.0)
+            share, phase_x, phase_e = self._ring
+            amp = share * c.settle_arcsec * math.exp(-t / c.settle_tau_s)
+            w = 2 * math.pi * t / c.settle_period_s
+            dx += amp * math.cos(w + phase_x)
+            de += amp * math.cos(w + phase_e)
+        return dx * ARCSEC, de * ARCSEC
 
     def state(self) -> dict[str, Any]:
         return {"pos": list(self._now_position()), "rate": list(self._rate),
-                "err": list(self._err)}
+                "err": list(self._err), "el_dir": self._el_dir,
+                "stopped_ago": self._w.clock.elapsed_s - self._stopped, "ring": list(self._ring)}
 
     def restore(self, state: Mapping[str, Any]) -> None:
         self._pos = tuple(state["pos"])
         self._rate = tuple(state["rate"])
         self._err = tuple(state["err"])
         self._t_ref = self._w.clock.elapsed_s
+        self._el_dir = float(state.get("el_dir", 1.0))
+        self._stopped = self._t_ref - float(state.get("stopped_ago", 0.0))
+        self._ring = tuple(state.get("ring", (0.0, 0.0, 0.0)))
 
 
 class SimulatedCamera:
@@ -167,6 +227,11 @@ class SimulatedCamera:
         mid = w.clock.now()
         j = w.config.jitter_arcsec * ARCSEC
         jitter = (float(rng.normal(0, j)), float(rng.normal(0, j)))
+        if w.config.timing_jitter_s > 0:  # the frame's time stamp is off: rate × δt
+            dt = float(rng.normal(0, w.config.timing_jitter_s))
+            rate_a, rate_e = self._mount.rate
+            jitter = (jitter[0] + rate_a * dt * math.cos(self._mount.position()[1]),
+                      jitter[1] + rate_e * dt)
         b_az, b_el = self._mount.true_pointing(jitter)
         image = self._render(b_az, b_el, seconds, rng)
         w.clock.sleep(seconds / 2 + 0.05)  # rest of the exposure and readout

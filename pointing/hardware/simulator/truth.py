@@ -25,6 +25,12 @@ def truth_of(world: World) -> dict[str, Any]:
         "repeatability_arcsec": c.repeatability_arcsec,
         "jitter_arcsec": c.jitter_arcsec,
         "seed": c.seed,
+        "preset": c.preset,
+        "field_errors": {"hysteresis_arcsec": c.hysteresis_arcsec,
+                         "drift_arcsec_per_h": list(c.drift_arcsec_per_h),
+                         "settle_arcsec": c.settle_arcsec, "settle_tau_s": c.settle_tau_s,
+                         "timing_jitter_s": c.timing_jitter_s,
+                         "repeatability_scale_deg": c.repeatability_scale_deg},
     }
 
 
@@ -35,7 +41,10 @@ def noise_floor(world: World, samples: int = 4000) -> float:
     model of the fitted terms: repeatability and image motion per axis,
     encoder quantisation, and the unmodelled terms averaged over the sky
     (20°–85° elevation).  A fit may absorb part of the unmodelled terms into
-    its coefficients and then point a little better than this.
+    its coefficients and then point a little better than this.  Of a field
+    mount's errors the flexure hysteresis is counted (as ± its amplitude ×
+    cos E); the thermal drift, which the zero points partly follow, and the
+    ringing, which has mostly decayed when the camera looks, are not.
     """
     c = world.config
     per_axis2 = ((c.repeatability_arcsec * ARCSEC) ** 2 + (c.jitter_arcsec * ARCSEC) ** 2
@@ -48,4 +57,6 @@ def noise_floor(world: World, samples: int = 4000) -> float:
                                    samples))
         dx, de = PointingModel(list(c.unmodelled), list(c.unmodelled.values())).offsets(az, el)
         harmonic2 = float(np.mean(dx**2 + de**2))
+        if c.hysteresis_arcsec > 0:
+            harmonic2 += float(np.mean((c.hysteresis_arcsec * ARCSEC * np.cos(el)) ** 2))
     return math.sqrt(2 * per_axis2 + harmonic2) / URAD
