@@ -35,7 +35,7 @@ from pointing.sky.select import slew_time
 from pointing.units import ARCSEC, URAD
 
 __all__ = ["SimulatedCamera", "SimulatedCounter", "SimulatedMount", "UniformPixels",
-           "add_moffat", "field_stop_fraction", "read_out"]
+           "field_stop_fraction", "moffat_stamp", "read_out"]
 
 
 class SimulatedMount:
@@ -200,8 +200,13 @@ class SimulatedCamera:
         rng = world.rng("hot", 1 if stream == "exposure" else 2)
         g = self.geometry
         n_hot = world.config.hot_pixels
-        self._hot = (rng.integers(0, g.height, n_hot), rng.integers(0, g.width, n_hot),
-                     rng.uniform(200.0, 3000.0, n_hot))
+        hy, hx = rng.integers(0, g.height, n_hot), rng.integers(0, g.width, n_hot)
+        rate = rng.uniform(200.0, 3000.0, n_hot)
+        # a pixel drawn twice is one hot pixel, at the rate drawn last
+        flat = hy * g.width + hx
+        last = flat.size - 1 - np.unique(flat[::-1], return_index=True)[1]
+        self._hot = (hy[last], hx[last], rate[last])
+        self._hot_flat = (flat[last], rate[last])
         self._band = PhotometryConfig.from_station(world.station).camera_band
         optics = (world.config.tracking_optics_fwhm_px if stream == "exposure"
                   else world.config.wide_optics_fwhm_px)
@@ -258,12 +263,10 @@ class SimulatedCamera:
         keep = np.array([int(w.hip[i]) not in w.config.faults.lost_stars for i in idx], bool)
         idx, az, el = idx[keep], az[keep], el[keep]
         bg_e = self.sky_electrons(b_az, b_el, seconds)
-        # the expectation where it is not the uniform sky: hot pixels and star cut-outs
-        expected = np.full((g.height, g.width), bg_e, dtype=float)
-        special = np.zeros((g.height, g.width), dtype=bool)
-        hy, hx, hrate = self._hot
-        expected[hy, hx] += hrate * seconds
-        special[hy, hx] = True
+        # the expectation where it is not the uniform sky: hot pixels and star cut-outs,
+        # as (flat pixel index, electrons added) pieces summed per pixel
+        hot_idx, hot_rate = self._hot_flat
+        pieces_idx, pieces_e = [hot_idx], [hot_rate * seconds]
         if idx.size:
             x, y = tangent_offsets(az, el, b_az, b_el)
             px, py = g.pixel(x, y)
@@ -275,12 +278,15 @@ class SimulatedCamera:
             flux = np.where(hidden, 0.0, flux)
             for xi, yi, fi in zip(px, py, flux, strict=True):
                 if fi > 0:
-                    box = add_moffat(expected, xi, yi, fi, self._fwhm_px, w.config.moffat_beta)
-                    if box is not None:
-                        special[box] = True
-        image = UniformPixels(bg_e, self.sensor).sample(rng, expected.shape)
-        where = np.flatnonzero(special)
-        image.flat[where] = read_out(rng, expected.flat[where], self.sensor)
+                    star = moffat_stamp((g.height, g.width), xi, yi, fi, self._fwhm_px,
+                                        w.config.moffat_beta)
+                    if star is not None:
+                        pieces_idx.append(star[0])
+                        pieces_e.append(star[1])
+        where, inverse = np.unique(np.concatenate(pieces_idx), return_inverse=True)
+        expected = bg_e + np.bincount(inverse, weights=np.concatenate(pieces_e))
+        image = UniformPixels(bg_e, self.sensor).sample(rng, (g.height, g.width))
+        image.flat[where] = read_out(rng, expected, self.sensor)
         return image
 
 
@@ -346,10 +352,14 @@ class UniformPixels:
         first_bucket = -((-bounds) >> 16)  # ceil(bounds / 2**16)
         counts = np.diff(np.concatenate([[0], first_bucket]))
         self._lut = np.repeat(self.values.astype(np.uint16), counts)
-        # ... and the buckets a step boundary cuts, where the low 16 bits decide
+        # ... and the buckets a step boundary cuts, where the low 16 bits decide: marked
+        # in the table itself by a value no pixel reads (when the top is below 65535)
         cut = bounds[:-1][(bounds[:-1] & 0xFFFF) != 0] >> 16
         self._ambiguous = np.zeros(65536, dtype=bool)
         self._ambiguous[cut] = True
+        self._sentinel = top < _UNSURE
+        if self._sentinel:
+            self._lut[cut] = _UNSURE
 
     def sample(self, rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
         """Independent readings (uint16 ADU) of ``shape`` pixels."""
@@ -357,7 +367,8 @@ class UniformPixels:
         bits = rng.bit_generator.random_raw((size + 1) // 2).view(np.uint32)[:size]
         bucket = bits.view(np.uint16)[1::2] if _LITTLE_ENDIAN else bits >> np.uint32(16)
         out = np.take(self._lut, bucket)
-        unsure = np.flatnonzero(np.take(self._ambiguous, bucket))
+        unsure = np.flatnonzero(out == _UNSURE if self._sentinel
+                                else np.take(self._ambiguous, bucket))
         if unsure.size:
             step = np.searchsorted(self._bounds, bits[unsure].astype(np.int64), side="right")
             out[unsure] = self.values[step]
@@ -365,6 +376,7 @@ class UniformPixels:
 
 
 _LITTLE_ENDIAN = sys.byteorder == "little"
+_UNSURE = np.uint16(65535)  #: table entry of a bucket that the low 16 bits decide
 
 
 def _poisson_pmf(n: np.ndarray, lam: float) -> np.ndarray:
@@ -374,16 +386,16 @@ def _poisson_pmf(n: np.ndarray, lam: float) -> np.ndarray:
     return np.exp(n * math.log(lam) - lam - gammaln(n + 1.0))
 
 
-def add_moffat(img: np.ndarray, x: float, y: float, flux: float, fwhm: float,
-               beta: float) -> tuple[slice, slice] | None:
-    """Add a pixel-sampled Moffat star of total ``flux`` centred at (x, y), in place.
+def moffat_stamp(shape: tuple[int, int], x: float, y: float, flux: float, fwhm: float,
+                 beta: float) -> tuple[np.ndarray, np.ndarray] | None:
+    """A pixel-sampled Moffat star of total ``flux`` centred at (x, y) on an image of ``shape``.
 
-    Returns the cut-out (row and column slices) that was changed, or None
-    when the star is off the image.
+    Returns the flat pixel indices of its cut-out and the flux in each, or
+    None when the star is off the image.
     """
     alpha = fwhm / (2.0 * math.sqrt(2.0 ** (1.0 / beta) - 1.0))
     r = math.ceil(6 * fwhm) + 2
-    h, w = img.shape
+    h, w = shape
     x0, x1 = max(int(x) - r, 0), min(int(x) + r + 1, w)
     y0, y1 = max(int(y) - r, 0), min(int(y) + r + 1, h)
     if x0 >= x1 or y0 >= y1:
@@ -395,8 +407,8 @@ def add_moffat(img: np.ndarray, x: float, y: float, flux: float, fwhm: float,
     prof = (1.0 + (ys[:, None] ** 2 + xs[None, :] ** 2) / alpha**2) ** (-beta)
     stamp = prof.reshape(y1 - y0, 3, x1 - x0, 3).mean(axis=(1, 3))
     norm = (beta - 1.0) / (math.pi * alpha**2)
-    img[y0:y1, x0:x1] += flux * norm * stamp
-    return slice(y0, y1), slice(x0, x1)
+    index = (np.arange(y0, y1)[:, None] * w + np.arange(x0, x1)[None, :]).ravel()
+    return index, (flux * norm * stamp).ravel()
 
 
 class SimulatedCounter:
