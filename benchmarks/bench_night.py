@@ -36,6 +36,7 @@ from astropy.table import Table  # noqa: E402
 
 from pointing.camera import measure as _measure  # noqa: E402
 from pointing.config.station import load_station  # noqa: E402
+from pointing.errors import FitError  # noqa: E402
 from pointing.hardware.simulator import devices as _devices  # noqa: E402
 from pointing.hardware.simulator.station import simulated_station  # noqa: E402
 from pointing.model import fit as _fit  # noqa: E402
@@ -140,34 +141,42 @@ def quick_and_full(table, summary: dict) -> dict:
     ok = table[table["status"] == "ok"]
     verify = ok[ok["kind"] == "verify"]
     first = ok[(ok["kind"] == "zero") | (ok["kind"] == "model")][:QUICK_STARS + 1]
+    nan = {"quick_urad": float("nan"), "full_urad": float("nan"), "n": len(verify)}
+    if not len(verify) or "fit" not in summary:
+        return nan
     obs = Observations.from_degrees(first["az_deg"], first["el_deg"], first["raw_az_deg"],
                                     first["raw_el_deg"], options=("ALTAZ",))
-    quick = _fit.fit(obs, QUICK_TERMS).model
     terms = summary["fit"]["terms"]
     full = PointingModel(list(terms), [t["value_arcsec"] for t in terms.values()])
+    try:
+        quick = _fit.fit(obs, QUICK_TERMS).model
+    except FitError:  # too few stars were found for the quick calibration
+        return {**nan, "full_urad": _errors_urad(full, verify)}
     return {"quick_urad": _errors_urad(quick, verify), "full_urad": _errors_urad(full, verify),
             "n": len(verify)}
 
 
 def print_row(seed: int, s: dict) -> tuple[float, bool]:
-    v = s["verification"]
+    v = s.get("verification") or {}
     floor = s["noise_floor_urad"]
     truth = s["truth"]["terms"]
-    z = max(abs(t["value_arcsec"] - truth.get(n, 0.0)) / t["sigma_arcsec"]
-            for n, t in s["fit"]["terms"].items() if t["sigma_arcsec"])
+    terms = s.get("fit", {}).get("terms", {})
+    z = max((abs(t["value_arcsec"] - truth.get(n, 0.0)) / t["sigma_arcsec"]
+             for n, t in terms.items() if t["sigma_arcsec"]), default=float("nan"))
+    v_rms = v.get("rms_urad") if v.get("rms_urad") is not None else float("nan")
     eff, te = s.get("efficiency", {}), s["truth"]["efficiency"]
     d_eta = (eff.get("eta0", float("nan")) / te["eta0"] - 1) * 100
     d_k = eff.get("k_mag_per_airmass", float("nan")) - te["k_mag_per_airmass"]
     bg, tb = s.get("background", {}), s["truth"].get("background", {})
     d_r = (bg.get("rural_like_above_deg") or float("nan")) - \
         (tb.get("rural_like_above_deg") or float("nan"))
-    ratio = v["rms_urad"] / floor
-    good = ratio <= 1.2 and v["rms_urad"] < 100 and z < 3
-    print(f"{seed:4d} {v['rms_urad']:10.2f} {floor:6.2f} {ratio:6.2f} {z:7.2f} "
+    ratio = v_rms / floor
+    good = ratio <= 1.2 and v_rms < 100 and z < 3
+    print(f"{seed:4d} {v_rms:10.2f} {floor:6.2f} {ratio:6.2f} {z:7.2f} "
           f"{d_eta:+6.1f}% {d_k:+7.3f} {d_r:+10.1f} {s['virtual_duration_s'] / 60:7.1f}m "
           f"{s['wall']:5.1f}s {s['cpu']:5.1f}s {len(s['skipped']):4d} "
           f"{s['quick']['quick_urad']:7.1f} {s['quick']['full_urad']:7.1f}", flush=True)
-    return v["rms_urad"], good
+    return v_rms, good
 
 
 def main() -> None:
@@ -198,9 +207,12 @@ def main() -> None:
         full.append(s["quick"]["full_urad"])
         for k, v in s["stages"].items():
             stages[k].append(v)
+    rms = [r for r in rms if r == r]  # a failed night has no verification: NaN
+    quick = [q for q in quick if q == q]  # nights without a quick calibration: NaN
+    full = [f for f in full if f == f]
     print(f"{ok} of {args.seeds} nights meet verification ≤ 1.2 × floor, < 100 µrad and every "
           "coefficient within 3 sigma")
-    if len(rms) > 1:
+    if len(rms) > 1 and quick and full:
         print(f"verification RMS over {len(rms)} seeds: mean {statistics.mean(rms):.2f}, "
               f"sd {statistics.stdev(rms):.2f}, median {statistics.median(rms):.2f}, "
               f"min {min(rms):.2f}, max {max(rms):.2f} µrad")

@@ -194,7 +194,8 @@ FIELD = {
     # encoder and gear periodic errors no basic term can imitate
     "unmodelled": {"HASA2": 7.0, "HACA3": 5.0, "HESE2": 4.5, "HECA2": 4.0, "HESA3": 2.5},
     "repeatability_arcsec": 1.5,  # a geared small mount, not a direct drive
-    "jitter_arcsec": 1.2,
+    "jitter_arcsec": 0.8,  # image motion of a short exposure; more and the night's 3 px
+    # centring (night.centre_tolerance_px) chases the seeing
     "seeing_fwhm_arcsec": 2.5,
     "encoder_bits": 22,
     "hysteresis_arcsec": 3.0,
