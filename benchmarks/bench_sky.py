@@ -30,7 +30,7 @@ from astropy.time import Time
 
 from pointing.config.station import load_station, station_names
 from pointing.sky import catalog as catmod
-from pointing.sky.places import earth_orientation, observed_altaz, star_astrometry
+from pointing.sky.places import earth_orientation, moon_altaz, observed_altaz, star_astrometry
 from pointing.sky.select import select_stars
 
 T0 = Time("2026-12-01T14:00:00", scale="utc")  # 22:00 China Standard Time
@@ -99,6 +99,18 @@ def main() -> None:
     _, dt2_peer = timed(lambda: astropy_altaz(cat[:20], st, times), 1)
     print(f"20 stars x 3600 times: {dt2 * 1e3:.0f} ms ({72000 / dt2 / 1e6:.2f} M places/s); "
           f"astropy SkyCoord->AltAz {dt2_peer * 1e3:.0f} ms")
+
+    five = star_astrometry(cat[:5])
+    (_, _), dt1 = timed(lambda: observed_altaz(five, st, T0), 500)
+    _, dt1_peer = timed(lambda: astropy_altaz(cat[:5], st, T0), 5)
+    print(f"5 stars x 1 time (one pointing of the night): {dt1 * 1e3:.3f} ms per call "
+          f"[goal <= 0.2 ms]; astropy SkyCoord->AltAz {dt1_peer * 1e3:.1f} ms")
+    moon_altaz(st, T0)  # warm-up: this hour's whole minutes
+    steps = iter(np.arange(1, 100000) * 0.7)
+    _, dtm = timed(lambda: moon_altaz(st, T0 + next(steps) * u.s), 500)
+    _, dtm_exact = timed(lambda: moon_altaz(st, T0.reshape(1)), 5)
+    print(f"Moon at 1 time: {dtm * 1e3:.3f} ms per call (interpolated between cached "
+          f"minutes, incl. building the Time); exact astropy transform {dtm_exact * 1e3:.1f} ms")
 
     dut1, xp, yp, _ = earth_orientation(T0)
     w = st.weather

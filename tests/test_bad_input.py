@@ -409,7 +409,7 @@ def _cases() -> list[Case]:
         ("out-is-file", ["--simulate", "--out", "{d}/run.dat"], ("run.dat",)),
         ("station-foot-letters", ["--simulate", "--station", "{d}/st_foot.toml"],
          ("base.feet",)),
-        ("indi-port-huge", ["--backend", "indi", "--indi-port", "70000"], ("indi.port",)),
+        ("indi-port-huge", ["--backend", "indi", "--indi-port", "70000"], ("--indi-port",)),
         ("backend-bad-factory", ["--backend", "json:loads"], ("--backend",)),
         ("backend-missing-module", ["--backend", "no_such_module:f"], ("no_such_module",)),
     ]:

@@ -30,6 +30,7 @@ weather is usually the larger error.
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from collections.abc import Mapping
@@ -37,6 +38,11 @@ from typing import Any
 
 import erfa
 import numpy as np
+from astropy import units as u
+from astropy.coordinates import AltAz, get_body
+from astropy.time import Time
+from astropy.utils import iers
+from astropy.utils.exceptions import AstropyWarning
 
 from pointing.errors import PointingError
 from pointing.offline import configure_astropy
@@ -62,6 +68,7 @@ VALID_TIME_RANGE = ("1960-01-01T00:00:00", "2100-01-01T00:00:00")
 _MAS = np.pi / (180.0 * 3600.0 * 1000.0)
 _EPOCH_1991_25_JD = 2448349.0625  # J1991.25 (TT), the Hipparcos epoch
 _J2000_JD = 2451545.0
+_MJD_ZERO = 2400000.5  # JD of MJD 0
 
 
 def check_times(times: Any):
@@ -73,43 +80,100 @@ def check_times(times: Any):
         Unparseable time, or outside :data:`VALID_TIME_RANGE`.
     """
     configure_astropy()
-    from astropy.time import Time
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", erfa.ErfaWarning)  # "dubious year" for far dates
         try:
             t = times if isinstance(times, Time) else Time(times, scale="utc")
+            jd1, jd2 = _utc_jd(t)
         except (ValueError, TypeError) as exc:
             raise PointingError(f"cannot read time {times!r}: {exc}") from None
-        lo, hi = (Time(s, scale="utc") for s in VALID_TIME_RANGE)
-        bad = (t < lo) | (t >= hi)
-        if np.any(bad):
-            first = t[bad][0] if t.ndim else t
-            raise PointingError(
-                f"time {first.utc.isot} is outside the range this catalog and ERFA's UTC "
-                f"support ({VALID_TIME_RANGE[0][:10]} .. {VALID_TIME_RANGE[1][:10]})"
-            )
+    (lo1, lo2), (hi1, hi2) = _valid_bounds()
+    # as astropy compares times: the two-part difference, summed
+    bad = ((jd1 - lo1) + (jd2 - lo2) < 0) | ((jd1 - hi1) + (jd2 - hi2) >= 0)
+    if np.any(bad):
+        first = t.reshape(-1)[np.flatnonzero(bad)[0]] if t.ndim else t
+        raise PointingError(
+            f"time {first.utc.isot} is outside the range this catalog and ERFA's UTC "
+            f"support ({VALID_TIME_RANGE[0][:10]} .. {VALID_TIME_RANGE[1][:10]})"
+        )
     return t
+
+
+@functools.cache
+def _valid_bounds() -> tuple[tuple[float, float], tuple[float, float]]:
+    """Two-part UTC Julian dates of :data:`VALID_TIME_RANGE`, computed once."""
+    lo, hi = (Time(s, scale="utc") for s in VALID_TIME_RANGE)
+    return (float(lo.jd1), float(lo.jd2)), (float(hi.jd1), float(hi.jd2))
+
+
+def _utc_jd(t: Time) -> tuple[np.ndarray, np.ndarray]:
+    """Two-part UTC Julian date of a time, flattened to 1-D arrays."""
+    u = t if t.scale == "utc" else t.utc
+    return np.ravel(u.jd1), np.ravel(u.jd2)
+
+
+class _EopTable:
+    """The installed IERS table as plain numpy arrays, interpolated as astropy does.
+
+    :meth:`astropy.utils.iers.IERS.ut1_utc` and ``pm_xy`` build Quantities and
+    Time objects on every call (~0.3 ms); this reads the columns once and
+    repeats astropy's arithmetic operation for operation (linear in MJD,
+    leap-second steps removed from the UT1−UTC difference, edge values held
+    beyond the table), so the results agree to rounding.
+    """
+
+    def __init__(self, table: Any):
+        self.source = table
+        self.mjd = np.asarray(table["MJD"].to_value("d"), dtype=float)
+        self.ut1_utc = np.asarray(table["UT1_UTC"].to_value("s"), dtype=float)
+        self.pm_x = np.asarray(table["PM_x"].to_value("rad"), dtype=float)
+        self.pm_y = np.asarray(table["PM_y"].to_value("rad"), dtype=float)
+
+    def interpolate(self, jd1: np.ndarray, jd2: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``(dut1 s, xp rad, yp rad, in_table)`` at two-part UTC Julian dates."""
+        mjd = np.floor(jd1 - _MJD_ZERO + jd2)
+        utc = jd1 - (_MJD_ZERO + mjd) + jd2
+        i = np.searchsorted(self.mjd, mjd, side="right")
+        i1 = np.clip(i, 1, len(self.mjd) - 1)
+        i0 = i1 - 1
+        mjd_0, mjd_1 = self.mjd[i0], self.mjd[i1]
+        before, beyond = i == 0, i == len(self.mjd)
+        out = []
+        for column, leap in ((self.ut1_utc, True), (self.pm_x, False), (self.pm_y, False)):
+            val_0, val_1 = column[i0], column[i1]
+            d_val = val_1 - val_0
+            if leap:  # a leap second is a 1 s step at the second point, not a rate
+                d_val -= d_val.round()
+            val = val_0 + (mjd - mjd_0 + utc) / (mjd_1 - mjd_0) * d_val
+            val[before] = column[0]
+            val[beyond] = column[-1]
+            out.append(val)
+        return out[0], out[1], out[2], ~(before | beyond)
+
+
+_EOP: list[_EopTable] = []
+
+
+def _eop_table() -> _EopTable:
+    """The numpy copy of astropy's current Earth-orientation table (rebuilt if it changes)."""
+    configure_astropy()
+    table = iers.earth_orientation_table.get()
+    if not _EOP or _EOP[0].source is not table:
+        _EOP[:] = [_EopTable(table)]
+    return _EOP[0]
 
 
 def earth_orientation(times) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """UT1−UTC (s) and polar motion x, y (radians) from the installed IERS table.
 
     Returns ``(dut1, xp, yp, in_table)``; ``in_table`` is False where the
-    time is outside the table and the edge values were held.
+    time is outside the table and the edge values were held.  Same shape as
+    ``times``.
     """
-    configure_astropy()
-    from astropy.utils import iers
-
-    table = iers.earth_orientation_table.get()
-    dut1, status = table.ut1_utc(times, return_status=True)
-    xp, yp, _ = table.pm_xy(times, return_status=True)
-    return (
-        np.asarray(dut1.to_value("s"), dtype=float),
-        np.asarray(xp.to_value("rad"), dtype=float),
-        np.asarray(yp.to_value("rad"), dtype=float),
-        np.asarray(status) >= 0,
-    )
+    t = times if isinstance(times, Time) else Time(times, scale="utc")
+    jd1, jd2 = _utc_jd(t)
+    return tuple(np.reshape(v, t.shape) for v in _eop_table().interpolate(jd1, jd2))
 
 
 def star_astrometry(stars: Any) -> dict[str, np.ndarray]:
@@ -215,13 +279,12 @@ def observed_altaz(
     p, tc, rh, wl = weather(station, pressure_hpa, temperature_c, humidity, wavelength_um,
                              refraction)
     scalar = t.ndim == 0
-    t_flat = t.reshape(-1) if not scalar else t.reshape(1)
+    jd1, jd2 = _utc_jd(t)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", erfa.ErfaWarning)  # "dubious year" after the leap table
-        utc = t_flat.utc
-        dut1, xp, yp, _ = earth_orientation(utc)
+        dut1, xp, yp, _ = _eop_table().interpolate(jd1, jd2)
         astrom, _eo = erfa.apco13(
-            utc.jd1, utc.jd2, dut1,
+            jd1, jd2, dut1,
             np.radians(station.longitude_deg), np.radians(station.latitude_deg),
             station.height_m, xp, yp, p, tc, rh, wl,
         )
@@ -250,6 +313,13 @@ def moon_altaz(
     Uses astropy's built-in ephemeris (no download) and the station's
     weather for refraction.  Azimuth from north (0) through east (π/2).
     Shape of ``times``.
+
+    A single time is interpolated between whole UTC minutes, which are
+    computed an hour at a time and kept (a night asks for the Moon at
+    every pointing; one astropy transform costs ~10 ms): linear
+    interpolation of the direction over one minute is good to ~0.5″
+    (the Moon's apparent motion is ~15″/s), far below what the sky
+    background it feeds can tell.  Arrays of times are computed exactly.
     """
     return body_altaz("moon", station, times, wavelength_um=wavelength_um,
                       refraction=refraction)
@@ -268,14 +338,22 @@ def body_altaz(
     wavelength_um: float | None = None,
     refraction: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Observed azimuth and elevation of a solar-system body ("moon", "sun"), radians."""
+    """Observed azimuth and elevation of a solar-system body ("moon", "sun"), radians.
+
+    The Moon at a single time comes from the cached whole-minute directions
+    (see :func:`moon_altaz`); everything else through astropy's AltAz.
+    """
     t = check_times(times)
-    from astropy import units as u
-    from astropy.coordinates import AltAz, get_body
+    w = weather(station, None, None, None, wavelength_um, refraction)
+    if body == "moon" and t.ndim == 0:
+        return _moon_interpolated(station, w, t)
+    return _body_exact(body, station, w, t)
 
-    p, tc, rh, wl = weather(station, None, None, None, wavelength_um, refraction)
-    from astropy.utils.exceptions import AstropyWarning
 
+def _body_exact(body: str, station, weather: tuple[float, float, float, float], t: Time
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Observed az/el of a body through astropy's AltAz transform (radians)."""
+    p, tc, rh, wl = weather
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", erfa.ErfaWarning)
         # beyond the IERS table astropy falls back to mean polar motion (< 0.5")
@@ -288,14 +366,67 @@ def body_altaz(
             np.asarray(aa.alt.to_value(u.rad)))
 
 
-def moon_phase(time: Any) -> float:
-    """Illuminated fraction of the Moon (0..1) at a UTC time (astropy ephemeris)."""
-    from astropy.coordinates import get_body
+#: Moon directions at whole UTC minutes, one hour per entry, per site and weather
+_MOON_HOURS: dict[tuple, np.ndarray] = {}
 
-    moon = get_body("moon", time)
-    sun = get_body("sun", time)
-    elongation = float(sun.separation(moon).rad)
-    return 0.5 * (1.0 - math.cos(elongation))
+
+def _moon_interpolated(station, weather: tuple[float, float, float, float], t: Time
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """The Moon at one time from the cached whole-minute directions (see :func:`moon_altaz`)."""
+    jd1, jd2 = _utc_jd(t)
+    minutes = float(((jd1[0] - _MJD_ZERO) + jd2[0]) * 1440.0)
+    hour = math.floor(minutes / 60.0)
+    site = (station.longitude_deg, station.latitude_deg, station.height_m)
+    key = (site, weather, hour)
+    if key not in _MOON_HOURS:
+        if len(_MOON_HOURS) > 256:  # a long-lived process keeps a few nights at most
+            _MOON_HOURS.clear()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", erfa.ErfaWarning)
+            nodes = Time((hour * 60 + np.arange(61)) / 1440.0, format="mjd", scale="utc")
+        az, el = _body_exact("moon", station, weather, nodes)
+        _MOON_HOURS[key] = np.stack([np.cos(el) * np.sin(az), np.cos(el) * np.cos(az),
+                                     np.sin(el)])
+    vec = _MOON_HOURS[key]
+    k = min(int(minutes - hour * 60), 59)
+    f = minutes - hour * 60 - k
+    x, y, z = (1.0 - f) * vec[:, k] + f * vec[:, k + 1]
+    return (np.asarray(math.atan2(x, y) % (2.0 * np.pi)),
+            np.asarray(math.atan2(z, math.hypot(x, y))))
+
+
+def moon_phase(time: Any) -> float:
+    """Illuminated fraction of the Moon (0..1) at a UTC time (astropy ephemeris).
+
+    Interpolated linearly between whole UTC hours, which are computed once
+    and kept: the fraction changes by at most ~0.01 an hour and bends so
+    slowly that the interpolation is good to ~1e-5 (one exact value costs
+    ~20 ms of astropy, and a night asks at every star).
+    """
+    t = time if isinstance(time, Time) else Time(time, scale="utc")
+    hours = float(t.utc.mjd) * 24.0
+    hour = math.floor(hours)
+    if hour not in _PHASE_HOURS:
+        if len(_PHASE_HOURS) > 1024:
+            _PHASE_HOURS.clear()
+        _PHASE_HOURS[hour] = _moon_phase_exact(
+            Time(np.array([hour, hour + 1]) / 24.0, format="mjd", scale="utc"))
+    f0, f1 = _PHASE_HOURS[hour]
+    return float(f0 + (hours - hour) * (f1 - f0))
+
+
+#: illuminated fraction at the start and end of each UTC hour (MJD hours)
+_PHASE_HOURS: dict[int, np.ndarray] = {}
+
+
+def _moon_phase_exact(times: Time) -> np.ndarray:
+    """Illuminated fraction of the Moon at astropy times (exact, elongation from the Sun)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", erfa.ErfaWarning)  # "dubious year" far in the future
+        moon = get_body("moon", times)
+        sun = get_body("sun", times)
+        elongation = np.asarray(sun.separation(moon).rad)
+    return 0.5 * (1.0 - np.cos(elongation))
 
 
 def catalog_j2000_deg(stars: Any) -> tuple[np.ndarray, np.ndarray]:

@@ -193,3 +193,34 @@ def test_far_future_works_offline(cat, monkeypatch):
         az, el = observed_altaz(cat[:5], st, "2060-06-01T12:00:00")
         moon_altaz(st, "2060-06-01T12:00:00")
     assert np.all(np.isfinite(az)) and np.all(np.isfinite(el))
+
+
+def test_earth_orientation_matches_astropy_iers():
+    """The numpy interpolation of the IERS table repeats astropy's, leap seconds included."""
+    from pointing.offline import configure_astropy
+    from pointing.sky.places import earth_orientation
+
+    configure_astropy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", erfa.ErfaWarning)
+        times = Time("1970-01-01", scale="utc") + np.linspace(0.0, 33000.0, 40001) * u.day
+        dut1, xp, yp, ok = earth_orientation(times)
+        table = iers.earth_orientation_table.get()
+        ref, status = table.ut1_utc(times, return_status=True)
+        ref_x, ref_y = table.pm_xy(times)
+    assert np.max(np.abs(dut1 - ref.to_value("s"))) < 1e-14
+    assert np.max(np.abs(xp - ref_x.to_value("rad"))) < 1e-18
+    assert np.max(np.abs(yp - ref_y.to_value("rad"))) < 1e-18
+    np.testing.assert_array_equal(ok, np.asarray(status) >= 0)
+    assert ok.any() and not ok.all()  # the range covers both cases
+
+
+def test_single_time_moon_is_interpolated_closely(cat):
+    """A scalar time is interpolated between cached minutes: within 1″ of the exact transform."""
+    st = load_station("shanghai")
+    times = T0 + np.array([0.0, 17.3, 59.99, 600.5, 3599.9, 7000.0]) * u.s
+    az, el = moon_altaz(st, times)
+    for i, t in enumerate(times):
+        a1, e1 = moon_altaz(st, t)
+        assert np.shape(a1) == np.shape(e1) == ()
+        assert sky_distance(float(a1), float(e1), az[i], el[i]) < 1.0 * ARCSEC
