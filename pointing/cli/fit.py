@@ -145,7 +145,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.plot:
         from pointing.plots.fit import plot_fit
 
-        written["plot"] = str(plot_fit(result, args.plot))
+        plot_fit(result, args.plot)
+        written["plot"] = str(args.plot)
     if args.json:
         out = auto.to_dict() if auto else result.to_dict()
         out["files"] = written

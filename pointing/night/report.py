@@ -51,7 +51,8 @@ def write_report(out: Path, results: NightResults) -> dict[str, Any]:
         files["model_json"] = str(model.save(out / "model.json"))
         files["model_mod"] = str(write_mod(out / "model.mod", model))
         files["observations_dat"] = str(write_tpoint(out / "observations.dat", r.observations))
-        files["fit_plot"] = str(plot_fit(r, out / "fit_residuals.png"))
+        plot_fit(r, out / "fit_residuals.png")
+        files["fit_plot"] = str(out / "fit_residuals.png")
     if results.verification.get("n"):
         plot_verification(results.verification, out / "verification.png")
         files["verification_plot"] = str(out / "verification.png")

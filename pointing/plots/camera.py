@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Circle, Rectangle
 
 from pointing.camera.frames import load_frame
+from pointing.plots.figure import save
 
 __all__ = ["plot_star_cutout"]
 
@@ -53,9 +54,7 @@ def plot_star_cutout(result: Any, path: str | Path | None = None, ax: Any = None
     ax.set_ylabel("y [px]")
     ax.set_title(title or f"star measurement ({result.mode} mode): {result.flags_text()}",
                  fontsize=10)
-    if path is not None:
-        fig.savefig(Path(path), dpi=110)
-    return fig
+    return save(fig, path)
 
 
 def _draw_frame(fig: Figure, ax: Any, result: Any, frame: Any) -> None:

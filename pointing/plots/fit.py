@@ -22,14 +22,14 @@ import numpy as np
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
+from pointing.plots.figure import save
 from pointing.plots.sky import SKY_CHART_CONVENTION, sky_chart
 from pointing.units import URAD_PER_ARCSEC as ARCSEC_URAD
 
-__all__ = ["POINTS_LIMIT", "error_scatter", "fit_figure", "plot_fit", "plot_history"]
+__all__ = ["POINTS_LIMIT", "error_scatter", "plot_fit"]
 
 #: above this many observations, figures draw densities and binned means, not points
 POINTS_LIMIT = 500
-DPI = 110
 #: sky cells of the large-run chart: azimuth and elevation steps, degrees
 _SKY_CELL_DEG = (30.0, 10.0)
 
@@ -102,8 +102,8 @@ def _density(ax: Any, x: np.ndarray, y: np.ndarray, lim: float, label: str) -> N
     ax.plot([], [], "s", color="tab:blue", label=label)
 
 
-def fit_figure(result: Any, path: str | Path | None = None, *,
-               title: str | None = None) -> Figure:
+def plot_fit(result: Any, path: str | Path | None = None, *,
+             title: str | None = None) -> Figure:
     """Residual figure of a pointing fit: Fig. 4 panel, sky chart, residuals against A and E.
 
     Parameters
@@ -146,16 +146,7 @@ def fit_figure(result: Any, path: str | Path | None = None, *,
                  f"{result.sky_rms_urad:.2f} µrad ({result.sky_rms:.2f}″), "
                  f"leave-one-out {result.loo_rms * ARCSEC_URAD:.2f} µrad\n"
                  f"terms: {' '.join(result.model.names)}")
-    if path is not None:
-        fig.savefig(Path(path), dpi=DPI)
-    return fig
-
-
-def plot_fit(result: Any, path: str | Path, *, title: str | None = None) -> Path:
-    """Write :func:`fit_figure` as PNG and return the path written."""
-    path = Path(path)
-    fit_figure(result, path, title=title)
-    return path
+    return save(fig, path)
 
 
 def _sky_axes(ax: Any, title: str) -> None:
@@ -259,29 +250,3 @@ def _binned_residuals(ax: Any, x: np.ndarray, dx: np.ndarray, de: np.ndarray,
                         label=f"{name}: ±1σ")
     ax.set_xlim(lo, hi)
     ax.set_ylim(y_edges[0], y_edges[-1])
-
-
-def plot_history(rows: list[dict], path: str | Path, *, station: str = "") -> Path:
-    """Coefficients (arcsec) and verification RMS (µrad) of a station, night by night."""
-    fig = Figure(figsize=(9, 7), layout="constrained")
-    ax1, ax2 = fig.subplots(2, 1, sharex=True)
-    nights = [r["night_id"] for r in rows]
-    terms = sorted({t for r in rows for t in r["terms"]} - {"IA"})
-    for t in terms:
-        ax1.plot(nights, [r["terms"].get(t, np.nan) for r in rows], "o-", label=t)
-    ax1.set_ylabel("coefficient (arcsec)")
-    ax1.set_title(f"{station}: model coefficients by night (IA not shown: it is the "
-                  "compass setting)" if station else "model coefficients by night")
-    ax1.grid(True, alpha=0.3)
-    if terms:
-        ax1.legend(ncol=4, fontsize="small")
-    rms = [r["verification_rms_urad"] for r in rows]
-    ax2.plot(nights, [np.nan if v is None else v for v in rms], "s-", color="tab:red")
-    ax2.axhline(100.0, color="0.5", ls="--", lw=1)
-    ax2.text(nights[0] if nights else 0, 100.0, " 100 µrad", va="bottom", color="0.4")
-    ax2.set_ylabel("verification RMS (µrad)")
-    ax2.set_xlabel("night (station log id)")
-    ax2.grid(True, alpha=0.3)
-    path = Path(path)
-    fig.savefig(path, dpi=DPI)
-    return path

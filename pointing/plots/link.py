@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from pointing.plots.figure import save
+
 __all__ = ["plot_forecast"]
 
 
@@ -65,6 +67,4 @@ def plot_forecast(result: Any, path: str | Path | None = None, ax: Any = None) -
                  f"{result.sifted_bits / 1e3:.1f} kbit, QBER "
                  f"{mean_q * 100:.2f} %, secure key {key} bits\n{result.verdict()}"
                  " (shaded: key counted)", fontsize="medium")
-    if path is not None:
-        fig.savefig(Path(path), dpi=120)
-    return fig
+    return save(fig, path)

@@ -9,18 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import matplotlib.pyplot as plt
 import numpy as np
 
+from pointing.plots.figure import new_figure, save
 from pointing.plots.fit import error_scatter
 
 __all__ = ["plot_history", "plot_verification"]
-
-
-def _save(fig: Any, path: str | Path | None) -> None:
-    if path is not None:
-        fig.savefig(Path(path), dpi=110)
-        plt.close(fig)
 
 
 def plot_verification(verification: dict[str, Any], path: str | Path | None = None,
@@ -30,13 +24,12 @@ def plot_verification(verification: dict[str, Any], path: str | Path | None = No
     *verification* is :func:`pointing.night.analysis.verification_stats`'s dict.
     """
     if ax is None:
-        _fig, ax = plt.subplots(figsize=(6.5, 6.5), constrained_layout=True)
+        ax = new_figure((6.5, 6.5)).add_subplot()
     dx = np.array([s["dx_urad"] for s in verification["stars"]], dtype=float)
     de = np.array([s["de_urad"] for s in verification["stars"]], dtype=float)
     error_scatter(ax, dx, de, title=f"verification: {verification['n']} fresh stars pointed "
                                     "with the new model")
-    _save(ax.figure, path)
-    return ax.figure
+    return save(ax.figure, path)
 
 
 def plot_history(rows: list[dict[str, Any]], path: str | Path | None = None, ax: Any = None,
@@ -49,7 +42,7 @@ def plot_history(rows: list[dict[str, Any]], path: str | Path | None = None, ax:
     Simulated nights are drawn hollow.  *ax*: two axes (RMS, coefficients).
     """
     if ax is None:
-        fig, ax = plt.subplots(2, 1, figsize=(9, 7), sharex=True, constrained_layout=True)
+        ax = new_figure((9, 7)).subplots(2, 1, sharex=True)
     ax_rms, ax_terms = ax
     fig = ax_rms.figure
     x = np.arange(len(rows))
@@ -95,5 +88,5 @@ def plot_history(rows: list[dict[str, Any]], path: str | Path | None = None, ax:
                              fontsize="small")
     ax_terms.set_xlim(-0.6 if len(rows) > 1 else -1, len(rows) - 0.4 if len(rows) > 1 else 1)
     ax_terms.set_xlabel("night (station log id, start date UTC)")
-    _save(fig, path)
+    save(fig, path)
     return fig

@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from pointing.plots.figure import save
+
 __all__ = ["plot_hwp", "plot_pass_accelerations", "plot_pass_angles", "plot_pass_overview",
            "plot_pass_range", "plot_pass_rates", "plot_pass_sky"]
 
@@ -24,12 +26,6 @@ def _axes(ax, polar: bool = False, size=(7.0, 4.0)):
         return ax.figure, ax
     fig = Figure(figsize=size)
     return fig, fig.add_subplot(projection="polar" if polar else None)
-
-
-def _finish(fig: Figure, path: str | Path | None) -> Figure:
-    if path is not None:
-        fig.savefig(Path(path), dpi=110)
-    return fig
 
 
 def _minutes(traj) -> np.ndarray:
@@ -97,7 +93,7 @@ def plot_pass_sky(traj: Any, path: str | Path | None = None, ax=None) -> Figure:
                  fontsize=8, y=1.06)
     ax.legend(loc="upper left", bbox_to_anchor=(-0.12, -0.06), fontsize=6, ncol=2,
               frameon=False)
-    return _finish(fig, path)
+    return save(fig, path)
 
 
 def _limit_lines(ax, value: float, label: str) -> None:
@@ -122,7 +118,7 @@ def plot_pass_angles(traj: Any, path: str | Path | None = None, ax=None) -> Figu
     span = np.ptp(np.degrees(traj.raw_az_rad))
     ax.set_title(f"axis demands; azimuth travel {span:.1f}° (dashed: mount range)", fontsize=9)
     ax.legend(fontsize=7)
-    return _finish(fig, path)
+    return save(fig, path)
 
 
 def _plot_pair(traj, path, ax, az, el, unit, lim_keys, what) -> Figure:
@@ -142,7 +138,7 @@ def _plot_pair(traj, path, ax, az, el, unit, lim_keys, what) -> Figure:
     ax.set_xlabel("time from the first sample (min)")
     ax.set_ylabel(f"{what} ({unit})")
     ax.legend(fontsize=7)
-    return _finish(fig, path)
+    return save(fig, path)
 
 
 def plot_pass_rates(traj: Any, path: str | Path | None = None, ax=None) -> Figure:
@@ -170,7 +166,7 @@ def plot_pass_range(traj: Any, path: str | Path | None = None, ax=None) -> Figur
     _shade_gaps(ax, traj)
     ax.set_title(f"range {traj.range_km.min():.0f} – {traj.range_km.max():.0f} km; "
                  f"max elevation {np.degrees(traj.el_rad.max()):.1f}°", fontsize=9)
-    return _finish(fig, path)
+    return save(fig, path)
 
 
 def plot_hwp(traj: Any, path: str | Path | None = None, ax=None) -> Figure:
@@ -186,7 +182,7 @@ def plot_hwp(traj: Any, path: str | Path | None = None, ax=None) -> Figure:
                  f"peak {rate:.2f}°/s", fontsize=9)
     ax.set_xlabel("time from the first sample (min)")
     ax.set_ylabel("HWP fast-axis angle (deg)")
-    return _finish(fig, path)
+    return save(fig, path)
 
 
 def plot_pass_overview(traj: Any, path: str | Path | None = None, ax=None) -> Figure:
@@ -203,7 +199,7 @@ def plot_pass_overview(traj: Any, path: str | Path | None = None, ax=None) -> Fi
     text.axis("off")
     text.text(0.0, 1.0, _summary_text(traj), va="top", fontsize=8, family="monospace")
     fig.suptitle(_title(traj), fontsize=11)
-    return _finish(fig, path)
+    return save(fig, path)
 
 
 def _summary_text(traj) -> str:

@@ -15,33 +15,13 @@ import math
 from pathlib import Path
 from typing import Any
 
-import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.colors import LogNorm
 
-from pointing.errors import FileFormatError
+from pointing.plots.figure import axes_or_new, new_figure, save
 from pointing.plots.sky import sky_chart
 
 __all__ = ["plot_background", "plot_efficiency", "plot_noise_map", "plot_noise_profile"]
-
-
-def _save(fig: Any, path: str | Path | None) -> None:
-    """Write the figure when a path is given and release it from pyplot (no leak)."""
-    if path is not None:
-        try:
-            fig.savefig(Path(path), dpi=120, bbox_inches="tight")
-        except OSError as exc:
-            raise FileFormatError(path, None, f"cannot write the figure: "
-                                  f"{exc.strerror or exc}") from None
-        finally:
-            plt.close(fig)
-
-
-def _axes(ax: Any, figsize: tuple[float, float], projection: str | None = None) -> Any:
-    """The axes to draw on: *ax* itself, or a new figure's single axes."""
-    if ax is None:
-        ax = plt.figure(figsize=figsize).add_subplot(projection=projection)
-    return ax
 
 
 def plot_efficiency(result: Any, path: str | Path | None = None, ax: Any = None) -> Any:
@@ -49,7 +29,7 @@ def plot_efficiency(result: Any, path: str | Path | None = None, ax: Any = None)
 
     *result* is a :class:`pointing.photometry.EfficiencyResult`.
     """
-    ax = _axes(ax, (7.5, 5.0))
+    ax = axes_or_new(ax, (7.5, 5.0))
     fig = ax.figure
     rows = result.per_star
     x = np.array([r["airmass"] for r in rows], dtype=float)
@@ -98,7 +78,7 @@ def plot_efficiency(result: Any, path: str | Path | None = None, ax: Any = None)
     ax.set_ylim(lo_y / 1.3, hi_y * 1.6)
     ax.legend(fontsize=8, loc="lower left")
     ax.grid(True, which="both", alpha=0.3)
-    _save(fig, path)
+    save(fig, path)
     return fig
 
 
@@ -114,7 +94,7 @@ def plot_noise_map(fit: Any, path: str | Path | None = None, ax: Any = None) -> 
     east left, radius = zenith distance);
     *fit* is a :class:`pointing.photometry.background.BackgroundFit`.
     """
-    ax = _axes(ax, (6.5, 6.0), projection="polar")
+    ax = axes_or_new(ax, (6.5, 6.0), projection="polar")
     fig = ax.figure
     _polar_axes(ax)
     az = np.radians(np.arange(0.0, 360.1, 3.0))
@@ -142,13 +122,13 @@ def plot_noise_map(fit: Any, path: str | Path | None = None, ax: Any = None) -> 
     ax.set_title(f"Background map: zenith {fit.zenith_cps:.0f} counts/s; within "
                  f"{fit.config.rural_tolerance:.0%} of it above "
                  f"{fit.rural_like_above_deg:.0f}° (dashed)", fontsize=9, pad=14)
-    _save(fig, path)
+    save(fig, path)
     return fig
 
 
 def plot_noise_profile(fit: Any, path: str | Path | None = None, ax: Any = None) -> Any:
     """Background against elevation: samples (coloured by azimuth) and the model."""
-    ax = _axes(ax, (7.0, 5.0))
+    ax = axes_or_new(ax, (7.0, 5.0))
     fig = ax.figure
     s = fit.samples
     sc = ax.scatter(np.degrees(s.el), s.rate_cps, c=np.degrees(s.az) % 360.0, cmap="twilight",
@@ -181,16 +161,16 @@ def plot_noise_profile(fit: Any, path: str | Path | None = None, ax: Any = None)
     cb.set_label("azimuth (deg, N=0, E=90)")
     ax.legend(fontsize=8, loc="lower left")
     ax.grid(True, which="both", alpha=0.3)
-    _save(fig, path)
+    save(fig, path)
     return fig
 
 
 def plot_background(fit: Any, path: str | Path | None = None) -> Any:
     """Polar noise map and elevation profile side by side in one figure."""
-    fig = plt.figure(figsize=(14.0, 5.8))
+    fig = new_figure((14.0, 5.8))
     ax1 = fig.add_subplot(1, 2, 1, projection="polar")
     ax2 = fig.add_subplot(1, 2, 2)
     plot_noise_map(fit, ax=ax1)
     plot_noise_profile(fit, ax=ax2)
-    _save(fig, path)
+    save(fig, path)
     return fig

@@ -15,9 +15,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import matplotlib.pyplot as plt
 import numpy as np
 from astropy import units as u
+
+from pointing.plots.figure import new_figure, save
 
 __all__ = ["SKY_CHART_CONVENTION", "plot_sky_coverage", "plot_sky_selection", "sky_chart",
            "zenith_distance"]
@@ -55,12 +56,6 @@ def sky_chart(ax: Any, *, rings_el_deg: tuple[float, ...] = (75, 60, 45, 30, 15,
     return ax
 
 
-def _save(fig: Any, path: str | Path | None) -> None:
-    if path is not None:
-        fig.savefig(Path(path), dpi=110)
-        plt.close(fig)
-
-
 def plot_sky_coverage(records: list[dict[str, Any]], path: str | Path | None = None,
                       ax: Any = None, *, station: str = "") -> Any:
     """Where the night pointed: zero star, model and verification stars, sky grid.
@@ -69,7 +64,7 @@ def plot_sky_coverage(records: list[dict[str, Any]], path: str | Path | None = N
     ``az_deg``, ``el_deg``); skipped ones are counted in the legend.
     """
     if ax is None:
-        fig = plt.figure(figsize=(6.5, 6.8), constrained_layout=True)
+        fig = new_figure((6.5, 6.8))
         ax = fig.add_subplot(projection="polar")
     fig = ax.figure
     sky_chart(ax, rings_el_deg=(60, 30, 0), note=False)
@@ -90,7 +85,7 @@ def plot_sky_coverage(records: list[dict[str, Any]], path: str | Path | None = N
     ax.set_title((f"{station}: " if station else "") + "sky coverage of the night\n"
                  + SKY_CHART_CONVENTION, fontsize=9)
     ax.legend(loc="lower left", bbox_to_anchor=(-0.1, -0.12), fontsize="small", ncol=2)
-    _save(fig, path)
+    save(fig, path)
     return fig
 
 
@@ -107,7 +102,7 @@ def plot_sky_selection(selection: Any, path: str | Path | None = None, ax: Any =
     crit = sel.criteria
     stars = sel.stars
     if ax is None:
-        fig = plt.figure(figsize=(8.0, 8.0))
+        fig = new_figure((8.0, 8.0), layout=None)
         ax = fig.add_axes((0.08, 0.17, 0.68, 0.68), projection="polar")
     fig = ax.figure
     sky_chart(ax, note=False)
@@ -165,7 +160,7 @@ def plot_sky_selection(selection: Any, path: str | Path | None = None, ax: Any =
         fontsize=8,
     )
     fig.legend(loc="lower right", bbox_to_anchor=(0.99, 0.0), fontsize=7, frameon=False)
-    _save(fig, path)
+    save(fig, path)
     return fig
 
 

@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from pointing.plots.figure import save
+
 __all__ = ["plot_tracking", "plot_tracking_spectrum"]
 
 
@@ -22,12 +24,6 @@ def _axes(ax: Any, size: tuple[float, float]):
         return ax.figure, ax
     fig = Figure(figsize=size, layout="constrained")
     return fig, fig.add_subplot()
-
-
-def _save(fig: Figure, path: str | Path | None) -> Figure:
-    if path is not None:
-        fig.savefig(Path(path), dpi=120)
-    return fig
 
 
 def _limits(result: Any) -> float:
@@ -71,7 +67,7 @@ def plot_tracking(result: Any, path: str | Path | None = None, ax: Any = None) -
     handles = ax.get_legend_handles_labels()[0] + ax2.get_legend_handles_labels()[0]
     ax.legend(handles=handles, loc="lower right", fontsize=8, markerscale=6)
     ax.set_title("Tracking errors against time")
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def _summary(result: Any) -> str:
@@ -94,7 +90,7 @@ def plot_tracking_spectrum(result: Any, path: str | Path | None = None,
     if sp is None:
         ax.text(0.5, 0.5, "too few regular locked samples for a spectrum",
                 transform=ax.transAxes, ha="center")
-        return _save(fig, path)
+        return save(fig, path)
     f = sp.freq_hz[1:]
     ax.loglog(f, sp.psd_x[1:], color="tab:blue", lw=1, label="X (cross-el)")
     ax.loglog(f, sp.psd_y[1:], color="tab:orange", lw=1, label="Y (elevation)")
@@ -108,4 +104,4 @@ def plot_tracking_spectrum(result: Any, path: str | Path | None = None,
     ax.set_title(f"Tracking error spectrum ({sp.n_samples} samples at "
                  f"{sp.sample_rate_hz:.4g} Hz)")
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save(fig, path)

@@ -15,7 +15,7 @@ from matplotlib.quiver import Quiver
 from pointing.model.fit import fit
 from pointing.model.model import PointingModel
 from pointing.model.synthetic import simulate_run
-from pointing.plots.fit import POINTS_LIMIT, fit_figure, plot_fit
+from pointing.plots.fit import POINTS_LIMIT, plot_fit
 from pointing.units import URAD_PER_ARCSEC
 
 TRUE = PointingModel(["IA", "IE", "CA", "AN", "AW"], [30.0, -20.0, 10.0, 40.0, -30.0])
@@ -37,7 +37,7 @@ def _drawn_points(fig: Figure) -> int:
 
 def test_large_run_draws_what_a_reader_can_see():
     result = _result(4 * POINTS_LIMIT)
-    fig = fit_figure(result)
+    fig = plot_fit(result)
     assert isinstance(fig, Figure)
     assert _drawn_points(fig) < POINTS_LIMIT / 2  # binned arrows, no marker per star
     texts = [t.get_text() for ax in fig.axes for t in ax.texts]
@@ -47,16 +47,17 @@ def test_large_run_draws_what_a_reader_can_see():
 
 def test_small_run_draws_every_star(tmp_path):
     result = _result(60)
-    fig = fit_figure(result)
+    fig = plot_fit(result)
     assert _drawn_points(fig) == 60
-    path = plot_fit(result, tmp_path / "fit.png")
+    path = tmp_path / "fit.png"
+    plot_fit(result, path)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.mark.parametrize("n", [60, 4 * POINTS_LIMIT])
 def test_rms_circle_is_the_used_rms(n):
     result = _result(n)
-    fig = fit_figure(result)
+    fig = plot_fit(result)
     panel = fig.axes[0]
     circle = max(panel.lines, key=lambda line: len(line.get_xdata()))
     radius = np.hypot(circle.get_xdata(), circle.get_ydata())
