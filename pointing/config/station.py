@@ -83,6 +83,7 @@ EXTRA_SECTIONS = (
     "simulator",
     "indi",
     "model",
+    "passes",
 )
 
 

@@ -15,7 +15,9 @@ from typing import Any
 import numpy as np
 from astropy.time import Time
 
+from pointing.config.station import Station
 from pointing.errors import FitError, PointingError
+from pointing.link.tonight import tonight_passes
 from pointing.model.auto import AutoResult, auto_fit
 from pointing.model.fit import FitResult, fit
 from pointing.night.config import BaseGeometry
@@ -197,6 +199,19 @@ def truth(night: Night) -> dict[str, Any] | None:
     return out
 
 
+def upcoming_passes(station: Station, summary: dict[str, Any], start: Any
+                    ) -> dict[str, Any] | None:
+    """Tonight's passes forecast with this night's calibration (``[passes]``), or None.
+
+    A bad ``[passes]`` section or element file does not cost the night its
+    report: the section then carries the error.
+    """
+    try:
+        return tonight_passes(station, summary, start)
+    except PointingError as exc:
+        return {"error": str(exc), "passes": []}
+
+
 def analyse(night: Night, fitted: FitOutcome | None, *, failure: str | None = None
             ) -> NightResults:
     """Every figure of the night, JSON-ready in ``summary`` (the report's content)."""
@@ -243,6 +258,9 @@ def analyse(night: Night, fitted: FitOutcome | None, *, failure: str | None = No
         verdict = GoNoGo("FAIL", verdict.checks, [f"the night failed: {failure}",
                                                   *verdict.notes])
     summary["go_no_go"] = verdict.to_dict()
+    passes = upcoming_passes(night.station, summary, end)
+    if passes is not None:
+        summary["passes"] = passes
     t = truth(night)
     if t is not None:
         summary["truth"] = t

@@ -204,6 +204,29 @@ def _crew(s: dict[str, Any]) -> str:
             f"</li><li>{_esc(crew['level'])}</li></ol></section>")
 
 
+def _passes(s: dict[str, Any]) -> str:
+    """Tonight's passes with their forecast key (stations with a ``[passes]`` section)."""
+    tp = s.get("passes")
+    if not tp:
+        return ""
+    if tp.get("error"):
+        return (f'<section id="passes"><h2>Tonight\'s passes</h2><p class="note">not '
+                f"forecast: {_esc(tp['error'])}</p></section>")
+    rows = [[p["number"], p["rise"][:19].replace("T", " "), num(p["max_el_deg"], 1, "°"),
+             num(p["usable_s"], 0, " s"), num(p["sifted_kbit"], 1, " kbit"),
+             f"{p['key_bits']:,} bits", "GO" if p["go"] else "NO-GO"] for p in tp["passes"]]
+    head = ["pass", "rise (UTC)", "max el", "usable", "sifted key", "secure key", "verdict"]
+    intro = (f"{_esc(tp['satellite'])} in the {num(tp['hours'], 0)} h from "
+             f"{_esc(tp['start'][:16].replace('T', ' '))} UTC: {len(tp['passes'])} of "
+             f"{tp['n_passes']} passes usable for QKD (station dark, satellite in Earth's "
+             f"shadow), forecast for source {_esc(tp['source'])} with tonight's calibration; "
+             f"GO from {tp['min_key_bits']:,.0f} bits.")
+    notes = "".join(f'<p class="note">{_esc(n)}</p>' for n in tp.get("notes", []))
+    table = _table(rows, head) if rows else "<p>no usable pass in the window</p>"
+    return (f'<section id="passes"><h2>Tonight\'s passes</h2><p>{intro}</p>{notes}'
+            f"{table}</section>")
+
+
 _LABELS = {"zero_offset_star": "zero-offset star found",
            "model_condition_number": "model well determined (condition number)",
            "verification_stars": "verification stars measured",
@@ -315,7 +338,8 @@ def render_html(s: dict[str, Any]) -> str:
     """The self-contained page (images inline) for a night's summary."""
     log = "\n".join(f"{e['time_utc'][:19]} {e['level']:5s} {e['message']}"
                     for e in s.get("events", []))
-    parts = [_banner(s), "<main>", _headline(s), _crew(s), _checks(s), _figures(s),
+    parts = [_banner(s), "<main>", _headline(s), _crew(s), _passes(s), _checks(s),
+             _figures(s),
              _details(s),
              f'<section id="log"><h2>Log ({len(s.get("events", []))} lines)</h2><pre>'
              f"{_esc(log)}</pre></section>", "</main>"]

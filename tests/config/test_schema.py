@@ -30,6 +30,7 @@ from pointing.config.station import (
 from pointing.errors import ConfigError
 from pointing.hardware.indi.devices import IndiConfig
 from pointing.hardware.simulator.station import SimulatorConfig
+from pointing.link.tonight import PASSES
 from pointing.night.config import BaseGeometry, NightConfig
 from pointing.photometry.background import BackgroundConfig
 from pointing.photometry.config import DetectorConfig, PhotometryConfig
@@ -69,6 +70,7 @@ READERS = {
     "base": BaseGeometry.from_section,
     "simulator": SimulatorConfig.from_section,
     "indi": IndiConfig.from_section,
+    "passes": PASSES.read,
 }
 #: a valid sample of the sections no shipped station uses
 SAMPLES = {
@@ -77,6 +79,8 @@ SAMPLES = {
     "background": {"grid_azimuths_deg": [0, 90, 180, 270], "grid_elevations_deg": [20, 45],
                    "grid_count_time_s": 5.0, "rural_tolerance": 0.2},
     "model": {"terms": {"IA": 10.0, "IE": -5.0}},
+    "passes": {"tle": "micius.tle", "satellite": "MICIUS", "source": "micius", "hours": 24.0,
+               "min_el_deg": 10.0, "min_key_bits": 1000.0, "max_age_days": 3.0},
 }
 
 #: ``where: problem`` where *where* is ``section.key`` (nested: ``.key`` or ``[i]``)
