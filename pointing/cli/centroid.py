@@ -44,6 +44,16 @@ def _add(p: argparse.ArgumentParser) -> None:
                                                   "aperture, annulus and masked pixels")
 
 
+def _check_inside(frame: str, xy: tuple[float, float]) -> None:
+    """Refuse an expected position off the frame (the frame is read once more: CLI only)."""
+    from pointing.camera.frames import load_frame  # lazy, as the command's other imports
+
+    height, width = load_frame(frame).shape
+    if not (-0.5 <= xy[0] <= width - 0.5 and -0.5 <= xy[1] <= height - 0.5):
+        raise PointingError(f"--expect {xy[0]:g},{xy[1]:g}: outside the {width} × {height} "
+                            f"pixel frame {frame}")
+
+
 @command("centroid", "Measure the star in a tracking-camera frame: position and its "
                      "Cramér–Rao bound, flux, SNR, FWHM, flags (exit 1 if no star)")
 @arguments(_add)
@@ -65,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
                                                and args.search_radius > 0):
         raise PointingError(f"--search-radius must be a positive number of pixels, "
                             f"got {args.search_radius}")
+    if args.expect is not None:
+        _check_inside(args.frame, args.expect)
     result = measure_star(args.frame, expected_xy=args.expect, camera=camera,
                           fast=args.fast, search_radius=args.search_radius)
     if args.plot:

@@ -8,6 +8,7 @@ import math
 from datetime import UTC
 
 from pointing.cli.main import arguments, command
+from pointing.config.paths import writable_file
 
 #: highest harmonic order --auto searches (FAUTO's is 8)
 MAX_AUTO_ORDER = 8
@@ -111,6 +112,9 @@ def _run(args: argparse.Namespace) -> int:
     from pointing.model.fit import DEFAULT_TERMS, fit
     from pointing.model.formats import read_observations
 
+    for option, path in (("--model-out", args.model_out), ("--mod-out", args.mod_out),
+                         ("--plot", args.plot)):
+        writable_file(path, option)  # before the fit: a bad path costs nothing
     obs = read_observations(args.file)
     info = {"provenance": {"source": str(args.file), "command": "pointing fit"}}
     auto = None

@@ -301,7 +301,13 @@ def load_backend(spec: str, station: Any, **kwargs: Any) -> Backend:
                           f"one argument, FACTORY(station): {exc}") from None
     except ValueError:  # no signature to read (a builtin): let the call say
         pass
-    backend = factory(station, **kwargs)
+    try:
+        backend = factory(station, **kwargs)
+    except PointingError:
+        raise
+    except Exception as exc:  # a user's factory: one line that says which, not a traceback
+        raise ConfigError(f"--backend {spec!r}: {factory_name}(station) failed: "
+                          f"{type(exc).__name__}: {exc}") from None
     if not isinstance(backend, Backend):
         raise ConfigError(f"--backend {spec!r}: the factory returned "
                           f"{type(backend).__name__}, not a pointing.hardware.Backend")
