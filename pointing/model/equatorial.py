@@ -60,9 +60,11 @@ from pointing.units import wrap_pi
 
 __all__ = [
     "DEC_LIMITS",
+    "DEFAULT_TERMS",
     "MOUNTS",
     "compile_plan",
     "forward",
+    "forward_batch",
     "mount_family",
     "pier_side",
     "polar_frame",
@@ -76,6 +78,8 @@ __all__ = [
 MOUNTS = ("altaz", "fork", "gem")
 #: (lowest, highest input, highest raw) declination in the polar frame, radians
 DEC_LIMITS = (-0.5 * math.pi, 1.5 * math.pi, 1.5 * math.pi)
+#: the basic equatorial model: zero points, collimation, axes, polar axis
+DEFAULT_TERMS = ("IH", "ID", "CH", "NP", "MA", "ME")
 _NEEDS_LATITUDE = ("TF", "TX", "TX10", "DAF")
 _TX_LIMIT = TX_COT_LIMIT
 
@@ -198,6 +202,15 @@ def forward(plan: kernels.Plan, ha: Any, dec: Any, xp: Any = np) -> tuple[Any, A
     a, e = polar_frame(ha, dec)
     ta, te = kernels.forward(plan, a, e, xp)
     return -ta, te
+
+
+def forward_batch(terms: Sequence[Term], coef_rows: np.ndarray, ha: np.ndarray, dec: np.ndarray,
+                  latitude_rad: float | None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`forward` for several coefficient vectors (R, M radians) at once: (R, N)."""
+    cols = [coef_rows[:, k:k + 1] for k in range(coef_rows.shape[1])]
+    plan = compile_plan(terms, cols, latitude_rad)
+    shape = (coef_rows.shape[0], np.size(ha))
+    return forward(plan, np.broadcast_to(ha, shape), np.broadcast_to(dec, shape))
 
 
 def solve_inverse(plan: kernels.Plan, ha: np.ndarray, dec: np.ndarray

@@ -63,7 +63,8 @@ def coefficient_limit(name: str) -> float:
 
 
 def forward_and_jacobian(terms: Sequence[Term], values_arcsec: np.ndarray,
-                         free: Sequence[int], az: np.ndarray, el: np.ndarray
+                         free: Sequence[int], az: np.ndarray, el: np.ndarray, *,
+                         mount: str = "altaz", latitude_deg: float | None = None
                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """True positions at raw ones and their Jacobian with respect to coefficients.
 
@@ -74,7 +75,8 @@ def forward_and_jacobian(terms: Sequence[Term], values_arcsec: np.ndarray,
     free : sequence of int
         Indices of the terms to differentiate.
     az, el : ndarray
-        Raw positions (radians, 1-D).
+        Raw positions (radians, 1-D): hour angle and declination for an
+        equatorial ``mount`` (``latitude_deg`` its site).
 
     Returns
     -------
@@ -86,6 +88,7 @@ def forward_and_jacobian(terms: Sequence[Term], values_arcsec: np.ndarray,
         vectors evaluated in one vectorised pass (relative error ~1e-9).
     """
     terms = tuple(terms)
+    family = equatorial.mount_family(mount)
     base = np.asarray(values_arcsec, dtype=float) * ARCSEC
     rows = [base]
     steps = []
@@ -96,7 +99,10 @@ def forward_and_jacobian(terms: Sequence[Term], values_arcsec: np.ndarray,
         up[i] += h
         down[i] -= h
         rows += [up, down]
-    if az.size >= _COMPILED_ROWS and _use_compiled():
+    if family == "equatorial":
+        lat = None if latitude_deg is None else math.radians(latitude_deg)
+        fa, fe = equatorial.forward_batch(terms, np.array(rows), az, el, lat)
+    elif az.size >= _COMPILED_ROWS and _use_compiled():
         # one compiled pass per coefficient vector beats numpy's (rows × N) arrays here
         out = [compiled.forward(compiled.encode(kernels.compile_plan(terms, tuple(r)).ops),
                                 az, el) for r in rows]
