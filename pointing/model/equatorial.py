@@ -143,6 +143,13 @@ def _flexure(sin_lat: float, cos_lat: float, tan_law: bool) -> Any:
     return tube
 
 
+def _without_latitude(name: str) -> Any:
+    def refuse(a: Any, e: Any, xp: Any) -> Any:
+        raise TermError(f"{name} on an equatorial mount needs the site latitude: give the "
+                        "model latitude_deg (or a site with latitude_deg)")
+    return refuse
+
+
 def _harmonic_op(t: Term, c: Any) -> tuple[Any, ...]:
     if t.result == "H":  # Δh = +c·f: the frame's azimuth moves by −c·f
         return ("az", -c, t.factors)
@@ -157,8 +164,8 @@ def _term_op(t: Term, c: Any, lat: float | None, tilt: dict[str, Any]) -> tuple[
         raise TermError(f"{n} is an alt-az term: it has no meaning on an equatorial mount")
     if t.is_harmonic:
         return _harmonic_op(t, c)
-    if n in _NEEDS_LATITUDE and lat is None:
-        raise TermError(f"{n} on an equatorial mount needs the site latitude")
+    if n in _NEEDS_LATITUDE and lat is None:  # a model read without its site: refused when used
+        return ("el", c, _without_latitude(n))
     if n == "IH":
         return ("az", -c, None)
     if n == "ID":
