@@ -110,6 +110,33 @@ class PointingRun:
         set_(self, "site", dict(self.site))
         for arr in (self.az_true, self.el_true, self.az_raw, self.el_raw, self.used):
             arr.setflags(write=False)
+        if self.is_equatorial:
+            self._check_pier_sides()
+
+    def _check_pier_sides(self) -> None:
+        """Raw and true positions of an observation are written on the same pier side."""
+        def far(d: np.ndarray) -> np.ndarray:
+            d = np.where(d < -0.5 * math.pi, d + 2 * math.pi, d)
+            return d > 0.5 * math.pi
+
+        raw_far, true_far = far(self.el_raw), far(self.el_true)
+        if self.mount == "fork" and np.any(raw_far):
+            i = int(np.argmax(raw_far))
+            raise PointingError(f"observation {i + 1}{self._where(i)}: raw declination beyond "
+                                "the pole on a fork mount: a far-side (pier-flipped) "
+                                "observation needs mount 'gem'")
+        near_pole = np.abs(np.cos(self.el_true)) < math.sin(math.radians(1.0))
+        bad = (raw_far != true_far) & ~near_pole & np.isfinite(self.el_true)
+        if np.any(bad):
+            i = int(np.argmax(bad))
+            side = "far" if raw_far[i] else "near"
+            raise PointingError(
+                f"observation {i + 1}{self._where(i)}: the raw position is on the {side} side "
+                "of the pier but the true position is not: write the true position on the "
+                "raw's side (far side: h + 180°, 180° − δ)")
+
+    def _where(self, i: int) -> str:
+        return f" (line {self.lines[i]})" if self.lines and self.lines[i] else ""
 
     def __len__(self) -> int:
         return int(self.az_true.size)

@@ -299,3 +299,11 @@ def test_tpoint_raw_declination_beyond_270_is_refused(tmp_path):
 def test_units_are_radians_in_and_out():
     m = PointingModel(["IH"], [3600.0], mount="fork")
     assert m.true_from_raw(0.0, 0.0)[0] == pytest.approx(-DEG)
+
+
+def test_pier_side_missing_on_the_true_position_is_named():
+    raw_far = math.radians(130.0)
+    with pytest.raises(PointingError, match="observation 2: the raw position is on the far side"):
+        PointingRun([0.1, 0.2], [0.5, 0.5], [0.1, 0.2 + math.pi], [0.5, raw_far], mount="gem")
+    with pytest.raises(PointingError, match="fork mount: a far-side"):
+        PointingRun([0.1], [math.pi - 0.5], [0.1], [math.pi - 0.5], mount="fork")
