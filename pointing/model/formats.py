@@ -14,6 +14,22 @@ TPOINT input files for alt-az mounts::
 
 Azimuths are read as written (TPOINT files written by observatories use north
 = 0°, east = 90°).  Every error names the file, the line and what was expected.
+
+TPOINT input files for equatorial mounts (issue 18)::
+
+    <caption line>
+    : EQUAT
+    +40 00 00                               latitude (or run record), as above
+    RA Dec RAraw Decraw ST                  h m s ±d m s h m s ±d m s h m (or five decimals:
+                                            hours, degrees, hours, degrees, hours)
+
+Hour angles are ``ST − RA``.  A German equatorial's far side of the pier has
+the raw declination beyond the pole (``180° − δ``, raw RA 12 h away), as in
+TPOINT and RTS2; the true position of such an observation is put on the same
+side when read (and back on the sky when written).  The run's mount is
+``gem`` when any observation is on the far side (or the file carries this
+toolkit's ``! ogs-pointing mount: gem`` comment line, which TPOINT ignores),
+else ``fork``.  ``.mod`` files do not state the mount: see :func:`read_mod`.
 """
 
 from __future__ import annotations
@@ -100,7 +116,7 @@ def _parse_latitude(fields: list[str], path: Any, lineno: int) -> dict[str, Any]
 
 
 def read_tpoint(path: str | Path) -> Observations:
-    """Read a TPOINT input file of an alt-az run.
+    """Read a TPOINT input file of an alt-az (``: ALTAZ``) or equatorial (``: EQUAT``) run.
 
     Parameters
     ----------
@@ -284,8 +300,7 @@ def _equatorial_run(d: np.ndarray, used: list[bool], comments: list[str], lineno
     st = d[:, 4] * 15.0
     d_raw, ha_t, dec_t = _far_side_true(st - d[:, 0] * 15.0, d[:, 1], d[:, 3])
     far = d_raw > 90.0
-    mount = "gem" if far.any() or mount_note == "gem" or {o.upper() for o in options} & {
-        "GEM", "GERMAN"} else "fork"
+    mount = "gem" if far.any() or mount_note == "gem" else "fork"
     return Observations(
         _wrap_deg(ha_t), np.radians(dec_t), _wrap_deg(st - d[:, 2] * 15.0), np.radians(d_raw),
         used=np.array(used), extra={"sidereal_time_h": d[:, 4]}, comments=tuple(comments),

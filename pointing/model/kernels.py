@@ -34,6 +34,11 @@ Convention (raw → true, the direction TPOINT's model predicts):
   sides of the zenith.  Where no encoder position inside the range reaches the
   target the result is NaN with a reason (:data:`STATUS`).
 
+The equatorial mounts reuse these kernels in their polar frame (azimuth
+``−h``, elevation ``δ`` up to 270° on a German equatorial's far side), with
+two more operations: additive functions compiled with the site latitude and
+``xy`` terms moving both coordinates (see :mod:`pointing.model.equatorial`).
+
 Kernels run on numpy arrays (``xp=numpy``) or on Python floats
 (``xp=MATH``): the same code for the daemon's scalar path and vectorised
 path.  Coefficients in the compiled plan are radians.

@@ -23,6 +23,11 @@ non-numbers raise ``TypeError``.  Azimuths are returned on the same
 cable-wrap turn as the input (the result differs from the input by less
 than 180°).
 
+Equatorial mounts (``mount="fork"`` or ``"gem"``, issue 18) use the same
+class interface in hour angle and declination: :class:`EquatorialModel`,
+with TPOINT's equatorial terms applied by the same kernels in the polar
+frame (:mod:`pointing.model.equatorial`); the alt-az path is untouched.
+
 All angles are radians; coefficients are arcseconds.
 """
 
@@ -42,7 +47,8 @@ from pointing.model.terms import MATH, Term, parse_term, parse_terms
 from pointing.units import ARCSEC
 from pointing.units import wrap_pi as _wrap
 
-__all__ = ["MODEL_FILE_VERSION", "PointingModel", "coefficient_limit", "forward_and_jacobian"]
+__all__ = ["MODEL_FILE_VERSION", "EquatorialModel", "PointingModel", "coefficient_limit",
+           "forward_and_jacobian"]
 
 #: version of the project's JSON model file; loading refuses any other
 MODEL_FILE_VERSION = 1
@@ -562,6 +568,8 @@ class EquatorialModel(PointingModel):
     __slots__ = ("_latitude", "_mount")
 
     def _setup(self, mount: str, latitude_deg: float | None, info: Any) -> None:
+        if equatorial.mount_family(mount) != "equatorial":
+            raise TermError(f"an equatorial model needs mount 'fork' or 'gem', not {mount!r}")
         self._mount = mount
         if latitude_deg is None:
             latitude_deg = ((info or {}).get("site") or {}).get("latitude_deg")
