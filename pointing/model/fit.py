@@ -107,7 +107,8 @@ class FitResult:
         Observations that entered the fit (not rejected in the file, not masked).
     dx, de : ndarray
         Residuals after the fit for *every* observation (used or not),
-        true − model, arcsec; ``dx`` is ΔA·cosE.
+        true − model, arcsec; ``dx`` is ΔA·cosE (Δh·cosδ on an equatorial run, in the
+        mount's axes: on a German equatorial's far side both point the other way on the sky).
     loo_dx, loo_de : ndarray
         Leave-one-out residuals (arcsec) of used observations, NaN elsewhere.
     studentized : ndarray
@@ -163,7 +164,10 @@ class FitResult:
         el = np.degrees(obs.el_true)
         sig = self.model.sigmas
         fixed = self.model.fixed
+        # equatorial runs name their columns for what they hold (hour angle, declination)
+        xk, yk = ("ha_deg", "dec_deg") if obs.is_equatorial else ("az_deg", "el_deg")
         return {
+            "mount": obs.mount,
             "n_obs": self.n_obs,
             "n_used": self.n_used,
             "terms": {
@@ -185,8 +189,8 @@ class FitResult:
             "residuals": [
                 {
                     "index": i + 1,
-                    "az_deg": float(az[i]),
-                    "el_deg": float(el[i]),
+                    xk: float(az[i]),
+                    yk: float(el[i]),
                     "dx_arcsec": float(self.dx[i]),
                     "de_arcsec": float(self.de[i]),
                     "used": bool(self.used[i]),

@@ -336,7 +336,7 @@ def _write_equatorial_body(obs: Observations) -> list[str]:
     for i in range(len(obs)):
         st_m = (st[i] % 24.0) * 60.0
         fields = [_hms(ra_t[i], True), _hms(d_t[i], False), _hms(ra_r[i], True),
-                  _hms(d_r[i], False), f"{int(st_m // 60):02d} {st_m % 60:.6f}"]
+                  _hms(d_r[i], False), f"{int(st_m // 60):02d} {st_m % 60:011.8f}"]
         line = ("; " if not obs.used[i] else "") + "  ".join(fields)
         if obs.comments[i]:
             line += " ; " + obs.comments[i]

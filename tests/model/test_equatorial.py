@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -207,6 +208,8 @@ def test_tpoint_equat_file_round_trips(tmp_path, mount):
     truth = PointingModel(["IH", "ID", "CH", "ME"], [500, -300, 60, 900], mount=mount,
                           latitude_deg=-30.5)
     run = simulate_equatorial_run(truth, 40, seed=2)
+    st_h = np.random.default_rng(5).uniform(0, 24, len(run))  # hour angles come from ST − RA
+    run = dataclasses.replace(run, extra={"sidereal_time_h": st_h})
     run = run.with_used([i != 3 for i in range(len(run))])
     p = write_tpoint(tmp_path / "eq.dat", run)
     text = p.read_text()
@@ -307,3 +310,10 @@ def test_pier_side_missing_on_the_true_position_is_named():
         PointingRun([0.1, 0.2], [0.5, 0.5], [0.1, 0.2 + math.pi], [0.5, raw_far], mount="gem")
     with pytest.raises(PointingError, match="fork mount: a far-side"):
         PointingRun([0.1], [math.pi - 0.5], [0.1], [math.pi - 0.5], mount="fork")
+
+
+def test_fit_json_names_the_mount_and_its_columns():
+    truth = PointingModel(["IH", "ID"], [30.0, -20.0], mount="gem", latitude_deg=LAT)
+    d = fit(simulate_equatorial_run(truth, 20, seed=3), ["IH", "ID"]).to_dict()
+    assert d["mount"] == "gem"
+    assert {"ha_deg", "dec_deg", "dx_arcsec", "de_arcsec"} <= set(d["residuals"][0])
