@@ -317,3 +317,16 @@ def test_fit_json_names_the_mount_and_its_columns():
     d = fit(simulate_equatorial_run(truth, 20, seed=3), ["IH", "ID"]).to_dict()
     assert d["mount"] == "gem"
     assert {"ha_deg", "dec_deg", "dx_arcsec", "de_arcsec"} <= set(d["residuals"][0])
+
+
+def test_collimation_of_a_degree_is_exact_at_every_declination():
+    """CH moves the direction off the hour circle by exactly CH (its defining angle)."""
+    ch = 3600.0
+    m = PointingModel(["CH"], [ch], mount="gem")
+    rng = np.random.default_rng(9)
+    h, d = rng.uniform(-3, 3, 500), rng.uniform(-1.48, 1.48 + math.pi, 500)
+    p = _unit(*m.true_from_raw(h, d))
+    # the mount's +h direction (the declination axis), at its mechanical hour angle: on the
+    # far side it points the other way on the sky, so CH's sky shift flips there
+    e_h = np.stack([-np.sin(h), -np.cos(h), np.zeros_like(h)])
+    np.testing.assert_allclose(np.sum(p * e_h, axis=0), -math.sin(ch * ARCSEC), atol=1e-15)
