@@ -7,6 +7,10 @@ the 54 × 17 fit with every statistic; the vectorised throughput of
 (IA IE CA AN AW TF TX) and a 17-term model with harmonics, each beside
 katpoint's ``apply`` on the same positions with as many parameters (issue 12's
 yardstick), and katpoint's ``reverse``; scalar call latency; and the ratios.
+Then an equatorial (German-equatorial, both pier sides) model of 10 terms with
+degree-size IH, MA, ME: fit time and application on 10⁵ positions (numpy
+kernels) beside the alt-az model of as many terms on the numpy kernels and
+katpoint's apply (katpoint has no equatorial model).
 The machine may be shared: figures are wall clock, best of a few repeats, and
 move with the load.  Run from the repository root::
 
@@ -34,9 +38,10 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from pointing.model import model as model_module  # noqa: E402
 from pointing.model.fit import fit  # noqa: E402
 from pointing.model.model import ARCSEC, PointingModel  # noqa: E402
-from pointing.model.synthetic import simulate_run  # noqa: E402
+from pointing.model.synthetic import simulate_equatorial_run, simulate_run  # noqa: E402
 
 try:
     import katpoint
@@ -52,6 +57,10 @@ T17 = ["IA", "IE", "CA", "NPAE", "AN", "AW", "TF", "TX", "HASA", "HACA", "HESA",
 KP6 = [1, 3, 4, 5, 6, 7]
 KP7 = [1, 3, 5, 6, 7, 8, 9]
 KP17 = [1, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 14, 15, 16, 17, 18, 19]
+TEQ = ["IH", "ID", "CH", "NP", "MA", "ME", "TF", "FO", "DAF", "HDSD"]
+VEQ = [7200.0, -1800.0, 120.0, -60.0, 2400.0, -3000.0, 15.0, 10.0, -8.0, 5.0]
+T10 = ["IA", "IE", "CA", "NPAE", "AN", "AW", "TF", "TX", "HESE", "HASA"]
+KP10 = [1, 3, 4, 5, 6, 7, 8, 9, 11, 12]
 
 
 def best_time(fn, repeat: int = 5, number: int = 1) -> float:
@@ -117,6 +126,7 @@ def main() -> None:
 
     for terms, kparams in ((T7, KP7), (T17, KP17)):
         application(terms, kparams)
+    equatorial()
     print("\ngoals (issue 12): raw_from_true and true_from_raw ≥ 2× katpoint's apply on 10⁶ "
           "positions; scalar ≤ 5 µs; 54×17 fit no slower than katpoint's")
 
@@ -156,6 +166,47 @@ def application(terms: list[str], kparams: list[int]) -> None:
     ta, te = model.true_from_raw(ra, re)
     err = np.hypot((ta - az[:100000]) * np.cos(el[:100000]), te - el[:100000]).max()
     print(f"round-trip error on 10⁵ positions: {err:.1e} rad\n")
+
+
+def equatorial() -> None:
+    """The German-equatorial model beside the alt-az one of as many terms."""
+    print(f"## equatorial (GEM, both pier sides), {len(TEQ)} terms ({' '.join(TEQ)}), "
+          "IH 2°, MA/ME 0.7°/0.8°")
+    gem = PointingModel(TEQ, VEQ, mount="gem", latitude_deg=48.0)
+    altaz = truth(T10)
+    print(f"{'':42s} {'equatorial':>16s} {'alt-az (numpy)':>16s} {'katpoint':>16s}")
+    for n in (50, 500):
+        run = simulate_equatorial_run(gem, n, seed=n)
+        obs = simulate_run(altaz, n, seed=n)
+        ours = best_time(lambda run=run: fit(run, TEQ), repeat=5)
+        peer = best_time(lambda obs=obs: fit(obs, T10), repeat=5)
+        print(f"{f'fit, {n} observations':42s} {fmt(ours):>16s} {fmt(peer):>16s}")
+    rng = np.random.default_rng(8)
+    n = 100_000
+    ha, dec = rng.uniform(-np.pi, np.pi, n), rng.uniform(-1.2, 1.2 + np.pi, n)
+    az, el = rng.uniform(0, 2 * np.pi, n), rng.uniform(np.radians(5), np.radians(85), n)
+    kpm = katpoint_model(KP10) if katpoint else None
+    kp_apply = best_time(lambda: kpm.apply(az, el), repeat=3) if kpm else math.nan
+    model_module.USE_COMPILED = False  # the alt-az yardstick on the same (numpy) kernels
+    try:
+        for label, eq_fn, az_fn in (
+                ("true_from_raw, 10⁵", lambda: gem.true_from_raw(ha, dec),
+                 lambda: altaz.true_from_raw(az, el)),
+                ("raw_from_true, 10⁵", lambda: gem.raw_from_true(ha, dec),
+                 lambda: altaz.raw_from_true(az, el))):
+            ours, peer = best_time(eq_fn, repeat=3), best_time(az_fn, repeat=3)
+            print(f"{label:42s} {n / ours:10.3g} pos/s {n / peer:10.3g} pos/s "
+                  f"{n / kp_apply:10.3g} pos/s")
+        ours = best_time(lambda: gem.true_from_raw(0.4, 0.7), repeat=5, number=2000)
+        peer = best_time(lambda: altaz.true_from_raw(0.4, 0.7), repeat=5, number=2000)
+        print(f"{'true_from_raw scalar call':42s} {fmt(ours):>16s} {fmt(peer):>16s}")
+    finally:
+        model_module.USE_COMPILED = True
+    th, td = gem.true_from_raw(ha, dec)
+    rh, rd = gem.raw_from_true(th, td)
+    fh, fd = gem.true_from_raw(rh, rd)
+    err = np.nanmax(np.hypot((fh - th) * np.cos(td), fd - td))
+    print(f"round-trip error on 10⁵ positions (both pier sides): {err:.1e} rad\n")
 
 
 if __name__ == "__main__":

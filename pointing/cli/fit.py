@@ -71,7 +71,8 @@ def _mask(text: str) -> list[int]:
 def _add(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", help="pointing run: TPOINT input file (.dat) or RTS2 gpoint file")
     p.add_argument("--terms", type=_terms, default=None,
-                   help="comma-separated TPOINT terms (default IA,IE,CA,NPAE,AN,AW,TF,TX)")
+                   help="comma-separated TPOINT terms (default IA,IE,CA,NPAE,AN,AW,TF,TX; "
+                        "IH,ID,CH,NP,MA,ME for an equatorial run)")
     p.add_argument("--fix", type=_fixes, default=None, metavar="NAME=VALUE,...",
                    help="hold terms fixed at these values (arcsec)")
     p.add_argument("--mask", type=_mask, default=None, metavar="N,...",

@@ -615,6 +615,9 @@ def auto_fit(
     if mode not in ("parsimony", "prediction"):
         raise FitError(f"mode must be 'parsimony' or 'prediction', got {mode!r}")
     obs = observations
+    if obs.is_equatorial:  # issue 18: the candidate pool and screening are alt-az only
+        raise FitError(f"automatic modelling (--auto) of {obs.mount} (equatorial) runs is "
+                       "not supported yet: give the terms (e.g. IH,ID,CH,NP,MA,ME,TF)")
     n_used = int(obs.used.sum())
     base = [parse_term(t).name for t in base]
     if n_used < max(3, len(base) + 1):

@@ -38,16 +38,59 @@ import scipy.linalg
 import scipy.special
 
 from pointing.errors import FitError, TermError
+from pointing.model import equatorial
 from pointing.model.design import DEFAULT_TERMS, term_design
 from pointing.model.model import ARCSEC, PointingModel, coefficient_limit, forward_and_jacobian
 from pointing.model.run import Observations
 from pointing.model.terms import Term, parse_term, parse_terms
 from pointing.units import URAD_PER_ARCSEC
 
-__all__ = ["DEFAULT_TERMS", "FitResult", "fit", "sky_residuals"]
+__all__ = ["DEFAULT_TERMS", "FitResult", "Geometry", "fit", "sky_residuals"]
 CORRELATION_WARNING = 0.95
 #: condition number above which the coverage is taken not to separate the terms
 DEGENERATE_CONDITION = 1e8
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """What the fit needs to know of the mount: its type and site latitude.
+
+    The fitter is the same for every mount; only these three maps differ
+    (alt-az: azimuth/elevation; equatorial: hour angle/declination).
+    """
+
+    mount: str = "altaz"
+    latitude_deg: float | None = None
+
+    @classmethod
+    def of(cls, obs: Observations) -> Geometry:
+        return cls(obs.mount, obs.latitude_deg if obs.mount != "altaz" else None)
+
+    @property
+    def family(self) -> str:
+        return equatorial.mount_family(self.mount)
+
+    def model(self, terms: Sequence[Term], values: Any, **kwargs: Any) -> PointingModel:
+        if self.mount == "altaz":
+            return PointingModel(terms, values, **kwargs)
+        return PointingModel(terms, values, mount=self.mount, latitude_deg=self.latitude_deg,
+                             **kwargs)
+
+    def design(self, terms: Sequence[Term], a: np.ndarray, e: np.ndarray) -> np.ndarray:
+        if self.mount == "altaz":
+            return term_design(terms, a, e)
+        lat = None if self.latitude_deg is None else math.radians(self.latitude_deg)
+        try:
+            return equatorial.term_design(terms, a, e, lat)
+        except TermError as exc:
+            raise FitError(str(exc)) from None
+
+    def jacobian(self, terms: Sequence[Term], values: np.ndarray, free: Sequence[int],
+                 a: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if self.mount == "altaz":
+            return forward_and_jacobian(terms, values, free, a, e)
+        return forward_and_jacobian(terms, values, free, a, e, mount=self.mount,
+                                    latitude_deg=self.latitude_deg)
 
 
 @dataclass(frozen=True)
@@ -64,7 +107,8 @@ class FitResult:
         Observations that entered the fit (not rejected in the file, not masked).
     dx, de : ndarray
         Residuals after the fit for *every* observation (used or not),
-        true − model, arcsec; ``dx`` is ΔA·cosE.
+        true − model, arcsec; ``dx`` is ΔA·cosE (Δh·cosδ on an equatorial run, in the
+        mount's axes: on a German equatorial's far side both point the other way on the sky).
     loo_dx, loo_de : ndarray
         Leave-one-out residuals (arcsec) of used observations, NaN elsewhere.
     studentized : ndarray
@@ -120,7 +164,10 @@ class FitResult:
         el = np.degrees(obs.el_true)
         sig = self.model.sigmas
         fixed = self.model.fixed
+        # equatorial runs name their columns for what they hold (hour angle, declination)
+        xk, yk = ("ha_deg", "dec_deg") if obs.is_equatorial else ("az_deg", "el_deg")
         return {
+            "mount": obs.mount,
             "n_obs": self.n_obs,
             "n_used": self.n_used,
             "terms": {
@@ -142,8 +189,8 @@ class FitResult:
             "residuals": [
                 {
                     "index": i + 1,
-                    "az_deg": float(az[i]),
-                    "el_deg": float(el[i]),
+                    xk: float(az[i]),
+                    yk: float(el[i]),
                     "dx_arcsec": float(self.dx[i]),
                     "de_arcsec": float(self.de[i]),
                     "used": bool(self.used[i]),
@@ -194,6 +241,7 @@ def sky_residuals(obs: Observations, az: np.ndarray, el: np.ndarray
 
 
 def _residuals(model: PointingModel, obs: Observations) -> tuple[np.ndarray, np.ndarray]:
+    """Sky residuals of every observation (rigorous); equatorial: Δh·cosδ and Δδ."""
     return sky_residuals(obs, *model.true_from_raw(obs.az_raw, obs.el_raw))
 
 
@@ -215,24 +263,26 @@ def _degeneracy_message(free: Sequence[Term], null: np.ndarray, obs: Observation
     involved = tuple(t.name for t, v in zip(free, weight, strict=True) if v > 0.15)
     el = np.degrees(obs.el_true[used])
     az = np.degrees(obs.az_true[used]) % 360.0
+    names = ("declinations", "hour angles") if obs.is_equatorial else ("elevations",
+                                                                        "azimuths")
     msg = (f"the sky coverage cannot separate terms {', '.join(involved)}: "
-           f"{used.sum()} stars at elevations {el.min():.1f}°–{el.max():.1f}°, "
-           f"azimuths {az.min():.1f}°–{az.max():.1f}°; drop one of these terms, hold it "
+           f"{used.sum()} stars at {names[0]} {el.min():.1f}°–{el.max():.1f}°, "
+           f"{names[1]} {az.min():.1f}°–{az.max():.1f}°; drop one of these terms, hold it "
            "fixed, or observe over a wider range")
     return msg, involved
 
 
-def _prepare_terms(terms: str | Sequence[str], fix: Mapping[str, float] | None
-                   ) -> tuple[list[Term], dict[str, float]]:
+def _prepare_terms(terms: str | Sequence[str], fix: Mapping[str, float] | None,
+                   family: str = "altaz") -> tuple[list[Term], dict[str, float]]:
     """Parsed model terms (fixed ones appended when not listed) and the fixed values."""
     try:
-        term_list = list(parse_terms(terms))
+        term_list = list(parse_terms(terms, family))
     except TermError as exc:
         raise FitError(str(exc)) from None
     if not term_list and not fix:
         raise FitError("no terms to fit: give at least one term")
     try:
-        fix = {parse_term(k).name: float(v) for k, v in (fix or {}).items()}
+        fix = {parse_term(k, family).name: float(v) for k, v in (fix or {}).items()}
     except TermError as exc:
         raise FitError(str(exc)) from None
     bad = [k for k, v in fix.items() if not math.isfinite(v)]
@@ -241,23 +291,23 @@ def _prepare_terms(terms: str | Sequence[str], fix: Mapping[str, float] | None
     names = [t.name for t in term_list]
     for name in fix:
         if name not in names:
-            term_list.append(parse_term(name))
+            term_list.append(parse_term(name, family))
             names.append(name)
     try:
-        parse_terms(names)
+        parse_terms(names, family)
     except TermError as exc:
         raise FitError(str(exc)) from None
     return term_list, fix
 
 
 def _check_coverage(free: Sequence[Term], sub: Observations, obs: Observations,
-                    used: np.ndarray) -> None:
+                    used: np.ndarray, geo: Geometry) -> None:
     """Refuse a sky coverage that cannot separate the free terms, naming them.
 
     First-order bases at the observed positions: exactly the coverage, so exact
     degeneracies show as exact.
     """
-    coverage = term_design(free, sub.az_true, sub.el_true)
+    coverage = geo.design(free, sub.az_true, sub.el_true)
     norms = np.linalg.norm(coverage, axis=0)
     if np.any(norms == 0):
         dead = [t.name for t, v in zip(free, norms, strict=True) if v == 0]
@@ -279,11 +329,11 @@ class _Solution:
 
 
 def _first_order(term_list: list[Term], values: np.ndarray, free_idx: list[int],
-                 a_raw: np.ndarray, e_raw: np.ndarray
+                 a_raw: np.ndarray, e_raw: np.ndarray, geo: Geometry = Geometry()
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The rigorous model's positions and the first-order Jacobian at them (fast)."""
-    a_mod, e_mod = PointingModel(term_list, values).true_from_raw(a_raw, e_raw)
-    jac = term_design([term_list[i] for i in free_idx], a_mod, e_mod)
+    a_mod, e_mod = geo.model(term_list, values).true_from_raw(a_raw, e_raw)
+    jac = geo.design([term_list[i] for i in free_idx], a_mod, e_mod)
     return a_mod, e_mod, jac
 
 
@@ -296,7 +346,8 @@ def _check_divergence(term_list: list[Term], values: np.ndarray, free_idx: list[
 
 
 def _solve(term_list: list[Term], values: np.ndarray, free_idx: list[int], sub: Observations,
-           sw: np.ndarray, max_iterations: int, exact: bool = True) -> _Solution:
+           sw: np.ndarray, max_iterations: int, exact: bool = True,
+           geo: Geometry = Geometry()) -> _Solution:
     """Gauss–Newton with the Jacobian of the rigorous model (quadratic convergence).
 
     With ``exact`` False the Jacobian is the first-order one at the model's
@@ -311,8 +362,10 @@ def _solve(term_list: list[Term], values: np.ndarray, free_idx: list[int], sub: 
     # the cheap first-order Jacobian takes the iteration close (1 mas); the exact one
     # then needs one or two steps to the exact minimum and is the one kept for the
     # covariance
-    phases = [(_first_order, 1e-3), (forward_and_jacobian, 1e-5)] if exact else [
-        (_first_order, 1e-5)]
+    def first(*args: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return _first_order(*args, geo=geo)
+
+    phases = [(first, 1e-3), (geo.jacobian, 1e-5)] if exact else [(first, 1e-5)]
     for jacobian, tolerance in phases:
         converged = False
         for _ in range(max_iterations):
@@ -464,7 +517,10 @@ def fit(
     """
     # Over 80 lines with its docstring: the body (~75 lines) only assembles the steps
     # above (prepare, coverage, solve, leave-one-out, diagnostics) into the result.
-    term_list, fix = _prepare_terms(terms, fix)
+    geo = Geometry.of(observations)
+    if observations.is_equatorial and terms is DEFAULT_TERMS:
+        terms = equatorial.DEFAULT_TERMS
+    term_list, fix = _prepare_terms(terms, fix, geo.family)
     free = [t for t in term_list if t.name not in fix]
     free_idx = [i for i, t in enumerate(term_list) if t.name not in fix]
     obs = observations
@@ -486,12 +542,12 @@ def fit(
     sw = np.sqrt(np.concatenate([w, w]))
     values = np.array([fix.get(t.name, (start or {}).get(t.name, 0.0)) for t in term_list],
                       dtype=float)
-    _check_coverage(free, sub, obs, used)
-    sol = _solve(term_list, values, free_idx, sub, sw, max_iterations, exact_jacobian)
+    _check_coverage(free, sub, obs, used, geo)
+    sol = _solve(term_list, values, free_idx, sub, sw, max_iterations, exact_jacobian, geo)
     warnings = sol.warnings
     # The last Jacobian is the one at the solution to ~1e-5″; the residuals of
     # every observation (masked ones too) come from one rigorous evaluation.
-    all_dx, all_de = _residuals(PointingModel(term_list, values), obs)
+    all_dx, all_de = _residuals(geo.model(term_list, values), obs)
     dx, de = all_dx[used], all_de[used]
     u, s, vt = np.linalg.svd(sol.jac / sol.scale, full_matrices=False)
     cond = float(s[0] / s[-1]) if s[-1] > 0 else math.inf
@@ -530,9 +586,9 @@ def fit(
     if "site" not in model_info and obs.site:
         model_info["site"] = dict(obs.site)
     model_info.setdefault("provenance", {"source": obs.source} if obs.source else {})
-    final = PointingModel(term_list, sol.values, sigmas=sigmas,
-                          fixed=[t.name in fix for t in term_list],
-                          covariance=full_cov, info=model_info)
+    final = geo.model(term_list, sol.values, sigmas=sigmas,
+                      fixed=[t.name in fix for t in term_list],
+                      covariance=full_cov, info=model_info)
     return FitResult(
         model=final, observations=obs, used=used,
         dx=all_dx / ARCSEC, de=all_de / ARCSEC,

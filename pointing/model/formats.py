@@ -14,6 +14,22 @@ TPOINT input files for alt-az mounts::
 
 Azimuths are read as written (TPOINT files written by observatories use north
 = 0°, east = 90°).  Every error names the file, the line and what was expected.
+
+TPOINT input files for equatorial mounts (issue 18)::
+
+    <caption line>
+    : EQUAT
+    +40 00 00                               latitude (or run record), as above
+    RA Dec RAraw Decraw ST                  h m s ±d m s h m s ±d m s h m (or five decimals:
+                                            hours, degrees, hours, degrees, hours)
+
+Hour angles are ``ST − RA``.  A German equatorial's far side of the pier has
+the raw declination beyond the pole (``180° − δ``, raw RA 12 h away), as in
+TPOINT and RTS2; the true position of such an observation is put on the same
+side when read (and back on the sky when written).  The run's mount is
+``gem`` when any observation is on the far side (or the file carries this
+toolkit's ``! ogs-pointing mount: gem`` comment line, which TPOINT ignores),
+else ``fork``.  ``.mod`` files do not state the mount: see :func:`read_mod`.
 """
 
 from __future__ import annotations
@@ -28,7 +44,7 @@ import numpy as np
 from pointing.errors import FileFormatError, TermError
 from pointing.model.model import PointingModel
 from pointing.model.run import Observations
-from pointing.model.terms import parse_term
+from pointing.model.terms import EQUATORIAL_TERMS, parse_term
 
 __all__ = [
     "MMT_LATITUDE_DEG",
@@ -100,7 +116,7 @@ def _parse_latitude(fields: list[str], path: Any, lineno: int) -> dict[str, Any]
 
 
 def read_tpoint(path: str | Path) -> Observations:
-    """Read a TPOINT input file of an alt-az run.
+    """Read a TPOINT input file of an alt-az (``: ALTAZ``) or equatorial (``: EQUAT``) run.
 
     Parameters
     ----------
@@ -131,9 +147,14 @@ def read_tpoint(path: str | Path) -> Observations:
     comments: list[str] = []
     linenos: list[int] = []
     width: int | None = None
+    mount_note: str | None = None
     for lineno, line in enumerate(lines, start=1):
         stripped = line.strip()
-        if not stripped or stripped.startswith("!"):
+        if stripped.startswith("!"):
+            note = _MOUNT_NOTE.match(stripped)
+            mount_note = note.group(1).lower() if note else mount_note
+            continue
+        if not stripped:
             continue
         if caption is None:
             caption = stripped
@@ -145,6 +166,10 @@ def read_tpoint(path: str | Path) -> Observations:
                 raise FileFormatError(path, lineno, "option line after the latitude line: "
                                       "options must come before the data")
             options.extend(stripped[1:].split())
+            kinds = {o.upper() for o in options} & {"ALTAZ", "EQUAT"}
+            if len(kinds) == 2:
+                raise FileFormatError(path, lineno, "options ': ALTAZ' and ': EQUAT' both "
+                                      "given: a run mixing mount types")
             continue
         rejected = stripped.startswith(";")
         body = stripped[1:] if rejected else stripped
@@ -154,6 +179,15 @@ def read_tpoint(path: str | Path) -> Observations:
             if rejected:
                 continue  # a comment line before the data
             site = _parse_latitude(fields, path, lineno)
+            continue
+        if "EQUAT" in {o.upper() for o in options}:
+            nums = _equatorial_row(fields, path, lineno, rejected)
+            if nums is None:
+                continue
+            rows.append(nums)
+            used.append(not rejected)
+            comments.append(comment.strip())
+            linenos.append(lineno)
             continue
         nums = _floats(fields, path, lineno)
         if nums is None or len(nums) < 4:
@@ -180,11 +214,14 @@ def read_tpoint(path: str | Path) -> Observations:
     if caption is None:
         raise FileFormatError(path, None, "empty file: expected a caption line")
     upper = {o.upper() for o in options}
-    if "ALTAZ" not in upper:
-        raise FileFormatError(path, None, "no ': ALTAZ' option line: this toolkit reads "
-                              "alt-az runs only (equatorial TPOINT files are not supported)")
+    if not upper & {"ALTAZ", "EQUAT"}:
+        raise FileFormatError(path, None, "no ': ALTAZ' or ': EQUAT' option line: the mount "
+                              "type of the run is not given")
     if site is None or not rows:
         raise FileFormatError(path, None, "no observations found")
+    if "EQUAT" in upper:
+        return _equatorial_run(np.array(rows), used, comments, linenos, caption, options, site,
+                               path, mount_note)
     data = np.radians(np.array([r[:4] for r in rows]))
     extra: dict[str, np.ndarray] = {}
     for j in range(4, width or 4):
@@ -196,6 +233,115 @@ def read_tpoint(path: str | Path) -> Observations:
         comments=tuple(comments), lines=tuple(linenos), caption=caption,
         options=tuple(options), site=site, source=str(path),
     )
+
+
+_MOUNT_NOTE = re.compile(r"^!\s*ogs-pointing mount:\s*(fork|gem)\s*$", re.IGNORECASE)
+#: sexagesimal equatorial record: RA h m s, Dec ±d m s (true), the same (raw), ST h m
+_EQ_FIELDS = 14
+
+
+def _sexagesimal(fields: list[str], path: Any, lineno: int) -> float:
+    """``d m s`` (or ``h m s``, or ``h m``) with the sign on the first field, as one number."""
+    nums = _floats(fields, path, lineno)
+    if nums is None:
+        raise FileFormatError(path, lineno, f"expected numbers, found {' '.join(fields)!r}")
+    for v in nums[1:]:
+        if not 0.0 <= v < 60.0:
+            raise FileFormatError(path, lineno, f"minutes/seconds {v:g} outside 0..60 in "
+                                  f"{' '.join(fields)!r}")
+    sign = -1.0 if fields[0].startswith("-") else 1.0
+    return sign * sum(abs(v) / 60.0 ** k for k, v in enumerate(nums))
+
+
+def _equatorial_row(fields: list[str], path: Any, lineno: int, rejected: bool
+                    ) -> list[float] | None:
+    """One ``: EQUAT`` observation: [RA_true h, Dec_true °, RA_raw h, Dec_raw °, ST h].
+
+    Either TPOINT's sexagesimal record (14 fields: ``h m s ±d m s h m s ±d m s
+    h m``) or five decimal numbers in the same order (hours and degrees).
+    """
+    if len(fields) == 5:
+        nums = _floats(fields, path, lineno)
+    elif len(fields) >= _EQ_FIELDS and _floats(fields[:_EQ_FIELDS], path, lineno):
+        cuts = ((0, 3), (3, 6), (6, 9), (9, 12), (12, 14))
+        nums = [_sexagesimal(fields[a:b], path, lineno) for a, b in cuts]
+    else:
+        nums = None
+    if nums is None:
+        if rejected:
+            return None  # ';' followed by text: a comment line
+        raise FileFormatError(path, lineno, "expected an equatorial observation 'RA Dec RAraw "
+                              "Decraw ST' (h m s ±d m s h m s ±d m s h m, or five decimal "
+                              f"numbers), found {' '.join(fields)!r}")
+    if not -90.0 <= nums[1] <= 90.0:
+        raise FileFormatError(path, lineno, f"observed declination {nums[1]:g} is outside ±90°")
+    if not -270.0 <= nums[3] <= 270.0:
+        raise FileFormatError(path, lineno, f"raw declination {nums[3]:g} is outside ±270° "
+                              "(beyond the pole is the far side of the pier)")
+    return nums
+
+
+def _far_side_true(ha_t: np.ndarray, dec_t: np.ndarray, dec_raw: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Normalised raw δ (−90°..270°) and the true position written on the raw's pier side."""
+    d_raw = np.where(dec_raw < -90.0, dec_raw + 360.0, dec_raw)
+    far = d_raw > 90.0
+    return (d_raw, np.where(far, ha_t + 180.0, ha_t), np.where(far, 180.0 - dec_t, dec_t))
+
+
+def _wrap_deg(a: np.ndarray) -> np.ndarray:
+    return np.radians((a + 180.0) % 360.0 - 180.0)
+
+
+def _equatorial_run(d: np.ndarray, used: list[bool], comments: list[str], linenos: list[int],
+                    caption: str, options: list[str], site: dict[str, Any], path: Any,
+                    mount_note: str | None) -> Observations:
+    """The equatorial run of a TPOINT file: hour angles from the sidereal time."""
+    st = d[:, 4] * 15.0
+    d_raw, ha_t, dec_t = _far_side_true(st - d[:, 0] * 15.0, d[:, 1], d[:, 3])
+    far = d_raw > 90.0
+    mount = "gem" if far.any() or mount_note == "gem" else "fork"
+    return Observations(
+        _wrap_deg(ha_t), np.radians(dec_t), _wrap_deg(st - d[:, 2] * 15.0), np.radians(d_raw),
+        used=np.array(used), extra={"sidereal_time_h": d[:, 4]}, comments=tuple(comments),
+        lines=tuple(linenos), caption=caption, options=tuple(options), site=site,
+        source=str(path), mount=mount)
+
+
+def _hms(value: float, hours: bool) -> str:
+    """TPOINT's sexagesimal field: ``hh mm ss.ssssss`` / ``±dd mm ss.sssss`` / ``hh mm.mmmm``."""
+    sign = "-" if value < 0 else "+"
+    v = abs(value)
+    d, rem = divmod(v, 1.0)
+    m, sec = divmod(rem * 60.0, 1.0)
+    sec *= 60.0
+    if round(sec, 6) >= 60.0:  # carry, so the written seconds stay below 60
+        sec, m = 0.0, m + 1
+        if m >= 60:
+            m, d = 0, d + 1
+    text = f"{int(d):02d} {int(m):02d} {sec:09.6f}"
+    return text if hours else sign + text
+
+
+def _write_equatorial_body(obs: Observations) -> list[str]:
+    st = np.asarray(obs.extra.get("sidereal_time_h", np.zeros(len(obs))), float)
+    h_t, d_t = np.degrees(obs.ha_true), np.degrees(obs.dec_true)
+    far = obs.far_side
+    h_t = np.where(far, h_t - 180.0, h_t)  # the star's own position
+    d_t = np.where(far, 180.0 - np.where(d_t < -90.0, d_t + 360.0, d_t), d_t)
+    ra_t = (st * 15.0 - h_t) % 360.0 / 15.0
+    ra_r = (st * 15.0 - np.degrees(obs.ha_raw)) % 360.0 / 15.0
+    d_r = np.degrees(obs.dec_raw)
+    body = []
+    for i in range(len(obs)):
+        st_m = (st[i] % 24.0) * 60.0
+        fields = [_hms(ra_t[i], True), _hms(d_t[i], False), _hms(ra_r[i], True),
+                  _hms(d_r[i], False), f"{int(st_m // 60):02d} {st_m % 60:011.8f}"]
+        line = ("; " if not obs.used[i] else "") + "  ".join(fields)
+        if obs.comments[i]:
+            line += " ; " + obs.comments[i]
+        body.append(line)
+    return body
 
 
 def _format_latitude(lat: float) -> str:
@@ -217,8 +363,11 @@ def write_tpoint(path: str | Path, obs: Observations, *, caption: str | None = N
     if lat is None:
         raise FileFormatError(path, None, "cannot write a TPOINT file without a latitude")
     head = [caption or obs.caption or "Pointing run"]
-    opts = [o for o in obs.options if o.upper() != "ALTAZ"]
-    head.append(": ALTAZ")
+    kind = "EQUAT" if obs.is_equatorial else "ALTAZ"
+    opts = [o for o in obs.options if o.upper() not in ("ALTAZ", "EQUAT")]
+    if obs.is_equatorial:  # TPOINT skips '!' lines; this toolkit reads the pier layout back
+        head.append(f"! ogs-pointing mount: {obs.mount}")
+    head.append(f": {kind}")
     head.extend(f": {o}" for o in opts)
     record = [_format_latitude(lat)]
     for name in _RUN_RECORD_FIELDS:
@@ -227,6 +376,10 @@ def write_tpoint(path: str | Path, obs: Observations, *, caption: str | None = N
         record.append(f"{obs.site[name]:g}" if isinstance(obs.site[name], float)
                       else str(obs.site[name]))
     head.append(" ".join(record))
+    if obs.is_equatorial:
+        body = _write_equatorial_body(obs)
+        path.write_text("\n".join([*head, *body, "END"]) + "\n", encoding="utf-8")
+        return path
     extra_cols = sorted((k for k in obs.extra if re.fullmatch(r"col\d+", k)),
                         key=lambda k: int(k[3:]))
     deg = np.degrees(np.column_stack([obs.az_true, obs.el_true, obs.az_raw, obs.el_raw]))
@@ -242,13 +395,38 @@ def write_tpoint(path: str | Path, obs: Observations, *, caption: str | None = N
     return path
 
 
-def read_mod(path: str | Path) -> PointingModel:
+def _mod_mount(lines: list[str]) -> str:
+    """A ``.mod`` file's mount, from its term names (the format does not state it):
+    ``fork`` when a term is equatorial-only (IH, ID, CH, NP, MA, ME, FO, DAF or a
+    harmonic in H, D or X), else ``altaz``."""
+    for line in lines[1:]:
+        fields = line.replace("=", " ").replace("&", " ").split()
+        if not fields:
+            continue
+        name = fields[0].upper()
+        if name in EQUATORIAL_TERMS and name not in ("TF", "TX", "TX10"):
+            return "fork"
+        if re.match(r"^H[HDX](?:[SC][A-Z][0-9]*)+$", name) and not re.search(
+                r"[SC][AEZ]", name[2:]):
+            return "fork"
+    return "altaz"
+
+
+def read_mod(path: str | Path, mount: str | None = None,
+             latitude_deg: float | None = None) -> PointingModel:
     """Read a TPOINT model file (OUTMOD layout) into a :class:`PointingModel`.
 
     ``=`` before a name marks a term held fixed, ``&`` a harmonic; the ``T``
     line's observation count and sky RMS are kept in ``model.info["fit"]``.
+    The format does not say the mount: give ``mount`` (``"altaz"``, ``"fork"``,
+    ``"gem"``), or it is ``fork`` when the file lists an equatorial-only term
+    and ``altaz`` otherwise (fork and German equatorial models apply alike;
+    the JSON model file keeps which).  An equatorial model with TF, TX or
+    DAF needs ``latitude_deg`` before it is applied.
     """
     lines = _read_lines(path)
+    mount = mount or _mod_mount(lines)
+    family = "altaz" if mount == "altaz" else "equatorial"
     if not lines or not lines[0].strip():
         raise FileFormatError(path, 1, "expected a caption line")
     caption = lines[0].strip()
@@ -281,7 +459,7 @@ def read_mod(path: str | Path) -> PointingModel:
             raise FileFormatError(path, lineno, "expected a term line 'NAME value [sigma]' "
                                   f"(arcsec), found {stripped!r}")
         try:
-            name = parse_term(fields[0]).name
+            name = parse_term(fields[0], family).name
         except TermError as exc:
             raise FileFormatError(path, lineno, str(exc)) from None
         nums = _floats(fields[1:], path, lineno)
@@ -289,7 +467,8 @@ def read_mod(path: str | Path) -> PointingModel:
             raise FileFormatError(path, lineno, f"term {name}: value and sigma must be numbers, "
                                   f"found {' '.join(fields[1:])!r}")
         try:  # coefficient and sigma checked where the line is known
-            PointingModel([name], [nums[0]], sigmas=[nums[1] if len(nums) > 1 else None])
+            PointingModel([name], [nums[0]], sigmas=[nums[1] if len(nums) > 1 else None],
+                          mount=mount)
         except TermError as exc:
             raise FileFormatError(path, lineno, str(exc)) from None
         names.append(name)
@@ -301,7 +480,8 @@ def read_mod(path: str | Path) -> PointingModel:
     if not names:
         raise FileFormatError(path, None, "model file lists no terms")
     try:
-        return PointingModel(names, values, sigmas=sigmas, fixed=fixed,
+        return PointingModel(names, values, sigmas=sigmas, fixed=fixed, mount=mount,
+                             latitude_deg=latitude_deg if family == "equatorial" else None,
                              info={"caption": caption, "fit": fit_info,
                                    "provenance": {"source": str(path)}})
     except TermError as exc:
@@ -330,14 +510,24 @@ def write_mod(path: str | Path, model: PointingModel) -> Path:
 
 
 def read_gpoint(path: str | Path) -> Observations:
-    """Read an RTS2 ``gpoint`` alt-az file (``# altaz-manual`` or ``# altaz``).
+    """Read an RTS2 ``gpoint`` file: alt-az (``# altaz-manual``/``# altaz``) or equatorial.
 
     ``altaz-manual`` rows are ``id JD ra dec e_alt e_az a_alt a_az`` (degrees):
     ``a_*`` is the star's true position and ``e_*`` the offset to where the
     mount pointed, so raw = true + e.  ``altaz`` rows are
     ``id MJD LST az_mnt alt_mnt ax_az ax_alt az_true alt_true``.  RTS2 reckons
     azimuth from south (libnova); it is converted to north = 0°, east = 90°.
-    The header's ``lon lat alt`` give the site.
+
+    Equatorial files (header ``# observatory lon lat alt``, or ``# gem ...``)
+    have rows ``id JD LST RA-MNT DEC-MNT AXRA AXDEC RA-TRUE DEC-TRUE``
+    (degrees; axis counts kept as ``extra["axis_ra"]``/``["axis_dec"]``): raw
+    ``h = LST − RA-MNT``, ``δ = DEC-MNT`` and true ``h = LST − RA-TRUE``.  A
+    German equatorial's far side has DEC-MNT beyond ±90° (RTS2 writes
+    ``180° − δ`` north, ``−180° − δ`` south; read as −90°..270°); its true
+    position is put on the same side, as RTS2 does.  The run's mount is
+    ``gem`` (RTS2's model for these files).  The header's ``lon lat alt``
+    give the site; a file with both an alt-az and an equatorial header is a
+    run mixing mount types and is refused at the second header's line.
     """
     lines = _read_lines(path)
     fmt: str | None = None
@@ -351,20 +541,22 @@ def read_gpoint(path: str | Path) -> Observations:
             continue
         if stripped.startswith("#"):
             fields = stripped[1:].split()
-            if fields and fields[0] in ("altaz-manual", "altaz"):
-                nums = _floats(fields[1:4], path, lineno)
-                if nums is None or len(nums) != 3:
-                    raise FileFormatError(path, lineno, f"expected '# {fields[0]} lon lat alt'")
-                _check_site(nums, path, lineno)
-                fmt = fields[0]
-                site = {"longitude_deg": nums[0], "latitude_deg": nums[1], "height_m": nums[2]}
-            elif fmt is None and _equatorial_header(fields):
-                raise FileFormatError(path, lineno, f"RTS2 gpoint '{fields[0]}' header: "
-                                      "equatorial runs are not supported yet (alt-az only)")
+            header = _gpoint_header(fields)
+            if header is None:
+                continue
+            nums = _floats(fields[1:4], path, lineno)
+            if nums is None or len(nums) != 3:
+                raise FileFormatError(path, lineno, f"expected '# {fields[0]} lon lat alt'")
+            if fmt is not None and (header == "equatorial") != (fmt == "equatorial"):
+                raise FileFormatError(path, lineno, f"'# {fields[0]}' header after a '{fmt}' "
+                                      "one: a run mixing mount types (alt-az and equatorial)")
+            _check_site(nums, path, lineno)
+            fmt = header
+            site = {"longitude_deg": nums[0], "latitude_deg": nums[1], "height_m": nums[2]}
             continue
         if fmt is None:
             raise FileFormatError(path, lineno, "data before the '# altaz-manual lon lat alt' "
-                                  "(or '# altaz ...') header line")
+                                  "(or '# altaz ...', '# observatory ...') header line")
         fields = stripped.split()
         want = 8 if fmt == "altaz-manual" else 9
         nums = _floats(fields[1:want], path, lineno)
@@ -376,8 +568,11 @@ def read_gpoint(path: str | Path) -> Observations:
         ids.append(fields[0])
         linenos.append(lineno)
     if fmt is None or not rows:
-        raise FileFormatError(path, None, "no gpoint alt-az header or no observations")
+        raise FileFormatError(path, None, "no gpoint header or no observations")
     d = np.array(rows)
+    common = dict(comments=tuple(ids), lines=tuple(linenos), site=site, source=str(path))
+    if fmt == "equatorial":
+        return _gpoint_equatorial(d, common)
     if fmt == "altaz-manual":
         time_mjd = d[:, 0] - 2400000.5
         el_t, az_t = d[:, 5], d[:, 6] + 180.0
@@ -386,11 +581,30 @@ def read_gpoint(path: str | Path) -> Observations:
         time_mjd = d[:, 0]
         az_r, el_r = d[:, 2] + 180.0, d[:, 3]
         az_t, el_t = d[:, 6] + 180.0, d[:, 7]
-    wrap = lambda a: np.radians((a + 180.0) % 360.0 - 180.0)  # noqa: E731
     return Observations(
-        wrap(az_t), np.radians(el_t), wrap(az_r), np.radians(el_r), time_mjd=time_mjd,
-        comments=tuple(ids), lines=tuple(linenos), caption=f"RTS2 gpoint {fmt}",
-        options=("ALTAZ",), site=site, source=str(path),
+        _wrap_deg(az_t), np.radians(el_t), _wrap_deg(az_r), np.radians(el_r), time_mjd=time_mjd,
+        caption=f"RTS2 gpoint {fmt}", options=("ALTAZ",), **common,
+    )
+
+
+def _gpoint_header(fields: list[str]) -> str | None:
+    """The format a gpoint header line names, or None for a plain comment."""
+    if fields and fields[0] in ("altaz-manual", "altaz"):
+        return fields[0]
+    if fields and fields[0] in ("observatory", "gem"):
+        return "equatorial"
+    return None
+
+
+def _gpoint_equatorial(d: np.ndarray, common: dict[str, Any]) -> Observations:
+    """RTS2's equatorial rows (JD LST RA-MNT DEC-MNT AXRA AXDEC RA-TRUE DEC-TRUE)."""
+    lst = d[:, 1]
+    time_mjd = np.where(d[:, 0] > 2400000.5, d[:, 0] - 2400000.5, d[:, 0])
+    d_raw, ha_t, dec_t = _far_side_true(lst - d[:, 6], d[:, 7], d[:, 3])
+    return Observations(
+        _wrap_deg(ha_t), np.radians(dec_t), _wrap_deg(lst - d[:, 2]), np.radians(d_raw),
+        time_mjd=time_mjd, extra={"lst_deg": lst, "axis_ra": d[:, 4], "axis_dec": d[:, 5]},
+        caption="RTS2 gpoint equatorial", options=("EQUAT",), mount="gem", **common,
     )
 
 
@@ -404,14 +618,14 @@ def _check_site(nums: list[float], path: Any, lineno: int) -> None:
         raise FileFormatError(path, lineno, f"site height {height:g} m is not on the Earth")
 
 
-def _equatorial_header(fields: list[str]) -> bool:
-    """A gpoint header naming a site but not an alt-az run (RTS2's equatorial runs)."""
-    if len(fields) < 4 or fields[0].startswith(("alt", "Observation")):
-        return False
-    return _NUMBER.match(fields[1]) is not None and fields[0].isalpha()
-
-
 def _check_gpoint_row(fmt: str, nums: list[float], path: Any, lineno: int) -> None:
+    if fmt == "equatorial":
+        if not -90.0 <= nums[7] <= 90.0:
+            raise FileFormatError(path, lineno, f"true declination {nums[7]:g} is outside ±90°")
+        if not -270.0 <= nums[3] <= 270.0:
+            raise FileFormatError(path, lineno, f"mount declination {nums[3]:g} is outside "
+                                  "±270°")
+        return
     if fmt == "altaz-manual":
         true_el, raw_el = nums[5], nums[5] + nums[3]
     else:

@@ -34,6 +34,11 @@ Convention (raw → true, the direction TPOINT's model predicts):
   sides of the zenith.  Where no encoder position inside the range reaches the
   target the result is NaN with a reason (:data:`STATUS`).
 
+The equatorial mounts reuse these kernels in their polar frame (azimuth
+``−h``, elevation ``δ`` up to 270° on a German equatorial's far side), with
+two more operations: additive functions compiled with the site latitude and
+``xy`` terms moving both coordinates (see :mod:`pointing.model.equatorial`).
+
 Kernels run on numpy arrays (``xp=numpy``) or on Python floats
 (``xp=MATH``): the same code for the daemon's scalar path and vectorised
 path.  Coefficients in the compiled plan are radians.
@@ -159,6 +164,8 @@ def compile_plan(terms: tuple[Term, ...], coefs: Any) -> Plan:
 
 def _factor_value(factors: Any, a: Any, e: Any, xp: Any) -> Any:
     """The function ``f`` of an additive term at (a, e)."""
+    if callable(factors):  # an equatorial term's function, compiled with its latitude
+        return factors(a, e, xp)
     se, ce = xp.sin(e), xp.cos(e)
     if factors == "TF":
         return -ce
@@ -171,7 +178,8 @@ def _factor_value(factors: Any, a: Any, e: Any, xp: Any) -> Any:
     v: Any = 1.0
     for func, coord, k in factors:
         # TPOINT's harmonic azimuth is reckoned from south through east
-        x = math.pi - a if coord == "A" else e if coord == "E" else _HALF_PI - e
+        x = (math.pi - a if coord == "A" else e if coord == "E" else _HALF_PI - e
+             if coord == "Z" else -a if coord == "H" else e)  # H, D: the polar frame
         x = x if k == 1 else k * x
         v = v * (xp.sin(x) if func == "S" else xp.cos(x))
     return v
@@ -208,8 +216,14 @@ def _sideways_inverse(a: Any, e: Any, x: Any, xp: Any) -> tuple[Any, Any]:
     cx, sx = xp.cos(x), xp.sin(x)
     sin_e = xp.sin(e) / cx
     ce = s * xp.sqrt(1.0 - sin_e * sin_e)  # NaN where |sin e| > cos x: the hole
-    e0 = xp.arctan2(sin_e, ce)
+    e0 = _far(xp.arctan2(sin_e, ce), xp)
     return a - xp.arctan2(s * sx, s * cx * ce), e0
+
+
+def _far(e: Any, xp: Any) -> Any:
+    """Elevations past −90° from arctan2 are the far side's 180°..270° (equatorial mounts:
+    the declination beyond the south pole); alt-az elevations never get there."""
+    return xp.where(e < -_HALF_PI, e + 2.0 * math.pi, e)
 
 
 def _npae(a: Any, e: Any, n: Any, xp: Any) -> tuple[Any, Any]:
@@ -226,7 +240,7 @@ def _npae_inverse(a: Any, e: Any, n: Any, xp: Any) -> tuple[Any, Any]:
     s = xp.where(over, -1.0, 1.0)
     sin_e = xp.sin(e) / xp.cos(n)
     ce = s * xp.sqrt(1.0 - sin_e * sin_e)  # NaN within NPAE of the zenith
-    return a - xp.arctan2(-s * sin_e * xp.sin(n), s * ce), xp.arctan2(sin_e, ce)
+    return a - xp.arctan2(-s * sin_e * xp.sin(n), s * ce), _far(xp.arctan2(sin_e, ce), xp)
 
 
 def _tilt_rows(an: Any, aw: Any, xp: Any) -> tuple[Any, ...]:
@@ -263,6 +277,9 @@ def _tilt(a: Any, e: Any, an: Any, aw: Any, xp: Any, transpose: bool = False
 def _nasmyth(op: tuple[Any, ...], a: Any, e: Any, xp: Any) -> tuple[Any, Any, Any]:
     """Elevation step and sideways angle of NRX/NRY evaluated at elevation ``e``."""
     c = op[1]
+    if op[0] == "xy":  # an equatorial term moving both coordinates: (de, x) per radian
+        de, x = op[2](a, e, xp)
+        return c * de, c * x, None
     ce, se = xp.cos(e), xp.sin(e)
     if op[0] == "nrx":
         return -c * se, -c * ce, None
@@ -283,7 +300,7 @@ def _apply(op: tuple[Any, ...], a: Any, e: Any, xp: Any) -> tuple[Any, Any]:
         return _npae(a, e, op[1], xp)
     if kind == "tilt":
         return _tilt(a, e, op[1], op[2], xp)
-    de, x, _ = _nasmyth(op, a, e, xp)  # nrx / nry
+    de, x, _ = _nasmyth(op, a, e, xp)  # nrx / nry / xy
     return _sideways(a, e + de, x, xp)
 
 
@@ -392,19 +409,23 @@ def _newton(plan: Plan, ta: np.ndarray, te: np.ndarray, ra: np.ndarray, re: np.n
     return ra, re, np.hypot(rx, ry)
 
 
-def solve_inverse(plan: Plan, ta: np.ndarray, te: np.ndarray
+def solve_inverse(plan: Plan, ta: np.ndarray, te: np.ndarray,
+                  limits: tuple[float, float, float] | None = None
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Encoder demand for true positions (1-D arrays), with a status code per element.
 
     The closed-form chain inverse is checked with the forward model; where it
     misses (the zenith region), Newton's method on the whole chain is started on
     the requested side of the zenith and then on the other, and the solution is
-    kept only inside the mount's range (elevation −90°..93°).
+    kept only inside the mount's range (elevation −90°..93°).  ``limits``
+    ``(lowest, highest input, highest raw)`` (radians) replace that range for
+    other mounts (the equatorial kernels' declination −90°..270°).
     """
+    lo, top, hi = (ELEVATION_MIN, INPUT_MAX, ELEVATION_MAX) if limits is None else limits
     status = np.zeros(ta.shape, dtype=np.int8)
     finite = np.isfinite(ta) & np.isfinite(te)
     status[~finite] = 1
-    inside = finite & (te >= ELEVATION_MIN) & (te <= INPUT_MAX)
+    inside = finite & (te >= lo) & (te <= top)
     status[finite & ~inside] = 2
     a_in = np.where(inside, ta, 0.0)
     e_in = np.where(inside, te, 0.5)
@@ -417,23 +438,24 @@ def solve_inverse(plan: Plan, ta: np.ndarray, te: np.ndarray
                        np.where(np.isfinite(re), re, e_in), a_in, e_in)
         bad = inside & ~(np.hypot(rx, ry) < _CHECK_TOL)
         bad |= inside & ~(np.isfinite(ra) & np.isfinite(re))
-        bad |= inside & ~((re >= ELEVATION_MIN) & (re <= ELEVATION_MAX))
+        bad |= inside & ~((re >= lo) & (re <= hi))
     if np.any(bad):
         idx = np.nonzero(bad)[0]
-        fa, fe = _fallback(plan, a_in[idx], e_in[idx])
+        fa, fe = _fallback(plan, a_in[idx], e_in[idx], lo, hi)
         # Newton's starts may lie half a turn away: the turn of the request (moved by IA)
         ref = a_in[idx] - plan.az_offset
         ra[idx], re[idx] = ref + _wrap(fa - ref), fe
         lost = idx[~np.isfinite(fa)]
         status[lost] = 3
-    in_range = (re >= ELEVATION_MIN - 1e-12) & (re <= ELEVATION_MAX + 1e-12)
+    in_range = (re >= lo - 1e-12) & (re <= hi + 1e-12)
     status[inside & ~in_range & (status == 0)] = 3
     keep = status == 0
     # the chain inverse moves the azimuth by increments: it stays on the request's turn
     return np.where(keep, ra, np.nan), np.where(keep, re, np.nan), status
 
 
-def _fallback(plan: Plan, ta: np.ndarray, te: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _fallback(plan: Plan, ta: np.ndarray, te: np.ndarray, lo: float = ELEVATION_MIN,
+              hi: float = ELEVATION_MAX) -> tuple[np.ndarray, np.ndarray]:
     """Newton from both sides of the zenith; NaN where neither reaches in range."""
     best_a = np.full(ta.shape, np.nan)
     best_e = np.full(ta.shape, np.nan)
@@ -454,7 +476,7 @@ def _fallback(plan: Plan, ta: np.ndarray, te: np.ndarray) -> tuple[np.ndarray, n
         if not np.any(todo):
             break
         ra, re, miss = _newton(plan, ta[todo], te[todo], sa[todo].copy(), se[todo].copy())
-        in_range = (re >= ELEVATION_MIN) & (re <= ELEVATION_MAX)
+        in_range = (re >= lo) & (re <= hi)
         good = in_range & (miss < 1e-10)
         idx = np.nonzero(todo)[0][good]
         best_a[idx], best_e[idx], best_miss[idx] = ra[good], re[good], miss[good]

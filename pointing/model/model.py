@@ -23,6 +23,11 @@ non-numbers raise ``TypeError``.  Azimuths are returned on the same
 cable-wrap turn as the input (the result differs from the input by less
 than 180°).
 
+Equatorial mounts (``mount="fork"`` or ``"gem"``, issue 18) use the same
+class interface in hour angle and declination: :class:`EquatorialModel`,
+with TPOINT's equatorial terms applied by the same kernels in the polar
+frame (:mod:`pointing.model.equatorial`); the alt-az path is untouched.
+
 All angles are radians; coefficients are arcseconds.
 """
 
@@ -37,12 +42,13 @@ from typing import Any
 import numpy as np
 
 from pointing.errors import FileFormatError, TermError
-from pointing.model import compiled, kernels
+from pointing.model import compiled, equatorial, kernels
 from pointing.model.terms import MATH, Term, parse_term, parse_terms
 from pointing.units import ARCSEC
 from pointing.units import wrap_pi as _wrap
 
-__all__ = ["MODEL_FILE_VERSION", "PointingModel", "coefficient_limit", "forward_and_jacobian"]
+__all__ = ["MODEL_FILE_VERSION", "EquatorialModel", "PointingModel", "coefficient_limit",
+           "forward_and_jacobian"]
 
 #: version of the project's JSON model file; loading refuses any other
 MODEL_FILE_VERSION = 1
@@ -51,7 +57,7 @@ _FORMAT_NAME = "ogs-pointing-model"
 
 _CHUNK = 8192  # elements per block in the vectorised path
 #: largest coefficient accepted (arcsec): IA up to half a turn, the rest 10°
-_COEF_LIMIT = {"IA": 648000.0}
+_COEF_LIMIT = {"IA": 648000.0, "IH": 648000.0}
 _COEF_LIMIT_DEFAULT = 36000.0
 #: observations from which the fit's Jacobian runs row by row on the compiled kernel
 _COMPILED_ROWS = 200
@@ -63,7 +69,8 @@ def coefficient_limit(name: str) -> float:
 
 
 def forward_and_jacobian(terms: Sequence[Term], values_arcsec: np.ndarray,
-                         free: Sequence[int], az: np.ndarray, el: np.ndarray
+                         free: Sequence[int], az: np.ndarray, el: np.ndarray, *,
+                         mount: str = "altaz", latitude_deg: float | None = None
                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """True positions at raw ones and their Jacobian with respect to coefficients.
 
@@ -74,7 +81,8 @@ def forward_and_jacobian(terms: Sequence[Term], values_arcsec: np.ndarray,
     free : sequence of int
         Indices of the terms to differentiate.
     az, el : ndarray
-        Raw positions (radians, 1-D).
+        Raw positions (radians, 1-D): hour angle and declination for an
+        equatorial ``mount`` (``latitude_deg`` its site).
 
     Returns
     -------
@@ -86,6 +94,7 @@ def forward_and_jacobian(terms: Sequence[Term], values_arcsec: np.ndarray,
         vectors evaluated in one vectorised pass (relative error ~1e-9).
     """
     terms = tuple(terms)
+    family = equatorial.mount_family(mount)
     base = np.asarray(values_arcsec, dtype=float) * ARCSEC
     rows = [base]
     steps = []
@@ -96,7 +105,10 @@ def forward_and_jacobian(terms: Sequence[Term], values_arcsec: np.ndarray,
         up[i] += h
         down[i] -= h
         rows += [up, down]
-    if az.size >= _COMPILED_ROWS and _use_compiled():
+    if family == "equatorial":
+        lat = None if latitude_deg is None else math.radians(latitude_deg)
+        fa, fe = equatorial.forward_batch(terms, np.array(rows), az, el, lat)
+    elif az.size >= _COMPILED_ROWS and _use_compiled():
         # one compiled pass per coefficient vector beats numpy's (rows × N) arrays here
         out = [compiled.forward(compiled.encode(kernels.compile_plan(terms, tuple(r)).ops),
                                 az, el) for r in rows]
@@ -156,7 +168,7 @@ def _as_arrays(az: Any, el: Any) -> tuple[np.ndarray, np.ndarray, tuple[int, ...
 
 
 class PointingModel:
-    """A TPOINT-style alt-az pointing model.
+    """A TPOINT-style pointing model: alt-az, or equatorial (``mount="fork"``/``"gem"``).
 
     Parameters
     ----------
@@ -174,6 +186,13 @@ class PointingModel:
     info : mapping, optional
         Free-form metadata written to the model file: ``site``, ``fit``
         statistics, ``provenance``, ``created_utc``, ``caption``.
+    mount : str
+        ``"altaz"`` (default), ``"fork"`` or ``"gem"`` (German equatorial).
+        Equatorial models are :class:`EquatorialModel` instances: positions
+        are hour angle and declination (see :mod:`pointing.model.equatorial`).
+    latitude_deg : float, optional
+        Site latitude for an equatorial model (TF, TX and DAF need it); taken
+        from ``info["site"]["latitude_deg"]`` when not given.
 
     Notes
     -----
@@ -184,6 +203,14 @@ class PointingModel:
     __slots__ = ("_arrays", "_covariance", "_fixed", "_info", "_plan", "_sigmas", "_terms",
                  "_values")
 
+    #: the mount type (class attribute here; equatorial models carry their own)
+    mount = "altaz"
+
+    def __new__(cls, *args: Any, mount: str = "altaz", **kwargs: Any) -> PointingModel:
+        if cls is PointingModel and equatorial.mount_family(mount) == "equatorial":
+            cls = EquatorialModel
+        return object.__new__(cls)
+
     def __init__(
         self,
         terms: Iterable[str | Term],
@@ -193,9 +220,13 @@ class PointingModel:
         fixed: Iterable[bool] | None = None,
         covariance: Any = None,
         info: Mapping[str, Any] | None = None,
+        mount: str = "altaz",
+        latitude_deg: float | None = None,
     ):
-        term_list = [t if isinstance(t, Term) else parse_term(t) for t in terms]
-        self._terms = parse_terms([t.name for t in term_list])
+        self._setup(mount, latitude_deg, info)
+        family = equatorial.mount_family(self.mount)
+        term_list = [t if isinstance(t, Term) else parse_term(t, family) for t in terms]
+        self._terms = parse_terms([t.name for t in term_list], family)
         n = len(self._terms)
         vals = [0.0] * n if values is None else [float(v) for v in values]
         if len(vals) != n:
@@ -229,6 +260,12 @@ class PointingModel:
             covariance.setflags(write=False)
         self._covariance = covariance
         self._info = dict(info or {})
+        self._compile()
+
+    def _setup(self, mount: str, latitude_deg: float | None, info: Any) -> None:
+        """Mount-specific state before the terms are parsed (nothing for alt-az)."""
+
+    def _compile(self) -> None:
         self._plan = kernels.compile_plan(
             self._terms, tuple(v * ARCSEC for v in self._values))
         self._arrays = compiled.encode(self._plan.ops)
@@ -264,7 +301,7 @@ class PointingModel:
         return dict(self._info)
 
     def __getitem__(self, name: str) -> float:
-        key = parse_term(name).name
+        key = parse_term(name, equatorial.mount_family(self.mount)).name
         for t, v in zip(self._terms, self._values, strict=True):
             if t.name == key or {t.name, key} == {"TX", "TX10"}:
                 return v
@@ -280,9 +317,16 @@ class PointingModel:
     def replace(self, **changes: Any) -> PointingModel:
         """A copy with some constructor arguments replaced."""
         args = dict(terms=self._terms, values=self._values, sigmas=self._sigmas,
-                    fixed=self._fixed, covariance=self._covariance, info=self._info)
+                    fixed=self._fixed, covariance=self._covariance, info=self._info,
+                    mount=self.mount, latitude_deg=self.latitude_deg)
         args.update(changes)
         return PointingModel(args.pop("terms"), args.pop("values"), **args)
+
+    @property
+    def latitude_deg(self) -> float | None:
+        """Site latitude (degrees) the model carries, if any."""
+        lat = (self._info.get("site") or {}).get("latitude_deg")
+        return None if lat is None else float(lat)
 
     # -- application --------------------------------------------------------
     def true_from_raw(self, az: Any, el: Any) -> tuple[Any, Any]:
@@ -386,6 +430,7 @@ class PointingModel:
         return {
             "format": _FORMAT_NAME,
             "version": MODEL_FILE_VERSION,
+            "mount": self.mount,
             "created_utc": info.pop("created_utc", None),
             "caption": info.pop("caption", ""),
             "site": info.pop("site", None),
@@ -415,6 +460,11 @@ class PointingModel:
         if version != MODEL_FILE_VERSION:
             raise fail(f"unsupported model file version {version!r} "
                        f"(this toolkit reads version {MODEL_FILE_VERSION})")
+        mount = data.get("mount", "altaz")
+        if mount not in equatorial.MOUNTS:
+            raise fail(f"field 'mount' must be one of {', '.join(equatorial.MOUNTS)}, "
+                       f"found {mount!r}")
+        family = equatorial.mount_family(mount)
         rows = data.get("terms")
         if not isinstance(rows, list):
             raise fail("field 'terms' must be a list")
@@ -424,7 +474,7 @@ class PointingModel:
             if not isinstance(row, Mapping) or "name" not in row or "value_arcsec" not in row:
                 raise fail(f"{where} needs 'name' and 'value_arcsec'")
             try:
-                names.append(parse_term(row["name"]).name)
+                names.append(parse_term(row["name"], family).name)
             except TermError as exc:
                 raise fail(f"{where}.name: {exc}") from None
             for key in ("value_arcsec", "sigma_arcsec"):
@@ -460,7 +510,8 @@ class PointingModel:
         if isinstance(data.get("extra"), Mapping):
             info.update(data["extra"])
         try:
-            return cls(names, values, sigmas=sigmas, fixed=fixed, covariance=cov, info=info)
+            return PointingModel(names, values, sigmas=sigmas, fixed=fixed, covariance=cov,
+                                 info=info, mount=mount)
         except TermError as exc:
             raise fail(str(exc)) from None
 
@@ -499,3 +550,74 @@ class PointingModel:
             raise FileFormatError(path, exc.lineno, f"not valid JSON: {exc.msg}") from None
         return cls.from_dict(data, source=str(path))
 
+
+
+class EquatorialModel(PointingModel):
+    """A pointing model of an equatorial mount (fork or German equatorial).
+
+    Built through ``PointingModel(..., mount="fork"|"gem")``.  Positions are
+    hour angle (west positive) and declination, radians; the far side of a
+    German equatorial's pier is written with the declination beyond the pole,
+    ``(h + 180°, 180° − δ)`` (declinations below −90° are read as +360°, and
+    declinations come back in −90°..270°).  ``raw_from_true`` keeps the side
+    it is asked for and takes the other only where the asked one cannot
+    reach.  Terms and conventions: :mod:`pointing.model.equatorial`.  The
+    numpy kernels apply them (the compiled kernels are alt-az only).
+    """
+
+    __slots__ = ("_latitude", "_mount")
+
+    def _setup(self, mount: str, latitude_deg: float | None, info: Any) -> None:
+        if equatorial.mount_family(mount) != "equatorial":
+            raise TermError(f"an equatorial model needs mount 'fork' or 'gem', not {mount!r}")
+        self._mount = mount
+        if latitude_deg is None:
+            latitude_deg = ((info or {}).get("site") or {}).get("latitude_deg")
+        if latitude_deg is not None and not (isinstance(latitude_deg, (int, float))
+                                             and -90.0 <= latitude_deg <= 90.0):
+            raise TermError(f"latitude must be a number within ±90°, found {latitude_deg!r}")
+        self._latitude = None if latitude_deg is None else float(latitude_deg)
+
+    def _compile(self) -> None:
+        if self._latitude is not None:
+            site = dict(self._info.get("site") or {})
+            site.setdefault("latitude_deg", self._latitude)
+            self._info["site"] = site
+        lat = None if self._latitude is None else math.radians(self._latitude)
+        self._plan = equatorial.compile_plan(
+            self._terms, tuple(v * ARCSEC for v in self._values), lat)
+        self._arrays = None
+
+    @property
+    def mount(self) -> str:  # type: ignore[override]
+        return self._mount
+
+    def __repr__(self) -> str:
+        body = ", ".join(f"{n}={v:+.2f}" for n, v in zip(self.names, self._values, strict=True))
+        return f"PointingModel({body}, mount={self._mount!r})"
+
+    def true_from_raw(self, ha: Any, dec: Any) -> tuple[Any, Any]:
+        """True (h, δ) seen at raw encoder (h, δ), radians; NaN for non-finite input or
+        |δ| beyond 270°."""
+        lo, hi = -1.5 * math.pi, equatorial.DEC_LIMITS[1]
+        if _is_scalar(ha) and _is_scalar(dec):
+            h, d = float(ha), float(dec)
+            if not (math.isfinite(h) and lo <= d <= hi):
+                return math.nan, math.nan
+            return equatorial.forward(self._plan, h, d, MATH)
+        h, d, shape = _as_arrays(ha, dec)
+        ok = np.isfinite(h) & (d >= lo) & (d <= hi)
+        th, td = equatorial.forward(self._plan, np.where(ok, h, 0.0), np.where(ok, d, 0.0))
+        return np.where(ok, th, np.nan).reshape(shape), np.where(ok, td, np.nan).reshape(shape)
+
+    def raw_from_true_status(self, ha: Any, dec: Any) -> tuple[Any, Any, Any]:
+        """Encoder (h, δ) reaching a true (h, δ), with a status (kernels.STATUS; 2 here
+        means a declination beyond ±270°)."""
+        scalar = _is_scalar(ha) and _is_scalar(dec)
+        h, d, shape = _as_arrays(ha, dec)
+        d = np.where(d >= -1.5 * math.pi, d, -10.0)  # below −270°: out of range
+        rh, rd, st = _chunked(lambda x, y: equatorial.solve_inverse(self._plan, x, y), h, d,
+                              n_out=3)
+        if scalar:
+            return float(rh[0]), float(rd[0]), int(st[0])
+        return rh.reshape(shape), rd.reshape(shape), st.reshape(shape)

@@ -13,6 +13,9 @@ from pointing.errors import PointingError
 
 __all__ = ["Observations", "PointingRun"]
 
+#: mount types (as pointing.model.equatorial.MOUNTS; this module imports no model code)
+_MOUNTS = ("altaz", "fork", "gem")
+
 
 def _angles(values: Any, name: str) -> np.ndarray:
     arr = np.asarray(values, dtype=float)
@@ -52,6 +55,13 @@ class PointingRun:
     caption, options, site, source
         File caption, option lines (without the colon), site record
         (``latitude_deg`` and whatever else the file gave) and the source path.
+    mount : str
+        ``"altaz"`` (default), ``"fork"`` or ``"gem"``.  For the equatorial
+        mounts the ``az_*`` columns hold the hour angle (west positive) and the
+        ``el_*`` columns the declination (also as ``ha_true``, ``dec_true``,
+        ``ha_raw``, ``dec_raw``); observations on the far side of a German
+        equatorial's pier have both raw and true declination beyond the pole
+        (``h + 180°, 180° − δ``, see :mod:`pointing.model.equatorial`).
     """
 
     az_true: np.ndarray
@@ -68,9 +78,13 @@ class PointingRun:
     options: tuple[str, ...] = ()
     site: Mapping[str, Any] = field(default_factory=dict)
     source: str = ""
+    mount: str = "altaz"
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
+        if self.mount not in _MOUNTS:
+            raise PointingError(f"observations: mount must be one of {', '.join(_MOUNTS)}, "
+                                f"found {self.mount!r}")
         for name in ("az_true", "el_true", "az_raw", "el_raw"):
             set_(self, name, _angles(getattr(self, name), name))
         n = self.az_true.size
@@ -96,9 +110,65 @@ class PointingRun:
         set_(self, "site", dict(self.site))
         for arr in (self.az_true, self.el_true, self.az_raw, self.el_raw, self.used):
             arr.setflags(write=False)
+        if self.is_equatorial:
+            self._check_pier_sides()
+
+    def _check_pier_sides(self) -> None:
+        """Raw and true positions of an observation are written on the same pier side."""
+        def far(d: np.ndarray) -> np.ndarray:
+            d = np.where(d < -0.5 * math.pi, d + 2 * math.pi, d)
+            return d > 0.5 * math.pi
+
+        raw_far, true_far = far(self.el_raw), far(self.el_true)
+        if self.mount == "fork" and np.any(raw_far):
+            i = int(np.argmax(raw_far))
+            raise PointingError(f"observation {i + 1}{self._where(i)}: raw declination beyond "
+                                "the pole on a fork mount: a far-side (pier-flipped) "
+                                "observation needs mount 'gem'")
+        near_pole = np.abs(np.cos(self.el_true)) < math.sin(math.radians(1.0))
+        bad = (raw_far != true_far) & ~near_pole & np.isfinite(self.el_true)
+        if np.any(bad):
+            i = int(np.argmax(bad))
+            side = "far" if raw_far[i] else "near"
+            raise PointingError(
+                f"observation {i + 1}{self._where(i)}: the raw position is on the {side} side "
+                "of the pier but the true position is not: write the true position on the "
+                "raw's side (far side: h + 180°, 180° − δ)")
+
+    def _where(self, i: int) -> str:
+        return f" (line {self.lines[i]})" if self.lines and self.lines[i] else ""
 
     def __len__(self) -> int:
         return int(self.az_true.size)
+
+    @property
+    def is_equatorial(self) -> bool:
+        return self.mount != "altaz"
+
+    @property
+    def ha_true(self) -> np.ndarray:
+        """True hour angle (radians) of an equatorial run (the ``az_true`` column)."""
+        return self.az_true
+
+    @property
+    def dec_true(self) -> np.ndarray:
+        return self.el_true
+
+    @property
+    def ha_raw(self) -> np.ndarray:
+        return self.az_raw
+
+    @property
+    def dec_raw(self) -> np.ndarray:
+        return self.el_raw
+
+    @property
+    def far_side(self) -> np.ndarray:
+        """True for observations on the far side of the pier (raw δ beyond the pole)."""
+        if not self.is_equatorial:
+            return np.zeros(len(self), bool)
+        d = np.where(self.el_raw < -0.5 * math.pi, self.el_raw + 2 * math.pi, self.el_raw)
+        return d > 0.5 * math.pi
 
     @property
     def latitude_deg(self) -> float | None:

@@ -69,7 +69,9 @@ from pointing.errors import TermError
 
 __all__ = [
     "ADDITIVE",
+    "EQUATORIAL_TERMS",
     "GEOMETRIC",
+    "MOUNT_FAMILIES",
     "Term",
     "known_terms",
     "parse_term",
@@ -101,14 +103,37 @@ TX_COT_LIMIT = 10.0
 #: additive (non-geometric) named terms
 ADDITIVE = ("TF", "TX", "TX10", "ECES", "ECEC")
 
+#: the two term families: a model's terms all belong to its mount's family
+MOUNT_FAMILIES = ("altaz", "equatorial")
+
+#: TPOINT's named equatorial terms (see :mod:`pointing.model.equatorial` for each formula)
+_EQUATORIAL_DOC = {
+    "IH": "hour-angle zero point",
+    "ID": "declination zero point",
+    "CH": "east-west collimation error",
+    "NP": "non-perpendicularity of polar and declination axes",
+    "MA": "polar axis misalignment in azimuth (left-right)",
+    "ME": "polar axis misalignment in elevation",
+    "TF": "tube flexure, sin z law",
+    "TX": "tube flexure, tan z law",
+    "TX10": "tube flexure, tan z law (TPOINT spelling)",
+    "FO": "fork flexure",
+    "DAF": "declination axis flexure",
+}
+EQUATORIAL_TERMS = tuple(_EQUATORIAL_DOC)
+#: terms whose name means something on both mounts (with each mount's formula)
+_SHARED = ("TF", "TX", "TX10")
+
 _HARMONIC = re.compile(r"^H([A-Z])((?:[A-Z][A-Z][0-9]*)+)$")
 _FACTOR = re.compile(r"([A-Z])([A-Z])([0-9]*)")
 _RESULT_NAMES = {"A": "azimuth", "S": "sky (ΔA·cosE)", "E": "elevation", "Z": "zenith distance",
                  "V": "vertical (ΔE)", "L": "left-right (ΔA·cosE)"}
 #: result letter → sign of the correction (true − raw = sign·c·f) and what it moves
 _RESULT_SIGN = {"A": -1.0, "S": -1.0, "L": -1.0, "E": 1.0, "V": 1.0, "Z": -1.0}
-_EQUATORIAL_RESULTS = {"H": "hour angle", "D": "declination", "X": "east-west (Δh·cosδ)"}
+_EQUATORIAL_RESULTS = {"H": "hour angle", "D": "declination", "X": "east-west (Δh·cosδ)",
+                       "L": "left-right (Δh·cosδ)", "V": "vertical (Δδ)"}
 _EQUATORIAL_COORDS = {"H": "hour angle", "D": "declination"}
+_ALTAZ_COORDS = {"A": "azimuth", "E": "elevation", "Z": "zenith distance"}
 #: largest harmonic multiplier accepted (FAUTO uses up to 8)
 MAX_HARMONIC_ORDER = 99
 #: most factors in one harmonic term
@@ -131,12 +156,16 @@ class Term:
     factors : tuple of (str, str, int)
         For harmonics the ``(function, coordinate, multiplier)`` factors,
         e.g. ``(("S", "A", 2), ("C", "E", 1))``.
+    mount : str
+        The term family: ``"altaz"`` or ``"equatorial"`` (IH, ID, ..., and
+        harmonics in H and D; TF and TX exist in both with each mount's formula).
     """
 
     name: str
     kind: str
     result: str = ""
     factors: tuple[tuple[str, str, int], ...] = ()
+    mount: str = "altaz"
 
     @property
     def is_harmonic(self) -> bool:
@@ -145,12 +174,13 @@ class Term:
     @property
     def description(self) -> str:
         if not self.is_harmonic:
-            return _SIMPLE_DOC[self.name]
+            return (_EQUATORIAL_DOC if self.mount == "equatorial" else _SIMPLE_DOC)[self.name]
         parts = [
             f"{'sin' if f == 'S' else 'cos'}({'' if n == 1 else n}{c})"
             for f, c, n in self.factors
         ]
-        return f"harmonic in {_RESULT_NAMES[self.result]}: " + "·".join(parts)
+        names = _EQUATORIAL_RESULTS if self.mount == "equatorial" else _RESULT_NAMES
+        return f"harmonic in {names[self.result]}: " + "·".join(parts)
 
     @property
     def displacement(self) -> str:
@@ -164,8 +194,9 @@ class Term:
         :attr:`displacement` (radians), observed minus raw.  Compiled once per
         model so the daemon's hot path does no name lookup.
         """
-        if self.kind != "additive":
-            raise TermError(f"{self.name} is a geometric term, applied as a rotation")
+        if self.kind != "additive" or self.mount != "altaz":
+            raise TermError(f"{self.name} is a geometric or equatorial term, applied by its "
+                            "mount's kernel")
         cos, sin = xp.cos, xp.sin
         n = self.name
         if n == "TF":
@@ -217,6 +248,9 @@ class Term:
             minus raw.  A component a term does not have is the float ``0.0``.
         """
         n = self.name
+        if self.mount != "altaz":
+            raise TermError(f"{n} is an equatorial term: its basis is "
+                            "pointing.model.equatorial.term_design")
         if self.kind == "additive":
             v = self.delta(xp)(az, el)
             kind = self.displacement
@@ -245,54 +279,83 @@ class Term:
 
 
 @lru_cache(maxsize=1024)
-def parse_term(name: str) -> Term:
+def parse_term(name: str, mount: str = "altaz") -> Term:
     """Parse a TPOINT term name (case-insensitive) into a :class:`Term`.
+
+    ``mount`` is the family the model belongs to (``"altaz"``, or
+    ``"equatorial"`` for forks and German equatorials; ``"fork"`` and
+    ``"gem"`` are accepted as that): each mount accepts its own terms and
+    refuses the other's by name.
 
     Raises
     ------
     TermError
-        If the name is neither a known term nor a well-formed harmonic.
+        If the name is neither a known term nor a well-formed harmonic, or is
+        a term of the other mount type.
     """
     if not isinstance(name, str):
         raise TermError(f"term name must be a string, not {type(name).__name__}")
+    family = "equatorial" if mount in ("equatorial", "fork", "gem") else mount
+    if family not in MOUNT_FAMILIES:
+        raise TermError(f"unknown mount type {mount!r}: expected altaz, fork or gem")
     key = name.strip().upper()
     if len(key) > 32:
         raise TermError(f"pointing term name {name[:20]!r}… is {len(key)} characters long: "
                         "not a term")
+    m = _HARMONIC.match(key)
+    if family == "equatorial":
+        if key in EQUATORIAL_TERMS:
+            return Term(key, "additive", mount="equatorial")
+        if key in GEOMETRIC or key in ADDITIVE:
+            raise TermError(f"{key} is an alt-az term: it has no meaning on an equatorial "
+                            f"mount (equatorial terms: {', '.join(EQUATORIAL_TERMS)})")
+        if m:
+            return _parse_harmonic(name, key, m.group(1), m.group(2), "equatorial")
+        raise TermError(
+            f"unknown equatorial pointing term {name!r}: expected one of "
+            f"{', '.join(EQUATORIAL_TERMS)} or a harmonic H<H|D|X><S|C><H|D>[n]... "
+            "such as HDSD, HHSH2, HXCH")
     if key in GEOMETRIC:
         return Term(key, "geometric")
     if key in ADDITIVE:
         return Term(key, "additive")
-    m = _HARMONIC.match(key)
+    if key in EQUATORIAL_TERMS:
+        raise TermError(f"{key} is an equatorial term ({_EQUATORIAL_DOC[key]}): this is an "
+                        "alt-az model (give the run or model mount='fork' or 'gem')")
     if m:
-        return _parse_harmonic(name, key, m.group(1), m.group(2))
+        return _parse_harmonic(name, key, m.group(1), m.group(2), "altaz")
     raise TermError(
         f"unknown pointing term {name!r}: expected one of {', '.join(known_terms())} "
         "or a harmonic H<A|E|S|Z|V|L><S|C><A|E|Z>[n]... such as HESE, HACA2, HSCA5CE8"
     )
 
 
-def _parse_harmonic(name: str, key: str, result: str, body: str) -> Term:
+def _parse_harmonic(name: str, key: str, result: str, body: str, family: str) -> Term:
     """TPOINT's generic harmonic: H, a result letter, then function+coordinate[+n] factors."""
-    if result in _EQUATORIAL_RESULTS:
-        raise TermError(f"harmonic term {name!r}: result {result!r} "
-                        f"({_EQUATORIAL_RESULTS[result]}) is for equatorial mounts, "
-                        "which are not supported yet")
-    if result not in _RESULT_SIGN:
+    own, other = ((_EQUATORIAL_RESULTS, _RESULT_NAMES) if family == "equatorial"
+                  else (_RESULT_NAMES, _EQUATORIAL_RESULTS))
+    coords, other_coords = ((_EQUATORIAL_COORDS, _ALTAZ_COORDS) if family == "equatorial"
+                            else (_ALTAZ_COORDS, _EQUATORIAL_COORDS))
+    label = "equatorial" if family == "equatorial" else "alt-az"
+    wrong = "alt-az" if family == "equatorial" else "equatorial"
+    if result not in own:
+        if result in other:
+            raise TermError(f"harmonic term {name!r}: result {result!r} ({other[result]}) "
+                            f"is for {wrong} mounts, and this is an {label} model")
         raise TermError(f"harmonic term {name!r}: unknown result letter {result!r} "
-                        f"(alt-az results: {', '.join(_RESULT_SIGN)})")
+                        f"({label} results: {', '.join(own)})")
     factors = []
     for func, coord, mult in _FACTOR.findall(body):
         if func not in "SC":
             raise TermError(f"harmonic term {name!r}: unknown function letter {func!r} "
                             "(S for sine, C for cosine)")
-        if coord in _EQUATORIAL_COORDS:
+        if coord in other_coords:
             raise TermError(f"harmonic term {name!r}: coordinate {coord!r} "
-                            f"({_EQUATORIAL_COORDS[coord]}) is for equatorial mounts, "
-                            "which are not supported yet")
-        if coord not in "AEZ":
+                            f"({other_coords[coord]}) is for {wrong} mounts, and this is "
+                            f"an {label} model")
+        if coord not in coords:
             raise TermError(f"harmonic term {name!r}: unknown coordinate letter {coord!r} "
-                            "(A azimuth, E elevation, Z zenith distance)")
+                            f"({', '.join(f'{k} {v}' for k, v in coords.items())})")
         if len(mult) > 3 or (mult and int(mult) > MAX_HARMONIC_ORDER):
             raise TermError(f"harmonic term {name!r}: multiplier {mult} is above the "
                             f"limit of {MAX_HARMONIC_ORDER}")
@@ -303,14 +366,15 @@ def _parse_harmonic(name: str, key: str, result: str, body: str) -> Term:
     if len(factors) > MAX_HARMONIC_FACTORS:
         raise TermError(f"harmonic term {name!r}: {len(factors)} factors, at most "
                         f"{MAX_HARMONIC_FACTORS} are accepted")
-    return Term(key, "additive", result, tuple(factors))
+    return Term(key, "additive", result, tuple(factors), family)
 
 
-def parse_terms(names: str | list[str] | tuple[str, ...]) -> tuple[Term, ...]:
+def parse_terms(names: str | list[str] | tuple[str, ...], mount: str = "altaz"
+                ) -> tuple[Term, ...]:
     """Parse a comma-separated string or a sequence of names; reject duplicates."""
     if isinstance(names, str):
         names = [n for n in names.replace(" ", ",").split(",") if n.strip()]
-    terms = tuple(parse_term(n) for n in names)
+    terms = tuple(parse_term(n, mount) for n in names)
     seen: dict[str, str] = {}
     for t in terms:
         key = "TX" if t.name == "TX10" else t.name

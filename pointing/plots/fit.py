@@ -26,7 +26,7 @@ from pointing.plots.figure import save
 from pointing.plots.sky import SKY_CHART_CONVENTION, sky_chart
 from pointing.units import URAD_PER_ARCSEC as ARCSEC_URAD
 
-__all__ = ["POINTS_LIMIT", "error_scatter", "plot_fit"]
+__all__ = ["POINTS_LIMIT", "error_scatter", "plot_equatorial_fit", "plot_fit"]
 
 #: above this many observations, figures draw densities and binned means, not points
 POINTS_LIMIT = 500
@@ -115,6 +115,8 @@ def plot_fit(result: Any, path: str | Path | None = None, *,
         Figure title (default: the run's caption, RMS figures and terms).
     """
     obs = result.observations
+    if obs.is_equatorial:
+        return plot_equatorial_fit(result, path, title=title)
     used = np.asarray(result.used, bool)
     dx_u = np.asarray(result.dx) * ARCSEC_URAD
     de_u = np.asarray(result.de) * ARCSEC_URAD
@@ -147,6 +149,55 @@ def plot_fit(result: Any, path: str | Path | None = None, *,
                  f"leave-one-out {result.loo_rms * ARCSEC_URAD:.2f} µrad\n"
                  f"terms: {' '.join(result.model.names)}")
     return save(fig, path)
+
+
+def plot_equatorial_fit(result: Any, path: str | Path | None = None, *,
+                        title: str | None = None) -> Figure:
+    """Residuals of an equatorial fit in sky units against hour angle and declination.
+
+    Residuals are turned to the sky's directions (west, north) on both pier
+    sides; far-side observations (German equatorial, declination beyond the
+    pole) are drawn as triangles.
+    """
+    obs = result.observations
+    used, far = result.used, obs.far_side
+    sign = np.where(far, -1.0, 1.0)  # far side: the mechanical axes point the other way
+    dx_u, de_u = sign * result.dx * ARCSEC_URAD, sign * result.de * ARCSEC_URAD
+    dec = np.degrees(np.where(far, np.pi - obs.dec_true, obs.dec_true))
+    dec = np.where(dec > 180.0, dec - 360.0, dec)
+    ha = (np.degrees(np.where(far, obs.ha_true + np.pi, obs.ha_true)) / 15.0 + 12.0) % 24 - 12
+    fig = Figure(figsize=(15, 5), layout="constrained")
+    axes = fig.subplots(1, 3)
+    error_scatter(axes[0], dx_u, de_u, used=used,
+                  title=f"residuals after fit: {result.n_used} stars, "
+                        f"{len(result.fitted_terms)} terms")
+    axes[0].set_xlabel("east-west error Δh·cos δ (µrad)")
+    axes[0].set_ylabel("declination error Δδ (µrad)")
+    for ax, x, label in ((axes[1], ha, "hour angle (h, west +)"),
+                         (axes[2], dec, "declination (°)")):
+        for side, marker, name in ((~far, "o", "near side"), (far, "^", "far side of pier")):
+            pick = used & side
+            if not pick.any():
+                continue
+            ax.scatter(x[pick], dx_u[pick], s=14, color="tab:blue", marker=marker,
+                       label=f"Δh·cos δ, {name} ({pick.sum()})")
+            ax.scatter(x[pick], de_u[pick], s=14, color="tab:orange", marker=marker,
+                       label=f"Δδ, {name}")
+        if (~used).any():
+            ax.scatter(x[~used], dx_u[~used], s=14, facecolors="none", edgecolors="0.6",
+                       label="not used")
+        ax.axhline(0, color="0.5", lw=0.8)
+        ax.set_xlabel(label)
+        ax.set_ylabel("residual (µrad)")
+        ax.set_title(f"residuals against {label.split(' (')[0]}")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize="small")
+    fig.suptitle(title or f"{obs.caption or 'pointing fit'} ({obs.mount}) — sky RMS "
+                 f"{result.sky_rms_urad:.2f} µrad ({result.sky_rms:.2f}″), "
+                 f"leave-one-out {result.loo_rms * ARCSEC_URAD:.2f} µrad\n"
+                 f"terms: {' '.join(result.model.names)}")
+    return save(fig, path)
+
 
 
 def _sky_axes(ax: Any, title: str) -> None:

@@ -97,3 +97,26 @@ def test_json_output_is_strict_json(capsys):
     assert "NaN" not in text and "Infinity" not in text
     out = json.loads(text, parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}"))
     assert out["loo_rms_arcsec"] is None
+
+
+def test_fit_equatorial_run_default_terms_files_and_plot(tmp_path, capsys):
+    """Issue 18: a German-equatorial TPOINT ': EQUAT' run through the same command."""
+    from pointing.model.formats import write_tpoint
+    from pointing.model.synthetic import simulate_equatorial_run
+
+    truth = PointingModel(["IH", "ID", "CH", "NP", "MA", "ME"], [900, -400, 60, -30, 300, 500],
+                          mount="gem", latitude_deg=48.0)
+    run = write_tpoint(tmp_path / "gem.dat", simulate_equatorial_run(truth, 60, seed=4))
+    model_out, plot = tmp_path / "m.json", tmp_path / "fit.png"
+    assert main(["fit", str(run), "--json", "--model-out", str(model_out),
+                 "--plot", str(plot)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    for name, value in truth.values.items():
+        t = out["terms"][name]
+        assert abs(t["value_arcsec"] - value) < 5 * t["sigma_arcsec"], name
+    assert PointingModel.load(model_out).mount == "gem"
+    assert plot.read_bytes()[:4] == b"\x89PNG"
+    assert main(["fit", str(run), "--terms", "IH,IA"]) == 2
+    assert "IA is an alt-az term" in capsys.readouterr().err
+    assert main(["fit", str(run), "--auto"]) == 2
+    assert "equatorial" in capsys.readouterr().err

@@ -69,7 +69,10 @@ def test_run_record_header(tmp_path):
     ("cap\n: ALTAZ\n-30 14 40\n1 2 3 4\n1 2 3 4 5\n", 5, "columns"),
     ("cap\n: ALTAZ\n-30 14 40\n1 95 3 4\n", 4, "outside"),
     ("cap\n: ALTAZ\n-30 14 40\n1 2 3 4\n: ROTNL\n", 5, "option line"),
-    ("cap\n: EQUAT\n-30 14 40\n1 2 3 4\n", None, "ALTAZ"),
+    ("cap\n: EQUAT\n-30 14 40\n1 2 3 4\n", 4, "equatorial observation"),  # issue 18
+    ("cap\n: ALTAZ\n-30 14 40\n", None, "no observations"),
+    ("cap\n: EQUAT\n: ALTAZ\n-30 14 40\n1 2 3 4\n", 3, "mixing mount types"),
+    ("cap\n-30 14 40\n1 2 3 4\n", None, "mount type"),
     ("cap\n: ALTAZ\n-30 14 40\n", None, "no observations"),
     ("", None, "empty"),
     ("cap\n: ALTAZ\n-99 14 40\n1 2 3 4\n", 3, "out of range"),

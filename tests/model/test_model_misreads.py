@@ -55,11 +55,13 @@ def test_gpoint_values_out_of_range(tmp_path, lat, alt, words):
         read_gpoint(p)
 
 
-def test_gpoint_equatorial_run_is_refused_as_such(tmp_path):
+def test_gpoint_equatorial_run_with_short_rows_names_the_line(tmp_path):
+    # issue 18: equatorial gpoint runs are read now; a malformed row still names its line
     p = _write(tmp_path, "eq.txt", "# observatory 20.8 -32.53 1850.0\n"
                "1 2459000.5 10 20 0.01 0.02\n")
-    with pytest.raises(FileFormatError, match="equatorial runs are not supported yet"):
+    with pytest.raises(FileFormatError, match="9 columns for the equatorial") as ei:
         read_observations(p)
+    assert ei.value.line == 2
 
 
 def _model_file(tmp_path, **row):

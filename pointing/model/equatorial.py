@@ -1,0 +1,248 @@
+"""Equatorial mounts (forks and German equatorials): TPOINT's equatorial terms.
+
+Positions are hour angle ``h`` (west positive) and declination ``δ``,
+radians.  Corrections are **true minus raw**, evaluated at the raw
+(mechanical) position, with TPOINT's names::
+
+    IH    Δh = −IH                                  hour-angle zero point
+    ID    Δδ = −ID                                  declination zero point
+    CH    Δh·cosδ = −CH                             east-west collimation
+    NP    Δh·cosδ = −NP·sinδ                        polar/declination axes non-perpendicular
+    MA    Δh = +MA·cos h·tanδ, Δδ = −MA·sin h       polar axis left-right of the pole
+    ME    Δh = −ME·sin h·tanδ, Δδ = −ME·cos h       polar axis above the pole
+    TF    Δh·cosδ = −TF·cosφ·sin h,
+          Δδ = −TF·(cosφ·cos h·sinδ − sinφ·cosδ)    tube flexure, sin z law
+    TX    TF's displacement / cos z (cos z held ≥ sin z / 10, TPOINT's TX10)
+    FO    Δδ = −FO·cos h                            fork flexure
+    DAF   Δh·cosδ = −DAF·(cosφ·cos h·cosδ + sinφ·sinδ)   declination axis flexure
+    HH…   Δh = +c·f;  HD…/HV… Δδ = +c·f;  HX…/HL… Δh·cosδ = +c·f
+          f a product of S/C factors of H (hour angle) and D (declination),
+          e.g. HDSD, HHSH2, HXCH2SD
+
+``φ`` is the site latitude, needed by TF, TX and DAF.  These signs are RTS2
+gpoint's for its GEM terms (which carry TPOINT's names; checked by
+reproducing RTS2's published GEM fit) and, for the harmonics, TPOINT's
+stated convention (Δh positive west, Δδ positive north for the corrected
+position), the same rule that fixes the alt-az harmonics' signs.  They are
+the alt-az conventions carried over to the polar axis: ME is the alt-az AN
+and MA the alt-az AW of a mount whose azimuth axis is the polar axis.
+
+How they are applied: exactly as the alt-az terms
+(:mod:`pointing.model.kernels`), one after the other in the listed order,
+each at the position reached so far, on the *polar frame* (azimuth ``−h``,
+elevation ``δ``): IH and ID are exact shifts, CH and NP the exact
+collimation and non-perpendicularity rotations, MA/ME together one exact
+rotation of the polar axis (a polar axis set up by eye, degrees off, stays
+exact), the rest small corrections at the position reached.
+
+German equatorial mounts: the far side of the pier is written as TPOINT and
+RTS2 write it, the raw declination beyond the pole, ``(h + 180°, 180° − δ)``
+(RTS2's southern ``−180° − δ`` is the same position: declinations below
+−90° are read as +360°).  Every term is evaluated at that mechanical
+position, so CH, NP, ID and DAF change sign on the sky between the pier
+sides, as they do on the mount.  True positions of the far side are written
+the same way (declination beyond the pole); :func:`to_sky` gives the plain
+sky position.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from pointing.errors import TermError
+from pointing.model import kernels
+from pointing.model.terms import TX_COT_LIMIT, Term
+from pointing.units import wrap_pi
+
+__all__ = [
+    "DEC_LIMITS",
+    "DEFAULT_TERMS",
+    "MOUNTS",
+    "compile_plan",
+    "forward",
+    "forward_batch",
+    "mount_family",
+    "pier_side",
+    "polar_frame",
+    "solve_inverse",
+    "term_design",
+    "to_far_side",
+    "to_sky",
+]
+
+#: mount types: TPOINT's ALTAZ, and its EQUAT as a fork or a German equatorial (pier sides)
+MOUNTS = ("altaz", "fork", "gem")
+#: (lowest, highest input, highest raw) declination in the polar frame, radians
+DEC_LIMITS = (-0.5 * math.pi, 1.5 * math.pi, 1.5 * math.pi)
+#: the basic equatorial model: zero points, collimation, axes, polar axis
+DEFAULT_TERMS = ("IH", "ID", "CH", "NP", "MA", "ME")
+_NEEDS_LATITUDE = ("TF", "TX", "TX10", "DAF")
+_TX_LIMIT = TX_COT_LIMIT
+
+
+def mount_family(mount: str) -> str:
+    """``"altaz"`` or ``"equatorial"`` for a mount type; TermError for anything else."""
+    if mount not in MOUNTS:
+        raise TermError(f"unknown mount type {mount!r}: expected one of {', '.join(MOUNTS)}")
+    return "altaz" if mount == "altaz" else "equatorial"
+
+
+def polar_frame(ha: Any, dec: Any) -> tuple[Any, Any]:
+    """Hour angle and declination → the kernels' (azimuth, elevation) = (−h, δ in −90°..270°)."""
+    dec = np.where(dec < -0.5 * math.pi, dec + 2.0 * math.pi, dec) if isinstance(
+        dec, np.ndarray) else (dec + 2.0 * math.pi if dec < -0.5 * math.pi else dec)
+    return -ha, dec
+
+
+def to_sky(ha: Any, dec: Any) -> tuple[Any, Any]:
+    """The plain sky position (δ within ±90°) of a position that may be on the far side."""
+    h = np.asarray(ha, float)
+    d = np.asarray(polar_frame(h, np.asarray(dec, float))[1])
+    far = d > 0.5 * math.pi
+    return np.where(far, h + math.pi, h), np.where(far, math.pi - d, d)
+
+
+def to_far_side(ha: Any, dec: Any) -> tuple[Any, Any]:
+    """The far-side (pier flipped) writing of a sky position: ``(h + 180°, 180° − δ)``."""
+    return np.asarray(ha, float) + math.pi, math.pi - np.asarray(dec, float)
+
+
+def pier_side(dec: Any) -> np.ndarray:
+    """``"far"`` where a (raw) declination is beyond the pole, else ``"near"``."""
+    d = np.asarray(polar_frame(0.0, np.asarray(dec, float))[1])
+    return np.where(d > 0.5 * math.pi, "far", "near")
+
+
+# ---- the terms' functions in the polar frame (a = −h, e = δ) ------------------------
+
+def _fo(a: Any, e: Any, xp: Any) -> Any:
+    return xp.cos(a)
+
+
+def _daf(sin_lat: float, cos_lat: float) -> Any:
+    def daf(a: Any, e: Any, xp: Any) -> Any:
+        return cos_lat * xp.cos(a) * xp.cos(e) + sin_lat * xp.sin(e)
+    return daf
+
+
+def _flexure(sin_lat: float, cos_lat: float, tan_law: bool) -> Any:
+    """TF (or TX) as (Δe, sideways) per radian in the polar frame."""
+    def tube(a: Any, e: Any, xp: Any) -> tuple[Any, Any]:
+        de = -(cos_lat * xp.cos(a) * xp.sin(e) - sin_lat * xp.cos(e))
+        x = -cos_lat * xp.sin(a)
+        if tan_law:
+            cz = sin_lat * xp.sin(e) + cos_lat * xp.cos(e) * xp.cos(a)
+            sz = xp.sqrt(xp.maximum(1.0 - cz * cz, 0.0))
+            cz = xp.maximum(cz, sz / _TX_LIMIT)  # tan z held at 10, and below the horizon
+            de, x = de / cz, x / cz
+        return de, x
+    return tube
+
+
+def _without_latitude(name: str) -> Any:
+    def refuse(a: Any, e: Any, xp: Any) -> Any:
+        raise TermError(f"{name} on an equatorial mount needs the site latitude: give the "
+                        "model latitude_deg (or a site with latitude_deg)")
+    return refuse
+
+
+def _harmonic_op(t: Term, c: Any) -> tuple[Any, ...]:
+    if t.result == "H":  # Δh = +c·f: the frame's azimuth moves by −c·f
+        return ("az", -c, t.factors)
+    if t.result in ("D", "V"):
+        return ("el", c, t.factors)
+    return ("sky", -c, t.factors)  # X, L: Δh·cosδ = +c·f
+
+
+def _term_op(t: Term, c: Any, lat: float | None, tilt: dict[str, Any]) -> tuple[Any, ...] | None:
+    n = t.name
+    if t.mount != "equatorial":
+        raise TermError(f"{n} is an alt-az term: it has no meaning on an equatorial mount")
+    if t.is_harmonic:
+        return _harmonic_op(t, c)
+    if n in _NEEDS_LATITUDE and lat is None:  # a model read without its site: refused when used
+        return ("el", c, _without_latitude(n))
+    if n == "IH":
+        return ("az", -c, None)
+    if n == "ID":
+        return ("el", -c, None)
+    if n == "CH":
+        return ("ca", -c)
+    if n == "NP":
+        return ("npae", -c)
+    if n in ("MA", "ME"):
+        if tilt["placed"]:
+            return None
+        tilt["placed"] = True
+        return ("tilt", tilt["ME"], tilt["MA"])
+    if n == "FO":
+        return ("el", -c, _fo)
+    sl, cl = math.sin(lat), math.cos(lat)  # type: ignore[arg-type]
+    if n == "DAF":
+        return ("sky", c, _daf(sl, cl))
+    return ("xy", c, _flexure(sl, cl, n != "TF"))
+
+
+def compile_plan(terms: Sequence[Term], coefs: Any, latitude_rad: float | None) -> kernels.Plan:
+    """Compile equatorial terms and coefficients (radians) into a kernel plan (polar frame)."""
+    tilt: dict[str, Any] = {"placed": False, "MA": 0.0, "ME": 0.0}
+    for t, c in zip(terms, coefs, strict=True):
+        if t.name in ("MA", "ME"):
+            tilt[t.name] = c
+    ops = []
+    for t, c in zip(terms, coefs, strict=True):
+        op = _term_op(t, c, latitude_rad, tilt)
+        if op is None or (isinstance(c, float) and c == 0.0 and op[0] != "tilt"):
+            continue
+        if op[0] == "tilt" and all(isinstance(v, float) and v == 0.0 for v in op[1:]):
+            continue
+        ops.append(op)
+    return kernels.Plan(tuple(ops))
+
+
+def forward(plan: kernels.Plan, ha: Any, dec: Any, xp: Any = np) -> tuple[Any, Any]:
+    """True (h, δ) at raw (h, δ) through a compiled plan; δ comes back in −90°..270°."""
+    a, e = polar_frame(ha, dec)
+    ta, te = kernels.forward(plan, a, e, xp)
+    return -ta, te
+
+
+def forward_batch(terms: Sequence[Term], coef_rows: np.ndarray, ha: np.ndarray, dec: np.ndarray,
+                  latitude_rad: float | None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`forward` for several coefficient vectors (R, M radians) at once: (R, N)."""
+    cols = [coef_rows[:, k:k + 1] for k in range(coef_rows.shape[1])]
+    plan = compile_plan(terms, cols, latitude_rad)
+    shape = (coef_rows.shape[0], np.size(ha))
+    return forward(plan, np.broadcast_to(ha, shape), np.broadcast_to(dec, shape))
+
+
+def solve_inverse(plan: kernels.Plan, ha: np.ndarray, dec: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Raw (h, δ) reaching true (h, δ), with kernels' status codes (1-D arrays)."""
+    a, e = polar_frame(ha, dec)
+    ra, re, st = kernels.solve_inverse(plan, a, e, DEC_LIMITS)
+    return -ra, re, st
+
+
+def term_design(terms: Sequence[Term], ha: np.ndarray, dec: np.ndarray,
+                latitude_rad: float | None) -> np.ndarray:
+    """First-order design matrix (2N × M): (Δh·cosδ, Δδ) per radian of each coefficient.
+
+    The exact first derivative of each term's map at zero coefficient (a
+    central difference of the kernel, exact to ~1e-12), so the fit's bases
+    and the applied model cannot disagree on a sign.
+    """
+    n = np.size(ha)
+    out = np.empty((2 * n, len(terms)))
+    h = 1e-6
+    cos_d = np.cos(polar_frame(ha, dec)[1])
+    for k, t in enumerate(terms):
+        up = forward(compile_plan((t,), (h,), latitude_rad), ha, dec)
+        down = forward(compile_plan((t,), (-h,), latitude_rad), ha, dec)
+        out[:n, k] = wrap_pi(up[0] - down[0]) / (2 * h) * cos_d
+        out[n:, k] = (up[1] - down[1]) / (2 * h)
+    return out
