@@ -62,6 +62,8 @@ GEOMETRIC_CANDIDATES = ("CA", "NPAE", "AN", "AW", "TF", "TX", "ECES")
 ROBUST_START = ("IA", "IE", "CA", "NPAE", "AN", "AW", "TF")
 #: highest harmonic order the automatic search accepts (the pool grows as its square)
 MAX_ORDER = 12
+#: selection modes of :func:`auto_fit`
+MODES = ("parsimony", "prediction", "cv")
 
 
 def fit(observations: Observations, terms: Sequence[str], **kwargs: Any) -> FitResult:
@@ -565,6 +567,8 @@ def auto_fit(
     max_terms: int | None = None,
     shortlist: int = 6,
     kfold: int = 5,
+    product_order: int | None = None,
+    cv_options: Mapping[str, Any] | None = None,
 ) -> AutoResult:
     """Choose terms automatically and fit them, guarding against overfitting.
 
@@ -612,8 +616,8 @@ def auto_fit(
     """
     # Over 80 lines with its docstring (parameters of every guard); the body is the
     # four stages of the module docstring in order, each a function above.
-    if mode not in ("parsimony", "prediction"):
-        raise FitError(f"mode must be 'parsimony' or 'prediction', got {mode!r}")
+    if mode not in MODES:
+        raise FitError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     obs = observations
     n_used = int(obs.used.sum())
     base = [parse_term(t).name for t in base]
@@ -621,8 +625,8 @@ def auto_fit(
         raise FitError(f"{n_used} usable observations are too few for an automatic model "
                        f"(the base terms {' '.join(base)} alone need {len(base) + 1})",
                        tuple(base))
-    pool = candidate_pool(max_order, rotator="rotator" in obs.extra,
-                          extra=extra_candidates)
+    pool = candidate_pool(max_order, product_order=product_order,
+                          rotator="rotator" in obs.extra, extra=extra_candidates)
     pool = tuple(t for t in pool if t.name not in base)
     max_terms = max_terms or max(len(base), (2 * n_used) // 3)
     max_reject = int(max_reject_fraction * n_used)
@@ -635,10 +639,16 @@ def auto_fit(
         for r in rejected:
             used[r["index"] - 1] = False
         work = obs.with_used(used)
-        chosen, steps, refused = _select(work, pool, base, min_t=min_t, min_gain=min_gain,
-                                         min_independence=min_independence,
-                                         max_terms=max_terms, shortlist=shortlist,
-                                         bonferroni=mode == "parsimony")
+        if mode == "cv":
+            chosen, steps, refused = _select_cv(work, pool, base, max_terms=max_terms,
+                                                min_independence=min_independence,
+                                                **dict(cv_options or {}))
+        else:
+            chosen, steps, refused = _select(work, pool, base, min_t=min_t,
+                                             min_gain=min_gain,
+                                             min_independence=min_independence,
+                                             max_terms=max_terms, shortlist=shortlist,
+                                             bonferroni=mode == "parsimony")
         final = exact_fit(work, chosen)
         if len(rejected) >= max_reject:
             break
@@ -677,3 +687,145 @@ def _worst_studentized(res: FitResult, alpha: float = 0.05) -> dict[str, Any] | 
                       f"Bonferroni test at {alpha:g}/{res.n_used} "
                       f"(residual {math.hypot(res.dx[j], res.de[j]):.1f}″)"}
 
+
+
+# --------------------------------------------------------------------------------------
+# mode="cv": forward selection scored by inner K-fold cross-validation, one-SE rule
+# --------------------------------------------------------------------------------------
+
+#: the physical terms the "cv" mode prefers (a harmonic must beat them clearly)
+PHYSICAL = ("IA", "IE", "CA", "NPAE", "AN", "AW", "TF", "TX")
+
+
+def _star_folds(n: int, k: int, repeats: int, seed: int) -> list[np.ndarray]:
+    """Test-star index sets: ``repeats`` shuffles of ``n`` stars into ``k`` folds each."""
+    k = max(2, min(k, n // 2))
+    rng = np.random.default_rng(seed)
+    return [f for _ in range(repeats) for f in np.array_split(rng.permutation(n), k)]
+
+
+def _cv_scores(x: np.ndarray, z: np.ndarray, r: np.ndarray, folds: list[np.ndarray]
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Per-star inner-CV squared errors of the design ``x`` and of ``x`` plus each ``z`` column.
+
+    Linear view around the current rigorous fit: ``r`` (2N, radians) is its
+    residual, so fitting ``r`` on ``[x, z_j]`` is refitting the model with
+    term j added.  Rows are ΔA·cosE of every star then ΔE; a star's two rows
+    are always in the same fold.  Returns ``(base, with_each)``: (N,) and
+    (N, M) summed squared prediction errors over the repeats (radians²).
+    """
+    n = r.size // 2
+    base = np.zeros(n)
+    each = np.zeros((n, z.shape[1]))
+    for test in folds:
+        train = np.ones(n, bool)
+        train[test] = False
+        tr = np.concatenate([train, train])
+        te = np.concatenate([test, test + n])
+        xt, zt, rt = x[tr], z[tr], r[tr]
+        q, rr = np.linalg.qr(xt)
+        br = np.linalg.lstsq(rr, q.T @ rt, rcond=None)[0]
+        bz = np.linalg.lstsq(rr, q.T @ zt, rcond=None)[0]
+        zp = zt - xt @ bz
+        rp = rt - xt @ br
+        with np.errstate(divide="ignore", invalid="ignore"):
+            gamma = (zp.T @ rp) / np.einsum("ij,ij->j", zp, zp)
+        gamma[~np.isfinite(gamma)] = 0.0
+        e0 = r[te] - x[te] @ br
+        e = e0[:, None] - (z[te] - x[te] @ bz) * gamma
+        m = test.size
+        base[test] += e0[:m] ** 2 + e0[m:] ** 2
+        each[test] += e[:m] ** 2 + e[m:] ** 2
+    return base, each
+
+
+def _cv_pick(names: list[str], base: np.ndarray, each: np.ndarray, ok: np.ndarray,
+             se_factor: float) -> tuple[int, float, float] | None:
+    """The candidate that lowers the inner-CV error most, if by ``se_factor`` standard errors.
+
+    Among those within one standard error of the best, the simplest wins
+    (one-standard-error rule).  Returns ``(index, gain, se)`` (per star, radians²).
+    """
+    if not ok.any():
+        return None
+    d = base[:, None] - each  # per-star improvement
+    gain = d.mean(axis=0)
+    se = d.std(axis=0, ddof=1) / math.sqrt(d.shape[0])
+    gain = np.where(ok, gain, -np.inf)
+    j = int(np.argmax(gain))
+    if not gain[j] > se_factor * se[j]:
+        return None
+    near = [i for i in np.nonzero(gain >= gain[j] - se[j])[0]]
+    i = min(near, key=lambda i: (complexity(parse_term(names[i])), -gain[i]))
+    return i, float(gain[i]), float(se[i])
+
+
+def _select_cv(obs: Observations, pool: Sequence[Term], base: Sequence[str], *,
+               max_terms: int, min_independence: float, k_inner: int = 5, repeats: int = 3,
+               seed: int = 0, se_physical: float = 0.0, se_harmonic: float = 1.0
+               ) -> tuple[list[str], list[dict[str, Any]], dict[str, str]]:
+    """Forward selection judged by inner K-fold CV, physical terms before harmonics.
+
+    A physical term joins when it lowers the inner-CV error by more than
+    ``se_physical`` standard errors, a harmonic only by more than
+    ``se_harmonic`` (the one-standard-error rule) and only when no physical
+    term qualifies.  After each addition the model is refitted rigorously and
+    the linear view is rebuilt around it.
+    """
+    chosen = list(base)
+    steps: list[dict[str, Any]] = []
+    refused: dict[str, str] = {}
+    current = fit(obs, chosen)
+    sub = obs.select(current.used)
+    az, el = sub.az_true, sub.el_true
+    folds = _star_folds(az.size, k_inner, repeats, seed)
+    tiers = [([t for t in pool if t.name in PHYSICAL and t.name not in chosen], se_physical),
+             ([t for t in pool if t.name not in PHYSICAL and t.name not in chosen],
+              se_harmonic)]
+    cand = {id(tier): term_design(tier, az, el) for tier, _ in tiers}
+    cv0 = None
+    while len(chosen) < max_terms:
+        u = current.used
+        r = np.concatenate([current.dx[u], current.de[u]]) * ARCSEC
+        x = term_design([parse_term(n) for n in chosen], az, el)
+        added = None
+        for tier, se_factor in tiers:
+            if not tier:
+                continue
+            z = cand[id(tier)]
+            _, indep = _screen(x, z, r)
+            b, each = _cv_scores(x, z, r, folds)
+            if cv0 is None:
+                cv0 = math.sqrt(b.sum() / repeats / az.size / 2) / ARCSEC
+                steps.append({"action": "start", "term": " ".join(chosen),
+                              "inner_cv_rms_arcsec": cv0, "sky_rms_arcsec": current.sky_rms})
+            pick = _cv_pick([t.name for t in tier], b, each, indep >= min_independence,
+                            se_factor)
+            if pick is None:
+                continue
+            j, gain, se = pick
+            term = tier[j]
+            try:
+                trial = fit(obs, [*chosen, term.name])
+            except FitError as exc:
+                refused[term.name] = str(exc)
+                _drop(tier, cand, j)
+                continue
+            added = (tier, j, term, trial, each[:, j], gain, se)
+            break
+        if added is None:
+            break
+        tier, j, term, current, ej, gain, se = added
+        _drop(tier, cand, j)
+        chosen.append(term.name)
+        steps.append({"action": "add", "term": term.name,
+                      "inner_cv_rms_arcsec": math.sqrt(ej.sum() / repeats / az.size / 2) / ARCSEC,
+                      "gain_in_se": gain / se if se > 0 else math.inf,
+                      "sky_rms_arcsec": current.sky_rms, "loo_rms_arcsec": current.loo_rms})
+    return chosen, steps, refused
+
+
+def _drop(tier: list[Term], cand: dict[int, np.ndarray], j: int) -> None:
+    """Remove candidate ``j`` from a tier and its design columns."""
+    tier.pop(j)
+    cand[id(tier)] = np.delete(cand[id(tier)], j, axis=1)
