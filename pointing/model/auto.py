@@ -694,7 +694,7 @@ def _worst_studentized(res: FitResult, alpha: float = 0.05) -> dict[str, Any] | 
 # --------------------------------------------------------------------------------------
 
 #: the physical terms the "cv" mode prefers (a harmonic must beat them clearly)
-PHYSICAL = ("IA", "IE", "CA", "NPAE", "AN", "AW", "TF", "TX")
+PHYSICAL = ("IA", "IE", "AN", "AW", "NPAE", "CA", "TF", "TX")
 
 
 def _star_folds(n: int, k: int, repeats: int, seed: int) -> list[np.ndarray]:
@@ -761,8 +761,9 @@ def _cv_pick(names: list[str], base: np.ndarray, each: np.ndarray, ok: np.ndarra
 
 
 def _select_cv(obs: Observations, pool: Sequence[Term], base: Sequence[str], *,
-               max_terms: int, min_independence: float, k_inner: int = 5, repeats: int = 3,
-               seed: int = 0, se_physical: float = 0.0, se_harmonic: float = 1.0
+               max_terms: int, min_independence: float, k_inner: int = 5, repeats: int = 5,
+               seed: int = 0, se_physical: float = -0.5, se_harmonic: float = 2.0,
+               physical_order: bool = True
                ) -> tuple[list[str], list[dict[str, Any]], dict[str, str]]:
     """Forward selection judged by inner K-fold CV, physical terms before harmonics.
 
@@ -779,7 +780,11 @@ def _select_cv(obs: Observations, pool: Sequence[Term], base: Sequence[str], *,
     sub = obs.select(current.used)
     az, el = sub.az_true, sub.el_true
     folds = _star_folds(az.size, k_inner, repeats, seed)
-    tiers = [([t for t in pool if t.name in PHYSICAL and t.name not in chosen], se_physical),
+    if physical_order:
+        current = _physical_core(obs, current, chosen, pool, steps, refused, folds, az, el,
+                                 max_terms, min_independence, se_physical)
+    tiers = [([t for t in pool if t.name in PHYSICAL and t.name not in chosen
+               and not physical_order], se_physical),
              ([t for t in pool if t.name not in PHYSICAL and t.name not in chosen],
               se_harmonic)]
     cand = {id(tier): term_design(tier, az, el) for tier, _ in tiers}
@@ -823,6 +828,59 @@ def _select_cv(obs: Observations, pool: Sequence[Term], base: Sequence[str], *,
                       "gain_in_se": gain / se if se > 0 else math.inf,
                       "sky_rms_arcsec": current.sky_rms, "loo_rms_arcsec": current.loo_rms})
     return chosen, steps, refused
+
+
+def _physical_core(obs: Observations, current: FitResult, chosen: list[str],
+                   pool: Sequence[Term], steps: list[dict[str, Any]], refused: dict[str, str],
+                   folds: list[np.ndarray], az: np.ndarray, el: np.ndarray, max_terms: int,
+                   min_independence: float, se_factor: float) -> FitResult:
+    """The physical terms in TPOINT's customary order, each kept if the inner CV says so.
+
+    A fixed order (no search among them) is the strong prior: the choice does
+    not flip between CA and NPAE from one resample to the next.
+    """
+    names = {t.name: t for t in pool}
+    # passes until nothing joins: a term may help only once another is in (CA beside NPAE)
+    queue = [n for n in PHYSICAL if n in names and n not in chosen]
+    added = True
+    while added and queue and len(chosen) < max_terms:
+        added = False
+        for name in list(queue):
+            if len(chosen) >= max_terms:
+                break
+            current, ok = _try_physical(obs, current, chosen, names[name], steps, refused,
+                                        folds, az, el, min_independence, se_factor)
+            if ok:
+                queue.remove(name)
+                added = True
+    return current
+
+
+def _try_physical(obs: Observations, current: FitResult, chosen: list[str], term: Term,
+                  steps: list[dict[str, Any]], refused: dict[str, str],
+                  folds: list[np.ndarray], az: np.ndarray, el: np.ndarray,
+                  min_independence: float, se_factor: float) -> tuple[FitResult, bool]:
+    """Add one physical term if the inner CV says so; ``(fit, added)``."""
+    name = term.name
+    u = current.used
+    r = np.concatenate([current.dx[u], current.de[u]]) * ARCSEC
+    x = term_design([parse_term(n) for n in chosen], az, el)
+    z = term_design([term], az, el)
+    _, indep = _screen(x, z, r)
+    b, each = _cv_scores(x, z, r, folds)
+    pick = _cv_pick([name], b, each, indep >= min_independence, se_factor)
+    if pick is None:
+        return current, False
+    try:
+        current = fit(obs, [*chosen, name])
+    except FitError as exc:
+        refused[name] = str(exc)
+        return current, False
+    chosen.append(name)
+    steps.append({"action": "add", "term": name,
+                  "gain_in_se": pick[1] / pick[2] if pick[2] > 0 else math.inf,
+                  "sky_rms_arcsec": current.sky_rms, "loo_rms_arcsec": current.loo_rms})
+    return current, True
 
 
 def _drop(tier: list[Term], cand: dict[int, np.ndarray], j: int) -> None:
