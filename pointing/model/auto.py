@@ -33,6 +33,31 @@ model in four guarded stages:
 
 Nothing is silently dropped: every set-aside observation is listed with the
 stage and the numbers that decided it.
+
+Mode cv
+-------
+``mode="cv"`` replaces stages 2–3 by a search judged only by inner K-fold
+cross-validation (``k_inner`` folds of stars, ``repeats`` shuffles; a
+linear view around the current rigorous fit scores every candidate at once,
+and each addition is refitted rigorously):
+
+* the physical terms (AN AW NPAE CA TF TX after IA IE) are offered in that
+  fixed order, in passes until none joins; one joins when it lowers the
+  inner-CV error by more than ``se_physical`` standard errors (−0.5: kept
+  unless the CV says it clearly hurts).  No search among them, so the choice
+  does not flip between CA and NPAE from one resample to the next;
+* harmonics join greedily only when they lower the inner-CV error by more
+  than ``se_harmonic`` standard errors (2; the one-standard-error rule made
+  stricter for a pool of hundreds), the simplest within one standard error
+  of the best winning;
+* stability selection (``stability`` 0.6, ``resamples`` 10): the harmonic
+  search is rerun on the training sets of repeated 5-fold splits and a
+  harmonic is kept only if chosen in at least 60 % of them (skipped above
+  ``STABILITY_MAX_STARS`` stars, where the criterion is already stable).
+
+Outliers are handled by stages 1 and 4 as in the other modes.  Known
+weakness: CA and NPAE that only help together (strongly anti-correlated on
+the coverage) may both be left out.
 """
 
 from __future__ import annotations
@@ -45,6 +70,7 @@ from typing import Any
 import numpy as np
 import scipy.optimize
 import scipy.stats
+from threadpoolctl import threadpool_limits
 
 from pointing.errors import FitError
 from pointing.model.design import term_design
@@ -62,6 +88,8 @@ GEOMETRIC_CANDIDATES = ("CA", "NPAE", "AN", "AW", "TF", "TX", "ECES")
 ROBUST_START = ("IA", "IE", "CA", "NPAE", "AN", "AW", "TF")
 #: highest harmonic order the automatic search accepts (the pool grows as its square)
 MAX_ORDER = 12
+#: above this many stars the CV criterion is already stable: no resampling (mode "cv")
+STABILITY_MAX_STARS = 1000
 #: selection modes of :func:`auto_fit`
 MODES = ("parsimony", "prediction", "cv")
 
@@ -584,13 +612,16 @@ def auto_fit(
     compare : mapping of label to term list, optional
         Term lists (e.g. a TPOINT FAUTO model) refitted on the same
         observations for the comparison table.
-    mode : {"parsimony", "prediction"}
+    mode : {"parsimony", "prediction", "cv"}
         ``"parsimony"`` (default) corrects every significance test for the
         number of candidates tried (Bonferroni, 5 % family-wise; pairs 1 %)
         and drops final terms below ``min_t``: few spurious terms.
         ``"prediction"`` tests each candidate at ``min_t`` uncorrected and
         pairs at 5 %: it takes more terms whenever leave-one-out prediction
         improves, like TPOINT's FAUTO.
+        ``"cv"`` judges every term by inner K-fold cross-validation (see
+        "Mode cv" in the module docstring): the most stable choice on short
+        runs, the one to use when predicting unseen stars matters most.
     min_t, min_gain, min_independence
         Guards, see the module docstring.
     reject_sigma : float
@@ -603,6 +634,13 @@ def auto_fit(
         Candidates refitted rigorously per step (the best by projected gain).
     kfold : int
         Folds of the cross-validated RMS reported beside leave-one-out.
+    product_order : int, optional
+        Highest multiple in products of an A and an E harmonic (default
+        ``min(max_order, 3)``; FAUTO's products reach 8).
+    cv_options : mapping, optional
+        Mode ``"cv"`` only: ``k_inner`` (5), ``repeats`` (5), ``seed`` (0),
+        ``se_physical`` (−0.5), ``se_harmonic`` (2.0), ``stability`` (0.6),
+        ``resamples`` (10); see "Mode cv" in the module docstring.
 
     Returns
     -------
@@ -614,8 +652,25 @@ def auto_fit(
         Too few observations for even the base terms, or coverage that cannot
         determine them; the message names the terms.
     """
-    # Over 80 lines with its docstring (parameters of every guard); the body is the
-    # four stages of the module docstring in order, each a function above.
+    # The search's matrices are tall and narrow (2N × a few dozen): a threaded BLAS
+    # spends more on its threads than on the work (10⁴ observations on the shared
+    # 2-core machine: 23 s threaded, 4.8 s on one thread), so the search uses one.
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _auto_fit(observations, max_order=max_order, base=base,
+                         extra_candidates=extra_candidates, compare=compare, mode=mode,
+                         min_t=min_t, min_gain=min_gain, min_independence=min_independence,
+                         reject_sigma=reject_sigma, max_reject_fraction=max_reject_fraction,
+                         max_terms=max_terms, shortlist=shortlist, kfold=kfold,
+                         product_order=product_order, cv_options=cv_options)
+
+
+def _auto_fit(observations: Observations, *, max_order: int, base: Sequence[str],
+              extra_candidates: Iterable[str], compare: Mapping[str, Sequence[str]] | None,
+              mode: str, min_t: float, min_gain: float, min_independence: float,
+              reject_sigma: float, max_reject_fraction: float, max_terms: int | None,
+              shortlist: int, kfold: int, product_order: int | None,
+              cv_options: Mapping[str, Any] | None) -> AutoResult:
+    """:func:`auto_fit`'s body: the four stages of the module docstring in order."""
     if mode not in MODES:
         raise FitError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     obs = observations
@@ -763,71 +818,107 @@ def _cv_pick(names: list[str], base: np.ndarray, each: np.ndarray, ok: np.ndarra
 def _select_cv(obs: Observations, pool: Sequence[Term], base: Sequence[str], *,
                max_terms: int, min_independence: float, k_inner: int = 5, repeats: int = 5,
                seed: int = 0, se_physical: float = -0.5, se_harmonic: float = 2.0,
-               physical_order: bool = True
+               stability: float = 0.6, resamples: int = 10
                ) -> tuple[list[str], list[dict[str, Any]], dict[str, str]]:
-    """Forward selection judged by inner K-fold CV, physical terms before harmonics.
+    """Physical terms in a fixed order, then harmonics, all judged by inner K-fold CV.
 
     A physical term joins when it lowers the inner-CV error by more than
-    ``se_physical`` standard errors, a harmonic only by more than
-    ``se_harmonic`` (the one-standard-error rule) and only when no physical
-    term qualifies.  After each addition the model is refitted rigorously and
-    the linear view is rebuilt around it.
+    ``se_physical`` standard errors; a harmonic only by more than
+    ``se_harmonic`` (the one-standard-error rule).  With ``stability`` > 0 the
+    harmonic search is rerun on ``resamples`` subsets (the training sets of
+    repeated 5-fold splits) and a harmonic is kept only if chosen in at least
+    that fraction of them.  Each addition is refitted rigorously.
     """
     chosen = list(base)
     steps: list[dict[str, Any]] = []
     refused: dict[str, str] = {}
     current = fit(obs, chosen)
+    n = int(current.used.sum())
+    folds = _star_folds(n, k_inner, repeats, seed)
+    sub = obs.select(current.used)
+    current = _physical_core(obs, current, chosen, pool, steps, refused, folds,
+                             sub.az_true, sub.el_true, max_terms, min_independence, se_physical)
+    harmonics = [t for t in pool if t.name not in PHYSICAL and t.name not in chosen]
+    opts = dict(max_terms=max_terms, min_independence=min_independence,
+                se_factor=se_harmonic, k_inner=k_inner, repeats=repeats, seed=seed)
+    if stability <= 0 or n >= STABILITY_MAX_STARS:
+        current = _grow_harmonics(obs, current, chosen, harmonics, steps, refused, **opts)
+        return chosen, steps, refused
+    for name, freq in _stable_harmonics(obs, current, chosen, harmonics, resamples,
+                                        stability, **opts):
+        if len(chosen) >= max_terms:
+            break
+        try:
+            current = fit(obs, [*chosen, name])
+        except FitError as exc:
+            refused[name] = str(exc)
+            continue
+        chosen.append(name)
+        steps.append({"action": "add", "term": name, "chosen_in_fraction": freq,
+                      "sky_rms_arcsec": current.sky_rms, "loo_rms_arcsec": current.loo_rms})
+    return chosen, steps, refused
+
+
+def _stable_harmonics(obs: Observations, current: FitResult, chosen: list[str],
+                      harmonics: list[Term], resamples: int, threshold: float,
+                      **opts: Any) -> list[tuple[str, float]]:
+    """Harmonics the CV search picks in at least ``threshold`` of the resampled runs."""
+    used = np.nonzero(current.used)[0]
+    k = opts["k_inner"]
+    splits = _star_folds(used.size, k, max(1, -(-resamples // k)), opts["seed"] + 1)
+    counts: dict[str, int] = {}
+    done = 0
+    for test in splits[:resamples]:
+        keep = current.used.copy()
+        keep[used[test]] = False
+        sub = obs.with_used(keep)
+        try:
+            start = fit(sub, chosen)
+        except FitError:
+            continue
+        names = list(chosen)
+        _grow_harmonics(sub, start, names, list(harmonics), [], {}, **opts)
+        for name in names[len(chosen):]:
+            counts[name] = counts.get(name, 0) + 1
+        done += 1
+    freq = sorted(((c / max(done, 1), name) for name, c in counts.items()), reverse=True)
+    return [(name, f) for f, name in freq if f >= threshold]
+
+
+def _grow_harmonics(obs: Observations, current: FitResult, chosen: list[str],
+                    harmonics: list[Term], steps: list[dict[str, Any]],
+                    refused: dict[str, str], *, max_terms: int, min_independence: float,
+                    se_factor: float, k_inner: int, repeats: int, seed: int) -> FitResult:
+    """Greedy forward harmonics by inner-CV gain (``chosen`` grows in place)."""
     sub = obs.select(current.used)
     az, el = sub.az_true, sub.el_true
     folds = _star_folds(az.size, k_inner, repeats, seed)
-    if physical_order:
-        current = _physical_core(obs, current, chosen, pool, steps, refused, folds, az, el,
-                                 max_terms, min_independence, se_physical)
-    tiers = [([t for t in pool if t.name in PHYSICAL and t.name not in chosen
-               and not physical_order], se_physical),
-             ([t for t in pool if t.name not in PHYSICAL and t.name not in chosen],
-              se_harmonic)]
-    cand = {id(tier): term_design(tier, az, el) for tier, _ in tiers}
-    cv0 = None
-    while len(chosen) < max_terms:
+    tier = list(harmonics)
+    cand = {id(tier): term_design(tier, az, el)}
+    while len(chosen) < max_terms and tier:
         u = current.used
         r = np.concatenate([current.dx[u], current.de[u]]) * ARCSEC
         x = term_design([parse_term(n) for n in chosen], az, el)
-        added = None
-        for tier, se_factor in tiers:
-            if not tier:
-                continue
-            z = cand[id(tier)]
-            _, indep = _screen(x, z, r)
-            b, each = _cv_scores(x, z, r, folds)
-            if cv0 is None:
-                cv0 = math.sqrt(b.sum() / repeats / az.size / 2) / ARCSEC
-                steps.append({"action": "start", "term": " ".join(chosen),
-                              "inner_cv_rms_arcsec": cv0, "sky_rms_arcsec": current.sky_rms})
-            pick = _cv_pick([t.name for t in tier], b, each, indep >= min_independence,
-                            se_factor)
-            if pick is None:
-                continue
-            j, gain, se = pick
-            term = tier[j]
-            try:
-                trial = fit(obs, [*chosen, term.name])
-            except FitError as exc:
-                refused[term.name] = str(exc)
-                _drop(tier, cand, j)
-                continue
-            added = (tier, j, term, trial, each[:, j], gain, se)
+        _, indep = _screen(x, cand[id(tier)], r)
+        b, each = _cv_scores(x, cand[id(tier)], r, folds)
+        pick = _cv_pick([t.name for t in tier], b, each, indep >= min_independence, se_factor)
+        if pick is None:
             break
-        if added is None:
-            break
-        tier, j, term, current, ej, gain, se = added
+        j, gain, se = pick
+        term = tier[j]
         _drop(tier, cand, j)
+        try:
+            current = fit(obs, [*chosen, term.name])
+        except FitError as exc:
+            refused[term.name] = str(exc)
+            continue
         chosen.append(term.name)
         steps.append({"action": "add", "term": term.name,
-                      "inner_cv_rms_arcsec": math.sqrt(ej.sum() / repeats / az.size / 2) / ARCSEC,
+                      "inner_cv_rms_arcsec": math.sqrt(each[:, j].sum() / repeats / az.size
+                                                       / 2) / ARCSEC,
                       "gain_in_se": gain / se if se > 0 else math.inf,
                       "sky_rms_arcsec": current.sky_rms, "loo_rms_arcsec": current.loo_rms})
-    return chosen, steps, refused
+    return current
 
 
 def _physical_core(obs: Observations, current: FitResult, chosen: list[str],
