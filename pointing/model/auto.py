@@ -41,11 +41,12 @@ cross-validation (``k_inner`` folds of stars, ``repeats`` shuffles; a
 linear view around the current rigorous fit scores every candidate at once,
 and each addition is refitted rigorously):
 
-* the physical terms (AN AW NPAE CA TF TX after IA IE) are offered in that
-  fixed order, in passes until none joins; one joins when it lowers the
-  inner-CV error by more than ``se_physical`` standard errors (−0.5: kept
-  unless the CV says it clearly hurts).  No search among them, so the choice
-  does not flip between CA and NPAE from one resample to the next;
+* the physical terms (AN AW NPAE TF TX CA after IA IE) are offered in that
+  fixed order, in passes until none joins; one joins unless it raises the
+  inner-CV error by more than ``-se_physical`` standard errors (``se_physical``
+  −2: the strong prior toward physical terms; the term budget still binds).
+  No search among them, so the choice does not flip between CA and NPAE
+  from one resample to the next;
 * harmonics join greedily only when they lower the inner-CV error by more
   than ``se_harmonic`` standard errors (2; the one-standard-error rule made
   stricter for a pool of hundreds), the simplest within one standard error
@@ -639,7 +640,7 @@ def auto_fit(
         ``min(max_order, 3)``; FAUTO's products reach 8).
     cv_options : mapping, optional
         Mode ``"cv"`` only: ``k_inner`` (5), ``repeats`` (5), ``seed`` (0),
-        ``se_physical`` (−0.5), ``se_harmonic`` (2.0), ``stability`` (0.6),
+        ``se_physical`` (−2.0), ``se_harmonic`` (2.0), ``stability`` (0.6),
         ``resamples`` (10); see "Mode cv" in the module docstring.
 
     Returns
@@ -749,7 +750,7 @@ def _worst_studentized(res: FitResult, alpha: float = 0.05) -> dict[str, Any] | 
 # --------------------------------------------------------------------------------------
 
 #: the physical terms the "cv" mode prefers (a harmonic must beat them clearly)
-PHYSICAL = ("IA", "IE", "AN", "AW", "NPAE", "CA", "TF", "TX")
+PHYSICAL = ("IA", "IE", "AN", "AW", "NPAE", "TF", "TX", "CA")
 
 
 def _star_folds(n: int, k: int, repeats: int, seed: int) -> list[np.ndarray]:
@@ -817,17 +818,18 @@ def _cv_pick(names: list[str], base: np.ndarray, each: np.ndarray, ok: np.ndarra
 
 def _select_cv(obs: Observations, pool: Sequence[Term], base: Sequence[str], *,
                max_terms: int, min_independence: float, k_inner: int = 5, repeats: int = 5,
-               seed: int = 0, se_physical: float = -0.5, se_harmonic: float = 2.0,
+               seed: int = 0, se_physical: float = -2.0, se_harmonic: float = 2.0,
                stability: float = 0.6, resamples: int = 10
                ) -> tuple[list[str], list[dict[str, Any]], dict[str, str]]:
     """Physical terms in a fixed order, then harmonics, all judged by inner K-fold CV.
 
     A physical term joins when it lowers the inner-CV error by more than
-    ``se_physical`` standard errors; a harmonic only by more than
-    ``se_harmonic`` (the one-standard-error rule).  With ``stability`` > 0 the
-    harmonic search is rerun on ``resamples`` subsets (the training sets of
-    repeated 5-fold splits) and a harmonic is kept only if chosen in at least
-    that fraction of them.  Each addition is refitted rigorously.
+    ``se_physical`` standard errors (negative: unless it raises it by more);
+    a harmonic only by more than ``se_harmonic`` (the one-standard-error
+    rule).  With ``stability`` > 0 the harmonic search is rerun on
+    ``resamples`` subsets (the training sets of repeated 5-fold splits) and
+    a harmonic is kept only if chosen in at least that fraction of them.
+    Each addition is refitted rigorously.
     """
     chosen = list(base)
     steps: list[dict[str, Any]] = []

@@ -6,7 +6,7 @@ import pytest
 
 from pointing.errors import FitError
 from pointing.model.auto import auto_fit, kfold_rms, nested_cv_rms
-from pointing.model.formats import read_mod, read_tpoint
+from pointing.model.formats import read_mod, read_observations, read_tpoint
 from pointing.model.model import PointingModel
 from pointing.model.synthetic import simulate_run
 
@@ -14,15 +14,22 @@ TRUTH = {"IA": 300.0, "IE": -120.0, "CA": 40.0, "NPAE": -30.0, "AN": 60.0, "AW":
          "TF": 25.0, "HASA2": 12.0}
 
 
-def test_cv_mode_recovers_the_physical_terms_and_the_strong_harmonic():
+def test_cv_mode_recovers_the_harmonic_and_the_physical_terms():
+    """10 simulated runs (60 stars, 2″): the one true harmonic, no spurious one.
+
+    The strong prior keeps physical terms unless the CV finds them harmful, so
+    a zero TX may join; CA and NPAE (anti-correlated) are both found in most.
+    """
     truth = PointingModel(list(TRUTH), list(TRUTH.values()))
-    hits = 0
-    for seed in range(5):
+    pairs = 0
+    for seed in range(10):
         res = auto_fit(simulate_run(truth, 60, seed=seed, noise_arcsec=2.0), mode="cv",
                        kfold=3)
-        assert {"IA", "IE", "AN", "AW", "TF", "HASA2"} <= set(res.selected_terms)
-        hits += set(res.selected_terms) == set(TRUTH)
-    assert hits >= 1  # CA+NPAE that only help together are missed (see the report)
+        chosen = set(res.selected_terms)
+        assert {t for t in chosen if t.startswith("H")} == {"HASA2"}
+        assert {"IA", "IE", "AN", "AW", "TF"} <= chosen <= set(TRUTH) | {"TX"}
+        pairs += {"CA", "NPAE"} <= chosen
+    assert pairs >= 7
 
 
 def test_cv_mode_takes_no_harmonic_from_pure_noise():
@@ -39,12 +46,23 @@ def test_unknown_mode_is_a_clear_error():
         auto_fit(obs, mode="bic")
 
 
-def test_cv_mode_nested_no_worse_than_fauto_list_on_the_2020_02_19_run(datasets):
+@pytest.mark.parametrize("dat, mod", [
+    ("20200125__AT_point_file_20200125.dat", "20200125__at_20200125_fauto.mod"),
+    ("20200219__AT_point_file_20200219T031756.dat", "20200219__at_20200219_fauto.mod")],
+    ids=["20200125", "20200219"])
+def test_cv_mode_nested_no_worse_than_fauto_list_on_short_runs(datasets, dat, mod):
     """Nested CV of the whole procedure against FAUTO's list (chosen on all stars)."""
     aux = datasets / "rubin_auxtel"
-    obs = read_tpoint(aux / "20200219__AT_point_file_20200219T031756.dat")
-    ref = read_mod(aux / "20200219__at_20200219_fauto.mod")
+    obs = read_tpoint(aux / dat)
+    ref = read_mod(aux / mod)
     fauto = [n for n in ref.names if not ref.fixed[n]]
     nested = nested_cv_rms(obs, k=5, mode="cv", max_order=8, max_terms=len(fauto))
     assert max(len(t) for t in nested["terms_per_fold"]) <= len(fauto)
-    assert nested["rms_arcsec"] <= kfold_rms(obs, fauto, k=5) * 1.01
+    assert nested["rms_arcsec"] <= kfold_rms(obs, fauto, k=5) * 1.005
+
+
+def test_cv_mode_nested_no_worse_than_the_basic_model_on_mmt(datasets):
+    obs = read_observations(datasets / "mmt" / "k_and_e.dat")
+    basic = ["IA", "IE", "CA", "NPAE", "AN", "AW", "TF", "TX"]
+    nested = nested_cv_rms(obs, k=5, mode="cv", max_order=8, max_terms=8)
+    assert nested["rms_arcsec"] <= kfold_rms(obs, basic, k=5) * 1.005
