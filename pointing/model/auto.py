@@ -41,7 +41,7 @@ cross-validation (``k_inner`` folds of stars, ``repeats`` shuffles; a
 linear view around the current rigorous fit scores every candidate at once,
 and each addition is refitted rigorously):
 
-* the physical terms (AN AW NPAE TF TX CA after IA IE) are offered in that
+* the physical terms (AN AW NPAE TF TX CA ECES after IA IE) are offered in that
   fixed order, in passes until none joins; one joins unless it raises the
   inner-CV error by more than ``-se_physical`` standard errors (``se_physical``
   −2: the strong prior toward physical terms; the term budget still binds).
@@ -750,7 +750,7 @@ def _worst_studentized(res: FitResult, alpha: float = 0.05) -> dict[str, Any] | 
 # --------------------------------------------------------------------------------------
 
 #: the physical terms the "cv" mode prefers (a harmonic must beat them clearly)
-PHYSICAL = ("IA", "IE", "AN", "AW", "NPAE", "TF", "TX", "CA")
+PHYSICAL = ("IA", "IE", "AN", "AW", "NPAE", "TF", "TX", "CA", "ECES")
 
 
 def _star_folds(n: int, k: int, repeats: int, seed: int) -> list[np.ndarray]:

@@ -18,7 +18,7 @@ def test_cv_mode_recovers_the_harmonic_and_the_physical_terms():
     """10 simulated runs (60 stars, 2″): the one true harmonic, no spurious one.
 
     The strong prior keeps physical terms unless the CV finds them harmful, so
-    a zero TX may join; CA and NPAE (anti-correlated) are both found in most.
+    a zero TX or ECES may join; CA and NPAE (anti-correlated) are both found in most.
     """
     truth = PointingModel(list(TRUTH), list(TRUTH.values()))
     pairs = 0
@@ -27,7 +27,7 @@ def test_cv_mode_recovers_the_harmonic_and_the_physical_terms():
                        kfold=3)
         chosen = set(res.selected_terms)
         assert {t for t in chosen if t.startswith("H")} == {"HASA2"}
-        assert {"IA", "IE", "AN", "AW", "TF"} <= chosen <= set(TRUTH) | {"TX"}
+        assert {"IA", "IE", "AN", "AW", "TF"} <= chosen <= set(TRUTH) | {"TX", "ECES"}
         pairs += {"CA", "NPAE"} <= chosen
     assert pairs >= 7
 
