@@ -11,7 +11,8 @@ cross-validated RMS (arcsec) on the same 5 folds of ALL the run's stars
 * FAUTO list (AuxTel 2020 runs): TPOINT's FAUTO term list refitted; its CV is
   NOT nested: TPOINT chose those terms on all the stars, test folds included,
   which flatters it.
-* MMT / RTS2 have no FAUTO model: the peer is the basic 8-term physical model
+* MMT, RTS2 and the 2021-2022 AuxTel runs have no FAUTO model: the peer is
+  the basic 8-term physical model
   (IA IE CA NPAE AN AW TF TX; plain k-fold, the list being fixed in advance),
   and our term budget is 8.
 
@@ -42,7 +43,15 @@ RUNS = [(AUX + "20200125__AT_point_file_20200125.dat", AUX + "20200125__at_20200
          AUX + "20200219__at_20200219_fauto.mod"),
         (AUX + "20200314__AT_point_file_20200315T022713.dat",
          AUX + "20200314__at_20200314_fauto.mod"),
-        ("mmt/k_and_e.dat", None), ("rts2/gpoint_in_altaz", None)]
+        ("mmt/k_and_e.dat", None), ("rts2/gpoint_in_altaz", None),
+        # AuxTel runs without a published model (2021-2022): the peer is the basic model
+        (AUX + "20210219__AT_point_file_202102.dat", None),
+        (AUX + "20210219__AT_point_file_202102_rev001.dat", None),
+        (AUX + "20210219__AT_point_file_all.dat", None),
+        (AUX + "20210323__AT_point_file_20230323.dat", None),
+        (AUX + "20210609__AT_point_data_20210609_tw003.dat", None),
+        (AUX + "20210609__AT_point_data_20210609_tw003_corr.dat", None),
+        (AUX + "20220406__AT_point_data_20220406_tw004_corr.dat", None)]
 BASIC = ["IA", "IE", "CA", "NPAE", "AN", "AW", "TF", "TX"]
 MODES = {"ours (cv)": dict(mode="cv"),
          "ours (prediction)": dict(mode="prediction", min_gain=0.005)}
@@ -58,7 +67,7 @@ def main() -> None:
             peer, label = [n for n in ref.names if not ref.fixed[n]], "FAUTO list"
         else:
             peer, label = BASIC, "basic 8 terms"
-        name = Path(dat).name[:14]
+        name = Path(dat).stem[-14:]
         for model, opts in MODES.items():
             kw = dict(max_order=8, max_terms=len(peer), **opts)
             t0 = time.perf_counter()
