@@ -54,7 +54,9 @@ and each addition is refitted rigorously):
 * stability selection (``stability`` 0.6, ``resamples`` 10): the harmonic
   search is rerun on the training sets of repeated 5-fold splits and a
   harmonic is kept only if chosen in at least 60 % of them (skipped above
-  ``STABILITY_MAX_STARS`` stars, where the criterion is already stable).
+  ``STABILITY_MAX_STARS`` stars, where the criterion is already stable);
+* when the term budget binds, a physical term kept by the prior alone (the
+  CV did not ask for it) yields its place to a harmonic the CV does ask for.
 
 Outliers are handled by stages 1 and 4 as in the other modes.  Known
 weakness: CA and NPAE that only help together (strongly anti-correlated on
@@ -841,23 +843,34 @@ def _select_cv(obs: Observations, pool: Sequence[Term], base: Sequence[str], *,
     current = _physical_core(obs, current, chosen, pool, steps, refused, folds,
                              sub.az_true, sub.el_true, max_terms, min_independence, se_physical)
     harmonics = [t for t in pool if t.name not in PHYSICAL and t.name not in chosen]
-    opts = dict(max_terms=max_terms, min_independence=min_independence,
+    # physical terms the CV did not ask for (kept by the prior alone) yield their
+    # place to a harmonic it does ask for when the budget binds
+    provisional = sorted((st["gain_in_se"], st["term"]) for st in steps
+                         if st.get("gain_in_se", 1.0) < 0)
+    opts = dict(max_terms=max_terms + len(provisional), min_independence=min_independence,
                 se_factor=se_harmonic, k_inner=k_inner, repeats=repeats, seed=seed)
     if stability <= 0 or n >= STABILITY_MAX_STARS:
         current = _grow_harmonics(obs, current, chosen, harmonics, steps, refused, **opts)
-        return chosen, steps, refused
-    for name, freq in _stable_harmonics(obs, current, chosen, harmonics, resamples,
-                                        stability, **opts):
-        if len(chosen) >= max_terms:
+    else:
+        for name, freq in _stable_harmonics(obs, current, chosen, harmonics, resamples,
+                                            stability, **opts):
+            if len(chosen) >= opts["max_terms"]:
+                break
+            try:
+                current = fit(obs, [*chosen, name])
+            except FitError as exc:
+                refused[name] = str(exc)
+                continue
+            chosen.append(name)
+            steps.append({"action": "add", "term": name, "chosen_in_fraction": freq,
+                          "sky_rms_arcsec": current.sky_rms, "loo_rms_arcsec": current.loo_rms})
+    for _, name in provisional:
+        if len(chosen) <= max_terms:
             break
-        try:
-            current = fit(obs, [*chosen, name])
-        except FitError as exc:
-            refused[name] = str(exc)
-            continue
-        chosen.append(name)
-        steps.append({"action": "add", "term": name, "chosen_in_fraction": freq,
-                      "sky_rms_arcsec": current.sky_rms, "loo_rms_arcsec": current.loo_rms})
+        chosen.remove(name)
+        steps.append({"action": "drop", "term": name,
+                      "reason": "kept by the prior only; a harmonic the CV asks for needs "
+                                "its place in the term budget"})
     return chosen, steps, refused
 
 
