@@ -85,9 +85,11 @@ def _add(p: argparse.ArgumentParser) -> None:
     auto.add_argument("--max-order", type=_bounded(1, MAX_AUTO_ORDER), default=3, metavar="N",
                       help=f"highest harmonic multiple in A and E for --auto "
                            f"(1..{MAX_AUTO_ORDER}, default 3)")
-    auto.add_argument("--auto-mode", choices=("parsimony", "prediction"), default="parsimony",
+    auto.add_argument("--auto-mode", choices=("parsimony", "prediction", "cv"),
+                      default="parsimony",
                       help="parsimony: guard against spurious terms (default); prediction: "
-                           "take every term that improves leave-one-out RMS, like FAUTO")
+                           "take every term that improves leave-one-out RMS, like FAUTO; "
+                           "cv: inner K-fold CV with the one-standard-error rule")
     auto.add_argument("--max-terms", type=_bounded(1, 60), default=None, metavar="N",
                       help="upper bound on the number of terms for --auto")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
