@@ -34,6 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pointing.camera import compiled
 from pointing.camera.detect import (
     Candidate,
     Detection,
@@ -507,13 +508,38 @@ def lm_fit(r: np.ndarray, xs: np.ndarray, ys: np.ndarray, use: np.ndarray,
     convergence.
     """
     free = np.array([0, 1, 2, 3, 5]) if circular else np.arange(6)
-    d = r[use]
-    lam = 1e-3
     # the centre may sit a little beyond the window (a star cut by the frame edge)
     margin = 2.0 * p[3] * FWHM_PER_SIGMA
     wide = 0.5 * (xs.size + ys.size)
     lo = np.array([xs[0] - 0.5 - margin, ys[0] - 0.5 - margin, 1e-12, 0.25, 0.25, -np.inf])
     hi = np.array([xs[-1] + 0.5 + margin, ys[-1] + 0.5 + margin, np.inf, wide, wide, np.inf])
+    jit = compiled.kernels()
+    if jit is not None:
+        p, cov, chi2, n, converged = jit.lm_fit(
+            np.ascontiguousarray(r, dtype=float), np.ascontiguousarray(xs, dtype=float),
+            np.ascontiguousarray(ys, dtype=float), np.ascontiguousarray(use, dtype=np.bool_),
+            np.asarray(p, dtype=float), float(var_b), float(shot), bool(circular),
+            int(max_iter), float(tol), lo, hi)
+        return p, _full_cov(cov, free, circular), float(chi2), max(int(n) - free.size, 1), \
+            bool(converged)
+    return _lm_numpy(r[use], xs, ys, use, p, var_b, shot, circular, max_iter, tol, free, lo, hi)
+
+
+def _full_cov(cov: np.ndarray, free: np.ndarray, circular: bool) -> np.ndarray:
+    """The 6×6 covariance from the free parameters' (NaN for the fixed ones)."""
+    full = np.full((6, 6), np.nan)
+    full[np.ix_(free, free)] = cov
+    if circular:
+        full[4, 4] = full[3, 3]
+    return full
+
+
+def _lm_numpy(d: np.ndarray, xs: np.ndarray, ys: np.ndarray, use: np.ndarray, p: np.ndarray,
+              var_b: float, shot: float, circular: bool, max_iter: int, tol: float,
+              free: np.ndarray, lo: np.ndarray,
+              hi: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, int, bool]:
+    """:func:`lm_fit` in numpy (the reference of the compiled kernel)."""
+    lam = 1e-3
     converged = False
 
     def evaluate(par: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -565,11 +591,8 @@ def lm_fit(r: np.ndarray, xs: np.ndarray, ys: np.ndarray, use: np.ndarray,
         cov = np.linalg.inv(jw.T @ jw)
     except np.linalg.LinAlgError:
         cov = np.full((free.size, free.size), np.nan)
-    full = np.full((6, 6), np.nan)
-    full[np.ix_(free, free)] = cov
-    if circular:
-        full[4, 4] = full[3, 3]
-    return p, full, float(res @ res), max(int(d.size) - free.size, 1), converged
+    return p, _full_cov(cov, free, circular), float(res @ res), max(int(d.size) - free.size, 1), \
+        converged
 
 
 

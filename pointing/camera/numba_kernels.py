@@ -1,0 +1,207 @@
+"""The numba-compiled kernels behind :mod:`pointing.camera.compiled` (see there).
+
+Module-level functions, so numba's on-disk cache serves every later process.
+Imported only by :mod:`pointing.camera.compiled`, lazily.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+njit = numba.njit(cache=True, nogil=True)
+helper = numba.njit(cache=True, nogil=True, inline="always")
+inv_sqrt_2pi = 1.0 / math.sqrt(2.0 * math.pi)
+inv_sqrt2 = 1.0 / math.sqrt(2.0)
+
+
+@helper
+def ndtr(u):
+    """The standard normal CDF (as scipy's ``ndtr``: erfc in the tails, erf inside)."""
+    z = u * inv_sqrt2
+    if abs(z) < inv_sqrt2:
+        return 0.5 + 0.5 * math.erf(z)
+    if z > 0:
+        return 1.0 - 0.5 * math.erfc(z)
+    return 0.5 * math.erfc(-z)
+
+
+@njit
+def fractions(coords, centre, sigma, p, dp, sp):
+    """Fill *p, dp, sp* as :func:`pointing.camera.psf.integrated_gaussian_1d`."""
+    for i in range(coords.size):
+        u_hi = (coords[i] + 0.5 - centre) / sigma
+        u_lo = (coords[i] - 0.5 - centre) / sigma
+        phi_hi = inv_sqrt_2pi * math.exp(-0.5 * u_hi * u_hi)
+        phi_lo = inv_sqrt_2pi * math.exp(-0.5 * u_lo * u_lo)
+        p[i] = ndtr(u_hi) - ndtr(u_lo)
+        dp[i] = -(phi_hi - phi_lo) / sigma
+        sp[i] = -(u_hi * phi_hi - u_lo * phi_lo) / sigma
+
+
+@njit
+def evaluate(xs, ys, iy, ix, par, circular, star, jac, bufs):
+    """Model and Jacobian (columns of the free parameters) on the used pixels."""
+    px, dpx, spx, py, dpy, spy = bufs[0], bufs[1], bufs[2], bufs[3], bufs[4], bufs[5]
+    sy = par[3] if circular else par[4]
+    fractions(xs, par[0], par[3], px[:xs.size], dpx[:xs.size], spx[:xs.size])
+    fractions(ys, par[1], sy, py[:ys.size], dpy[:ys.size], spy[:ys.size])
+    flux = par[2]
+    nf = jac.shape[1]
+    for k in range(iy.size):
+        j, i = iy[k], ix[k]
+        star[k] = flux * py[j] * px[i]
+        jac[k, 0] = flux * py[j] * dpx[i]
+        jac[k, 1] = flux * dpy[j] * px[i]
+        jac[k, 2] = py[j] * px[i]
+        if circular:
+            jac[k, 3] = flux * py[j] * spx[i] + flux * spy[j] * px[i]
+        else:
+            jac[k, 3] = flux * py[j] * spx[i]
+            jac[k, 4] = flux * spy[j] * px[i]
+        jac[k, nf - 1] = 1.0
+
+
+@njit
+def solve(a, b):
+    """x with a·x = b by Gaussian elimination with partial pivoting; ok=False if singular."""
+    n = b.size
+    m = a.copy()
+    x = b.copy()
+    for c in range(n):
+        piv = c
+        for r in range(c + 1, n):
+            if abs(m[r, c]) > abs(m[piv, c]):
+                piv = r
+        if m[piv, c] == 0.0:
+            return x, False
+        if piv != c:
+            for k in range(n):
+                m[c, k], m[piv, k] = m[piv, k], m[c, k]
+            x[c], x[piv] = x[piv], x[c]
+        for r in range(c + 1, n):
+            f = m[r, c] / m[c, c]
+            if f != 0.0:
+                for k in range(c, n):
+                    m[r, k] -= f * m[c, k]
+                x[r] -= f * x[c]
+    for c in range(n - 1, -1, -1):
+        s = x[c]
+        for k in range(c + 1, n):
+            s -= m[c, k] * x[k]
+        x[c] = s / m[c, c]
+    return x, True
+
+
+@njit
+def normal(d, star, jac, p5, var_b, shot, w, a, grad):
+    """Weights, χ², normal matrix and gradient of the weighted residuals."""
+    nf = jac.shape[1]
+    a[:, :] = 0.0
+    grad[:] = 0.0
+    chi2 = 0.0
+    for k in range(d.size):
+        wk = 1.0 / math.sqrt(var_b + shot * max(star[k], 0.0))
+        w[k] = wk
+        res = (d[k] - star[k] - p5) * wk
+        chi2 += res * res
+        for u in range(nf):
+            ju = jac[k, u] * wk
+            grad[u] += ju * res
+            for v in range(u + 1):
+                a[u, v] += ju * jac[k, v] * wk
+    for u in range(nf):
+        for v in range(u):
+            a[v, u] = a[u, v]
+    return chi2
+
+
+@njit
+def lm_fit(r, xs, ys, use, p0, var_b, shot, circular, max_iter, tol, lo, hi):
+    """:func:`pointing.camera.starfit.lm_fit` compiled: the same steps, the same tests.
+
+    Returns parameters, the free parameters' covariance (NaN if singular),
+    χ², the number of pixels fitted and convergence.
+    """
+    ny, nx = r.shape
+    n = 0
+    for j in range(ny):
+        for i in range(nx):
+            if use[j, i]:
+                n += 1
+    iy = np.empty(n, np.int64)
+    ix = np.empty(n, np.int64)
+    d = np.empty(n)
+    n = 0
+    for j in range(ny):
+        for i in range(nx):
+            if use[j, i]:
+                iy[n], ix[n], d[n] = j, i, r[j, i]
+                n += 1
+    nf = 5 if circular else 6
+    free = np.array([0, 1, 2, 3, 5]) if circular else np.arange(6)
+    bufs = np.empty((6, max(nx, ny)))
+    star, jac = np.empty(n), np.empty((n, nf))
+    s_new, j_new = np.empty(n), np.empty((n, nf))
+    w = np.empty(n)
+    a, grad = np.empty((nf, nf)), np.empty(nf)
+    p = p0.copy()
+    lam = 1e-3
+    converged = False
+    evaluate(xs, ys, iy, ix, p, circular, star, jac, bufs)
+    for _ in range(max_iter):
+        chi2 = normal(d, star, jac, p[5], var_b, shot, w, a, grad)
+        improved = False
+        step = np.zeros(nf)
+        for _ in range(8):
+            damped = a.copy()
+            for u in range(nf):
+                damped[u, u] += lam * a[u, u]
+            step, ok = solve(damped, grad)
+            if not ok:
+                lam *= 10.0
+                continue
+            q = p.copy()
+            for u in range(nf):
+                q[free[u]] += step[u]
+            if circular:
+                q[4] = q[3]
+            for u in range(6):
+                q[u] = min(max(q[u], lo[u]), hi[u])
+            evaluate(xs, ys, iy, ix, q, circular, s_new, j_new, bufs)
+            chi2_new = 0.0
+            for k in range(n):
+                rk = (d[k] - s_new[k] - q[5]) * w[k]
+                chi2_new += rk * rk
+            if chi2_new <= chi2:
+                p = q
+                star, s_new = s_new, star
+                jac, j_new = j_new, jac
+                lam = max(lam * 0.1, 1e-9)
+                improved = True
+                break
+            lam *= 10.0
+        if not improved:
+            converged = True  # no step lowers chi²: at the minimum
+            break
+        lim0 = tol / math.sqrt(max(abs(a[0, 0]), 1e-300)) + 1e-6
+        lim1 = tol / math.sqrt(max(abs(a[1, 1]), 1e-300)) + 1e-6
+        if abs(step[0]) < lim0 and abs(step[1]) < lim1:
+            converged = True
+            break
+    chi2 = normal(d, star, jac, p[5], var_b, shot, w, a, grad)
+    cov = np.full((nf, nf), np.nan)
+    singular = False
+    for c in range(nf):
+        e = np.zeros(nf)
+        e[c] = 1.0
+        col, ok = solve(a, e)
+        if not ok:
+            singular = True
+            break
+        cov[:, c] = col
+    if singular:
+        cov[:, :] = np.nan
+    return p, cov, chi2, n, converged
