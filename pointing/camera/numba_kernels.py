@@ -205,3 +205,57 @@ def lm_fit(r, xs, ys, use, p0, var_b, shot, circular, max_iter, tol, lo, hi):
     if singular:
         cov[:, :] = np.nan
     return p, cov, chi2, n, converged
+
+
+@njit
+def bin_sum_int(img, k):
+    """k×k block sums of an integer frame as float32 (exact: integer sums below 2^24)."""
+    h, w = img.shape[0] // k, img.shape[1] // k
+    out = np.empty((h, w), np.float32)
+    acc = np.empty(w * k, np.int32)  # 8×8×65535 < 2^31: 16-bit frames only
+    for j in range(h):
+        acc[:] = 0
+        for r in range(j * k, j * k + k):
+            row = img[r]
+            for i in range(w * k):
+                acc[i] += np.int32(row[i])
+        for i in range(w):
+            s = 0
+            for c in range(i * k, i * k + k):
+                s += acc[c]
+            out[j, i] = s
+    return out
+
+
+@njit
+def fisher_cov(xs, ys, par, circular, var_b, shot, floor):
+    """Inverse Fisher matrix of the free parameters (NaN if singular) for the bound."""
+    ny, nx = ys.size, xs.size
+    n = nx * ny
+    iy = np.empty(n, np.int64)
+    ix = np.empty(n, np.int64)
+    for j in range(ny):
+        for i in range(nx):
+            iy[j * nx + i], ix[j * nx + i] = j, i
+    nf = 5 if circular else 6
+    star, jac = np.empty(n), np.empty((n, nf))
+    evaluate(xs, ys, iy, ix, par, circular, star, jac, np.empty((6, max(nx, ny))))
+    a = np.zeros((nf, nf))
+    for k in range(n):
+        wk2 = 1.0 / max(var_b + shot * max(star[k], 0.0), floor)
+        for u in range(nf):
+            for v in range(u + 1):
+                a[u, v] += jac[k, u] * jac[k, v] * wk2
+    for u in range(nf):
+        for v in range(u):
+            a[v, u] = a[u, v]
+    cov = np.full((nf, nf), np.nan)
+    for c in range(nf):
+        e = np.zeros(nf)
+        e[c] = 1.0
+        col, ok = solve(a, e)
+        if not ok:
+            cov[:, :] = np.nan
+            break
+        cov[:, c] = col
+    return cov
