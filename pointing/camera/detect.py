@@ -208,6 +208,10 @@ def spikes(r: np.ndarray, noise: np.ndarray | float,
     of its light.  Lines one pixel wide (cosmic-ray tracks) qualify pixel by
     pixel across the line.
     """
+    jit = compiled.kernels()
+    if jit is not None:
+        floor = np.broadcast_to(5.0 * np.asarray(noise, dtype=float), r.shape)
+        return jit.spikes(np.asarray(r, dtype=float), np.ascontiguousarray(floor), *ratios)
     finite = np.isfinite(r)
     v = np.where(finite, r, -np.inf)
     ny, nx = v.shape

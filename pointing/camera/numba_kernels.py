@@ -259,3 +259,112 @@ def fisher_cov(xs, ys, par, circular, var_b, shot, floor):
             break
         cov[:, c] = col
     return cov
+
+
+@helper
+def neighbour(r, j, i):
+    """A neighbour's value; +inf outside the array or where not finite (cannot judge)."""
+    if j < 0 or i < 0 or j >= r.shape[0] or i >= r.shape[1]:
+        return math.inf
+    v = r[j, i]
+    return v if math.isfinite(v) else math.inf
+
+
+@njit
+def spikes(r, floor, axis_ratio, diag_ratio):
+    """:func:`pointing.camera.detect.spikes` with ``floor`` = 5·noise per pixel."""
+    ny, nx = r.shape
+    out = np.zeros((ny, nx), np.bool_)
+    for j in range(ny):
+        for i in range(nx):
+            v = r[j, i]
+            f = floor[j, i]
+            if not (math.isfinite(v) and v > f):
+                continue
+            for dy, dx, ratio in ((0, 1, axis_ratio), (1, 0, axis_ratio),
+                                  (1, 1, diag_ratio), (1, -1, diag_ratio)):
+                top = max(max(neighbour(r, j - dy, i - dx), neighbour(r, j + dy, i + dx)), 0.0)
+                if v > ratio * top + f:
+                    out[j, i] = True
+                    break
+    return out
+
+
+@helper
+def pymax(a, b):
+    """Python's ``max(a, b)``: *a* unless *b* is greater (a NaN *a* stays)."""
+    return b if b > a else a
+
+
+@njit
+def upper_median(a):
+    """``np.partition(a, n // 2)[n // 2]``."""
+    return np.sort(a)[a.size // 2]
+
+
+@njit
+def median(a):
+    """:func:`pointing.camera.detect.median`."""
+    s = np.sort(a)
+    k = a.size // 2
+    if a.size % 2:
+        return s[k]
+    return (s[k - 1] + s[k]) / 2
+
+
+@njit
+def robust_sigma(a):
+    """:func:`pointing.camera.detect.robust_sigma`."""
+    if a.size > 20000:
+        a = a[:: a.size // 10000]
+    med = upper_median(a)
+    mad = upper_median(np.abs(a - med))
+    return med, 1.4826 * mad
+
+
+@njit
+def plane_coef(z, x, y, keep):
+    """Least-squares plane through the kept pixels; ok=False if singular."""
+    a = np.zeros((3, 3))
+    b = np.zeros(3)
+    for k in range(z.size):
+        if keep[k]:
+            row = (1.0, x[k], y[k])
+            for u in range(3):
+                b[u] += row[u] * z[k]
+                for v in range(3):
+                    a[u, v] += row[u] * row[v]
+    return solve(a, b)
+
+
+@njit
+def background_plane(z, x, y, iterations):
+    """:func:`pointing.camera.starfit.background_plane` on the selected pixels' values."""
+    n = z.size
+    coef = np.array([median(z), 0.0, 0.0])
+    keep = np.ones(n, np.bool_)
+    sigma = math.nan
+    fit_plane = n >= 30
+    for _ in range(iterations):
+        res = z - (coef[0] + coef[1] * x + coef[2] * y)
+        kept = res[keep]
+        med = 0.0
+        if kept.size >= 5:
+            med, sigma = robust_sigma(kept)
+        else:
+            sigma = math.nan
+        if not sigma > 0:
+            sigma = np.std(kept) if kept.size else math.nan
+        new_keep = np.abs(res - med) <= 3.0 * pymax(sigma, 1e-12)
+        nk = np.count_nonzero(new_keep)
+        if fit_plane and nk >= 10:
+            c, ok = plane_coef(z, x, y, new_keep)
+            coef = c if ok else np.array([median(z[new_keep]), 0.0, 0.0])
+        elif nk:
+            coef = np.array([median(z[new_keep]), 0.0, 0.0])
+        if np.array_equal(new_keep, keep):
+            break
+        keep = new_keep
+    res = z[keep] - (coef[0] + coef[1] * x[keep] + coef[2] * y[keep])
+    std = np.std(res) * 1.0135 if res.size > 3 else sigma
+    return coef, std, np.count_nonzero(keep)

@@ -450,6 +450,11 @@ def background_plane(r: np.ndarray, dx: np.ndarray, dy: np.ndarray, sel: np.ndar
     their number.
     """
     z, x, y = r[sel], dx[sel], dy[sel]
+    jit = compiled.kernels()
+    if jit is not None:
+        coef, std, n = jit.background_plane(z.astype(float), x.astype(float),
+                                            y.astype(float), int(iterations))
+        return coef, float(std), int(n)
     design = np.stack([np.ones_like(x), x, y], axis=1)
     coef = np.array([median(z), 0.0, 0.0])
     keep = np.ones(z.size, bool)
