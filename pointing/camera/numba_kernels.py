@@ -368,3 +368,23 @@ def background_plane(z, x, y, iterations):
     res = z[keep] - (coef[0] + coef[1] * x[keep] + coef[2] * y[keep])
     std = np.std(res) * 1.0135 if res.size > 3 else sigma
     return coef, std, np.count_nonzero(keep)
+
+
+@njit
+def box_sums(r, n):
+    """Sums of n×n boxes (n = 2 or 3) of *r*, in its own type, rows first (as numpy)."""
+    ny, nx = r.shape[0] - n + 1, r.shape[1] - n + 1
+    out = np.empty((ny, nx), r.dtype)
+    rows = np.empty(r.shape[1], r.dtype)
+    for j in range(ny):
+        for i in range(r.shape[1]):
+            if n == 2:
+                rows[i] = r[j, i] + r[j + 1, i]
+            else:
+                rows[i] = r[j, i] + r[j + 1, i] + r[j + 2, i]
+        for i in range(nx):
+            if n == 2:
+                out[j, i] = rows[i] + rows[i + 1]
+            else:
+                out[j, i] = rows[i] + rows[i + 1] + rows[i + 2]
+    return out
