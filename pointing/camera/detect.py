@@ -17,6 +17,7 @@ detection is rejected (:func:`spikes`).
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -185,6 +186,7 @@ def robust_sigma(a: np.ndarray) -> tuple[float, float]:
     return med, 1.4826 * mad
 
 
+@functools.lru_cache(maxsize=64)
 def spike_ratios(fwhm: float) -> tuple[float, float]:
     """Largest pixel/neighbour ratios a real star may show, with a safety margin.
 

@@ -209,18 +209,19 @@ def lm_fit(r, xs, ys, use, p0, var_b, shot, circular, max_iter, tol, lo, hi):
 
 @njit
 def bin_sum_int(img, k):
-    """k×k block sums of an integer frame as float32 (exact: integer sums below 2^24)."""
+    """k×k block sums (k ≤ 8) of a 16-bit integer frame as float32, exact."""
     h, w = img.shape[0] // k, img.shape[1] // k
     out = np.empty((h, w), np.float32)
-    acc = np.empty(w * k, np.int32)  # 8×8×65535 < 2^31: 16-bit frames only
+    # float32 sums of up to 8×8 16-bit values are exact (< 2^24)
+    acc = np.empty(w * k, np.float32)
     for j in range(h):
-        acc[:] = 0
+        acc[:] = 0.0
         for r in range(j * k, j * k + k):
             row = img[r]
             for i in range(w * k):
-                acc[i] += np.int32(row[i])
+                acc[i] += np.float32(row[i])
         for i in range(w):
-            s = 0
+            s = np.float32(0.0)
             for c in range(i * k, i * k + k):
                 s += acc[c]
             out[j, i] = s
@@ -388,3 +389,60 @@ def box_sums(r, n):
             else:
                 out[j, i] = rows[i] + rows[i + 1] + rows[i + 2]
     return out
+
+
+@njit
+def eig2(xx, yy, xy):
+    """Eigenvalues (ascending) of [[xx, xy], [xy, yy]]."""
+    mean = 0.5 * (xx + yy)
+    rad = math.hypot(0.5 * (xx - yy), xy)
+    return mean - rad, mean + rad
+
+
+@njit
+def moments(f, xs, ys, x, y, sigma_w, var):
+    """:func:`pointing.camera.starfit.moments` (the same sums and corrections)."""
+    ny, nx = f.shape
+    s = a = b = c = 0.0
+    for j in range(ny):
+        dy = ys[j] - y
+        for i in range(nx):
+            dx = xs[i] - x
+            wf = math.exp(-0.5 * (dx * dx + dy * dy) / sigma_w**2) * f[j, i]
+            s += wf
+            a += wf * dx * dx
+            b += wf * dy * dy
+            c += wf * dx * dy
+    if not s > 0:
+        return math.nan, False
+    t = a + b
+    if not t > 0:
+        return math.nan, False
+    e1, e2 = (a - b) / t, 2 * c / t
+    var_e = 0.0
+    for j in range(ny):
+        dy = ys[j] - y
+        for i in range(nx):
+            dx = xs[i] - x
+            wgt = math.exp(-0.5 * (dx * dx + dy * dy) / sigma_w**2)
+            de1 = wgt * ((dx * dx - dy * dy) * t - (a - b) * (dx * dx + dy * dy)) / t**2
+            de2 = wgt * (2 * dx * dy * t - 2 * c * (dx * dx + dy * dy)) / t**2
+            var_e += (de1 * de1 + de2 * de2) * var[j, i]
+    var_e *= 0.5
+    e = math.hypot(e1, e2)
+    significant = e > 3.0 * math.sqrt(var_e)
+    mxx, myy, mxy = a / s, b / s, c / s
+    lo, hi = eig2(mxx, myy, mxy)
+    lower = math.sqrt(hi / lo) if lo > 0 else math.inf
+    det = mxx * myy - mxy * mxy
+    if not det > 0:
+        return lower, significant
+    w2 = 1.0 / sigma_w**2
+    ixx, iyy, ixy = myy / det - w2, mxx / det - w2, -mxy / det
+    det_i = ixx * iyy - ixy * ixy
+    if not det_i > 0 or ixx <= 0:
+        return lower, significant
+    lo, hi = eig2(iyy / det_i - 1 / 12, ixx / det_i - 1 / 12, -ixy / det_i)
+    if lo <= 0:
+        return lower, significant
+    return max(math.sqrt(hi / lo), 1.0), significant
