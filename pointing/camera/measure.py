@@ -16,6 +16,9 @@ The rooms of the measurement, in order:
 * :mod:`pointing.camera.starfit` — the cut-out fit: local background plane,
   masks (saturation, spikes, neighbours), Gaussian fit and clean-up, a typed
   :class:`~pointing.camera.starfit.StarFit`;
+* :mod:`pointing.camera.compiled` — numba kernels of the hot loops (binning,
+  spike test, background plane, the LM fit, moments, the Cramér–Rao bound),
+  the same arithmetic as the numpy code they stand in for;
 * this module — the orchestration and the report: the uncertainty from the fit
   covariance beside the Cramér–Rao bound of the same star
   (:mod:`pointing.camera.crlb`), an aperture flux, the SNR (flux over its

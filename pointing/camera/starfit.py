@@ -20,8 +20,10 @@ On a cut-out about a detected star (:mod:`pointing.camera.detect`):
    faint neighbours found in the residuals, and neighbour discs that hold only
    the star's own wing are given back; each change is refitted.
 
-The fit is our own numpy Levenberg–Marquardt on the pixel-integrated model
-of :mod:`pointing.camera.psf`, not photutils' ``centroid_2dg`` (astropy
+The fit is our own Levenberg–Marquardt on the pixel-integrated model of
+:mod:`pointing.camera.psf` (compiled by numba where installed, see
+:mod:`pointing.camera.compiled`; the numpy code here is the reference and
+the fallback), not photutils' ``centroid_2dg`` (astropy
 modelling): that one neither weights pixels by their Poisson variance nor
 masks hot pixels (section 3 of ``benchmarks/bench_centroid.py`` shows what one
 hot pixel beside the core does to it).
