@@ -446,3 +446,19 @@ def moments(f, xs, ys, x, y, sigma_w, var):
     if lo <= 0:
         return lower, significant
     return max(math.sqrt(hi / lo), 1.0), significant
+
+
+@njit
+def star_model(xs, ys, x0, y0, flux, sx, sy):
+    """:func:`pointing.camera.psf.star_model`: ``flux · Py ⊗ Px``."""
+    px = np.empty(xs.size)
+    py = np.empty(ys.size)
+    for i in range(xs.size):
+        px[i] = ndtr((xs[i] + 0.5 - x0) / sx) - ndtr((xs[i] - 0.5 - x0) / sx)
+    for j in range(ys.size):
+        py[j] = flux * (ndtr((ys[j] + 0.5 - y0) / sy) - ndtr((ys[j] - 0.5 - y0) / sy))
+    out = np.empty((ys.size, xs.size))
+    for j in range(ys.size):
+        for i in range(xs.size):
+            out[j, i] = py[j] * px[i]
+    return out
