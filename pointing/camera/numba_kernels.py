@@ -462,3 +462,23 @@ def star_model(xs, ys, x0, y0, flux, sx, sy):
         for i in range(xs.size):
             out[j, i] = py[j] * px[i]
     return out
+
+
+@njit
+def signal_and_spikes(data, coef, dx, dy, unusable, var_b, shot, axis_ratio, diag_ratio):
+    """The cut-out's background plane, the signal above it and its spikes (the end of
+    :func:`pointing.camera.starfit._prepare`, the same expressions)."""
+    ny, nx = data.shape
+    plane = np.empty((ny, nx))
+    r = np.empty((ny, nx))
+    v = np.empty((ny, nx))
+    floor = np.empty((ny, nx))
+    for j in range(ny):
+        for i in range(nx):
+            p = coef[0] + coef[1] * dx[i] + coef[2] * dy[j]
+            plane[j, i] = p
+            rr = data[j, i] - p
+            r[j, i] = rr
+            floor[j, i] = 5.0 * math.sqrt(var_b + shot * max(rr, 0.0))
+            v[j, i] = math.nan if unusable[j, i] else rr
+    return plane, r, spikes(v, floor, axis_ratio, diag_ratio)

@@ -242,14 +242,20 @@ def _prepare(img: np.ndarray, target: Candidate, others: list[Candidate], det: D
         sig_b = det.noise if det.noise > 0 else 1.0
     if opts.read_noise_adu:
         sig_b = max(sig_b, 0.5 * opts.read_noise_adu)
-    plane = coef[0] + coef[1] * dx + coef[2] * dy
-    r = data - plane
     var_b = sig_b * sig_b
     shot = 1.0 / opts.gain if opts.gain else 0.0
     # lone spikes (hot pixels, cosmic-ray hits), including hot pixels stuck at
     # full scale; what is left at the saturation level is a saturated star
-    noise = np.sqrt(var_b + shot * np.maximum(r, 0.0))
-    hot = spikes(np.where(bad | neighbour, np.nan, r), noise, spike_ratios(g))
+    jit = compiled.kernels()
+    if jit is not None:  # the same four lines in one compiled call
+        plane, r, hot = jit.signal_and_spikes(data, np.asarray(coef, dtype=float), dx[0],
+                                              dy[:, 0], bad | neighbour, float(var_b),
+                                              float(shot), *spike_ratios(g))
+    else:
+        plane = coef[0] + coef[1] * dx + coef[2] * dy
+        r = data - plane
+        noise = np.sqrt(var_b + shot * np.maximum(r, 0.0))
+        hot = spikes(np.where(bad | neighbour, np.nan, r), noise, spike_ratios(g))
     return _Prepared(raw, data, r, plane, coef, xs, ys, x0, y0, var_b, bad, at_limit,
                      neighbour, hot, discs, close, crowd_r2, r_fit, (r_in, r_out))
 
