@@ -482,3 +482,17 @@ def signal_and_spikes(data, coef, dx, dy, unusable, var_b, shot, axis_ratio, dia
             floor[j, i] = 5.0 * math.sqrt(var_b + shot * max(rr, 0.0))
             v[j, i] = math.nan if unusable[j, i] else rr
     return plane, r, spikes(v, floor, axis_ratio, diag_ratio)
+
+
+@njit
+def annulus_plane(data, dx, dy, sel, iterations):
+    """:func:`background_plane` of the pixels *sel* of *data* at offsets (dx[i], dy[j])."""
+    n = np.count_nonzero(sel)
+    z, x, y = np.empty(n), np.empty(n), np.empty(n)
+    k = 0
+    for j in range(data.shape[0]):
+        for i in range(data.shape[1]):
+            if sel[j, i]:
+                z[k], x[k], y[k] = data[j, i], dx[i], dy[j]
+                k += 1
+    return background_plane(z, x, y, iterations)

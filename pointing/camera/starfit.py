@@ -232,10 +232,14 @@ def _prepare(img: np.ndarray, target: Candidate, others: list[Candidate], det: D
     ann = (rad2 >= r_in * r_in) & (rad2 <= r_out * r_out) & ~(bad | at_limit | neighbour)
     if np.count_nonzero(ann) < 12:
         ann = (rad2 >= (1.5 * g) ** 2) & ~(bad | at_limit | neighbour)
+    jit = compiled.kernels()
     if np.count_nonzero(ann) >= 8:
-        coef, sig_b, _ = background_plane(data, np.broadcast_to(dx, data.shape),
-                                          np.broadcast_to(dy, data.shape), ann,
-                                          iterations=1 if fast else 4)
+        if jit is not None:  # background_plane, the pixels gathered in the kernel
+            coef, sig_b, _ = jit.annulus_plane(data, dx[0], dy[:, 0], ann, 1 if fast else 4)
+        else:
+            coef, sig_b, _ = background_plane(data, np.broadcast_to(dx, data.shape),
+                                              np.broadcast_to(dy, data.shape), ann,
+                                              iterations=1 if fast else 4)
     else:
         coef, sig_b = np.array([det.background, 0.0, 0.0]), det.noise
     if not (sig_b > 0):
@@ -246,7 +250,6 @@ def _prepare(img: np.ndarray, target: Candidate, others: list[Candidate], det: D
     shot = 1.0 / opts.gain if opts.gain else 0.0
     # lone spikes (hot pixels, cosmic-ray hits), including hot pixels stuck at
     # full scale; what is left at the saturation level is a saturated star
-    jit = compiled.kernels()
     if jit is not None:  # the same four lines in one compiled call
         plane, r, hot = jit.signal_and_spikes(data, np.asarray(coef, dtype=float), dx[0],
                                               dy[:, 0], bad | neighbour, float(var_b),
@@ -292,10 +295,12 @@ def fit_star(img: np.ndarray, target: Candidate, others: list[Candidate], det: D
     cx, cy = target.x, target.y
     saturated = prep.at_limit & ~prep.hot
     # fit window (square, about the brightest pixel)
-    wx = (xs >= cx - prep.r_fit) & (xs <= cx + prep.r_fit)
-    wy = (ys >= cy - prep.r_fit) & (ys <= cy + prep.r_fit)
-    win = np.ix_(wy, wx)
-    fx, fy = xs[wx], ys[wy]
+    # (pixel coordinates are whole numbers: the columns within r_fit of cx are a range)
+    win = (slice(max(0, math.ceil(cy - prep.r_fit) - prep.y0),
+                 max(0, math.floor(cy + prep.r_fit) - prep.y0 + 1)),
+           slice(max(0, math.ceil(cx - prep.r_fit) - prep.x0),
+                 max(0, math.floor(cx + prep.r_fit) - prep.x0 + 1)))
+    fx, fy = xs[win[1]], ys[win[0]]
     masked = prep.bad | saturated | prep.neighbour | prep.hot
     ok = ~masked[win]
     if np.count_nonzero(ok) < 8:
@@ -538,10 +543,14 @@ def lm_fit(r: np.ndarray, xs: np.ndarray, ys: np.ndarray, use: np.ndarray,
     return _lm_numpy(r[use], xs, ys, use, p, var_b, shot, circular, max_iter, tol, free, lo, hi)
 
 
+#: where the free parameters' covariance goes in the 6×6 one (circular, elliptical)
+_FREE_IX = {True: np.ix_([0, 1, 2, 3, 5], [0, 1, 2, 3, 5]), False: np.ix_(range(6), range(6))}
+
+
 def _full_cov(cov: np.ndarray, free: np.ndarray, circular: bool) -> np.ndarray:
     """The 6×6 covariance from the free parameters' (NaN for the fixed ones)."""
     full = np.full((6, 6), np.nan)
-    full[np.ix_(free, free)] = cov
+    full[_FREE_IX[bool(circular)]] = cov
     if circular:
         full[4, 4] = full[3, 3]
     return full
@@ -752,7 +761,8 @@ def moments(f: np.ndarray, xs: np.ndarray, ys: np.ndarray, x: float, y: float,
     if jit is not None:
         el, sig = jit.moments(np.ascontiguousarray(f, dtype=float), xs.astype(float),
                               ys.astype(float), float(x), float(y), float(sigma_w),
-                              np.ascontiguousarray(np.broadcast_to(var, f.shape), dtype=float))
+                              np.full(f.shape, float(var)) if np.ndim(var) == 0
+                              else np.ascontiguousarray(var, dtype=float))
         return float(el), bool(sig)
     dx = xs[None, :] - x
     dy = ys[:, None] - y
