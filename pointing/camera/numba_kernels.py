@@ -209,21 +209,27 @@ def lm_fit(r, xs, ys, use, p0, var_b, shot, circular, max_iter, tol, lo, hi):
 
 @njit
 def bin_sum_int(img, k):
-    """k×k block sums (k ≤ 8) of a 16-bit integer frame as float32, exact."""
+    """k×k block sums (k ≤ 8) of a 16-bit integer frame as float32, exact.
+
+    float32 sums of up to 8×8 16-bit values are exact (< 2^24): rows are
+    added first into one buffer (a vectorised pass over contiguous memory),
+    then each block's k columns.
+    """
     h, w = img.shape[0] // k, img.shape[1] // k
     out = np.empty((h, w), np.float32)
-    # float32 sums of up to 8×8 16-bit values are exact (< 2^24)
     acc = np.empty(w * k, np.float32)
     for j in range(h):
-        acc[:] = 0.0
-        for r in range(j * k, j * k + k):
-            row = img[r]
+        r0 = j * k
+        for i in range(w * k):
+            acc[i] = np.float32(img[r0, i])
+        for r in range(r0 + 1, r0 + k):
             for i in range(w * k):
-                acc[i] += np.float32(row[i])
+                acc[i] += np.float32(img[r, i])
+        blocks = acc.reshape(w, k)
         for i in range(w):
-            s = np.float32(0.0)
-            for c in range(i * k, i * k + k):
-                s += acc[c]
+            s = blocks[i, 0]
+            for c in range(1, k):
+                s += blocks[i, c]
             out[j, i] = s
     return out
 
