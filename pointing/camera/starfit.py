@@ -267,6 +267,9 @@ def _first_guess(rw: np.ndarray, fx: np.ndarray, fy: np.ndarray, ok: np.ndarray,
                  cx: int, cy: int, g: float, fast: bool) -> np.ndarray:
     """Starting parameters: a centre of mass (fast) or windowed centroid, aperture flux."""
     sigma0 = g / FWHM_PER_SIGMA
+    jit = compiled.kernels()
+    if fast and jit is not None:  # the same, in one compiled call
+        return jit.first_guess_fast(rw, fx, fy, ok, int(cx), int(cy), float(g), sigma0)
     if fast:  # centre of mass of the 3×3 core: LM takes it from there
         core3 = (np.abs(fx[None, :] - cx) <= 1) & (np.abs(fy[:, None] - cy) <= 1) & ok
         wgt = np.where(core3, np.maximum(rw, 0.0), 0.0)
