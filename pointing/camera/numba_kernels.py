@@ -123,7 +123,9 @@ def lm_fit(r, xs, ys, use, p0, var_b, shot, circular, max_iter, tol, lo, hi):
     """:func:`pointing.camera.starfit.lm_fit` compiled: the same steps, the same tests.
 
     Returns parameters, the free parameters' covariance (NaN if singular),
-    χ², the number of pixels fitted and convergence.
+    χ², the number of pixels fitted and convergence.  (Longer than 80 lines:
+    it follows the numpy reference step by step, which keeps the two easy to
+    compare; the compiled sub-steps are :func:`evaluate`, :func:`normal`, :func:`solve`.)
     """
     ny, nx = r.shape
     n = 0
