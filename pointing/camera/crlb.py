@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pointing.camera import compiled
 from pointing.camera.psf import model_and_jacobian
 
 __all__ = ["CramerRaoBound", "flux_for_snr", "gaussian_crlb"]
@@ -85,6 +86,12 @@ def gaussian_crlb(
     xs = np.arange(cx - half_size, cx + half_size + 1, dtype=float)
     ys = np.arange(cy - half_size, cy + half_size + 1, dtype=float)
     params = np.array([x0, y0, flux, sigma_x, sigma_y, 0.0])
+    jit = compiled.kernels()
+    if jit is not None:  # the same Fisher matrix in one compiled call
+        cov = jit.fisher_cov(xs, ys, params, bool(circular), float(background_var),
+                             1.0 / gain if gain else 0.0, 1e-12 * max(flux, 1.0))
+        d = np.sqrt(np.maximum(np.diag(cov), 0.0))
+        return CramerRaoBound(float(d[0]), float(d[1]), float(d[2]), float(flux / d[2]))
     star, jac, _ = model_and_jacobian(xs, ys, params, circular=circular)
     var = np.full(star.size, float(background_var))
     if gain:

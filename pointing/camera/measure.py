@@ -16,6 +16,9 @@ The rooms of the measurement, in order:
 * :mod:`pointing.camera.starfit` — the cut-out fit: local background plane,
   masks (saturation, spikes, neighbours), Gaussian fit and clean-up, a typed
   :class:`~pointing.camera.starfit.StarFit`;
+* :mod:`pointing.camera.compiled` — numba kernels of the hot loops (binning,
+  spike test, background plane, the LM fit, moments, the Cramér–Rao bound),
+  the same arithmetic as the numpy code they stand in for;
 * this module — the orchestration and the report: the uncertainty from the fit
   covariance beside the Cramér–Rao bound of the same star
   (:mod:`pointing.camera.crlb`), an aperture flux, the SNR (flux over its
@@ -455,25 +458,38 @@ def _flags(img: np.ndarray, st: StarFit, opts: MeasureOptions, x: float, y: floa
            r_ap: float, aper: np.ndarray, snr: float, elong: float,
            significant: bool) -> StarFlag:
     """The quality flags of a measurement (see :class:`StarFlag`)."""
+    # combined as integers, one StarFlag at the end (Flag arithmetic is slow in Python)
     h, w = img.shape
-    flags = StarFlag.FIT_FAILED if st.failed else StarFlag.NONE
+    bits = _F.FIT_FAILED if st.failed else 0
     if snr < opts.min_snr:
-        flags |= StarFlag.LOW_SNR
+        bits |= _F.LOW_SNR
     if np.any(st.saturated & aper):
-        flags |= StarFlag.SATURATED
+        bits |= _F.SATURATED
     if st.crowded:
-        flags |= StarFlag.CROWDED
+        bits |= _F.CROWDED
     if x - r_ap < -0.5 or y - r_ap < -0.5 or x + r_ap > w - 0.5 or y + r_ap > h - 0.5:
-        flags |= StarFlag.EDGE
+        bits |= _F.EDGE
     if significant and elong > opts.max_elongation:
-        flags |= StarFlag.ELONGATED
+        bits |= _F.ELONGATED
     wx0, wx1, wy0, wy1 = st.window
-    xs, ys = st.xs, st.ys
-    in_win = ((xs[None, :] >= wx0 - 1) & (xs[None, :] <= wx1 + 1)
-              & (ys[:, None] >= wy0 - 1) & (ys[:, None] <= wy1 + 1))
-    if np.any(st.hot & in_win):
-        flags |= StarFlag.HOT_PIXELS_MASKED
-    return flags
+    # the fit window and one pixel around it, as cut-out slices (whole-pixel coordinates)
+    win = (slice(max(0, wy0 - 1 - st.y0), max(0, wy1 + 2 - st.y0)),
+           slice(max(0, wx0 - 1 - st.x0), max(0, wx1 + 2 - st.x0)))
+    if np.any(st.hot[win]):
+        bits |= _F.HOT_PIXELS_MASKED
+    return StarFlag(bits)
+
+
+class _F:
+    """The flags' integer values (for :func:`_flags`)."""
+
+    FIT_FAILED = StarFlag.FIT_FAILED.value
+    LOW_SNR = StarFlag.LOW_SNR.value
+    SATURATED = StarFlag.SATURATED.value
+    CROWDED = StarFlag.CROWDED.value
+    EDGE = StarFlag.EDGE.value
+    ELONGATED = StarFlag.ELONGATED.value
+    HOT_PIXELS_MASKED = StarFlag.HOT_PIXELS_MASKED.value
 
 
 def _saturated_sigma(st: StarFit, sigma_x: float, sigma_y: float) -> tuple[float, float]:

@@ -15,6 +15,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import ndtr
 
+from pointing.camera import compiled
+
 __all__ = ["FWHM_PER_SIGMA", "gaussian_image", "integrated_gaussian_1d", "model_and_jacobian",
            "star_model"]
 
@@ -73,6 +75,10 @@ def star_model(xs: np.ndarray, ys: np.ndarray, params: np.ndarray) -> np.ndarray
     the (ny, nx) array ``flux · Py ⊗ Px``.
     """
     x0, y0, flux, sx, sy, _ = params
+    jit = compiled.kernels()
+    if jit is not None:
+        return jit.star_model(np.asarray(xs, dtype=float), np.asarray(ys, dtype=float),
+                              float(x0), float(y0), float(flux), float(sx), float(sy))
     px = _fractions(xs, x0, sx)
     py = _fractions(ys, y0, sy)
     return np.multiply.outer(flux * py, px)

@@ -20,8 +20,10 @@ On a cut-out about a detected star (:mod:`pointing.camera.detect`):
    faint neighbours found in the residuals, and neighbour discs that hold only
    the star's own wing are given back; each change is refitted.
 
-The fit is our own numpy Levenberg–Marquardt on the pixel-integrated model
-of :mod:`pointing.camera.psf`, not photutils' ``centroid_2dg`` (astropy
+The fit is our own Levenberg–Marquardt on the pixel-integrated model of
+:mod:`pointing.camera.psf` (compiled by numba where installed, see
+:mod:`pointing.camera.compiled`; the numpy code here is the reference and
+the fallback), not photutils' ``centroid_2dg`` (astropy
 modelling): that one neither weights pixels by their Poisson variance nor
 masks hot pixels (section 3 of ``benchmarks/bench_centroid.py`` shows what one
 hot pixel beside the core does to it).
@@ -34,6 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pointing.camera import compiled
 from pointing.camera.detect import (
     Candidate,
     Detection,
@@ -229,24 +232,33 @@ def _prepare(img: np.ndarray, target: Candidate, others: list[Candidate], det: D
     ann = (rad2 >= r_in * r_in) & (rad2 <= r_out * r_out) & ~(bad | at_limit | neighbour)
     if np.count_nonzero(ann) < 12:
         ann = (rad2 >= (1.5 * g) ** 2) & ~(bad | at_limit | neighbour)
+    jit = compiled.kernels()
     if np.count_nonzero(ann) >= 8:
-        coef, sig_b, _ = background_plane(data, np.broadcast_to(dx, data.shape),
-                                          np.broadcast_to(dy, data.shape), ann,
-                                          iterations=1 if fast else 4)
+        if jit is not None:  # background_plane, the pixels gathered in the kernel
+            coef, sig_b, _ = jit.annulus_plane(data, dx[0], dy[:, 0], ann, 1 if fast else 4)
+        else:
+            coef, sig_b, _ = background_plane(data, np.broadcast_to(dx, data.shape),
+                                              np.broadcast_to(dy, data.shape), ann,
+                                              iterations=1 if fast else 4)
     else:
         coef, sig_b = np.array([det.background, 0.0, 0.0]), det.noise
     if not (sig_b > 0):
         sig_b = det.noise if det.noise > 0 else 1.0
     if opts.read_noise_adu:
         sig_b = max(sig_b, 0.5 * opts.read_noise_adu)
-    plane = coef[0] + coef[1] * dx + coef[2] * dy
-    r = data - plane
     var_b = sig_b * sig_b
     shot = 1.0 / opts.gain if opts.gain else 0.0
     # lone spikes (hot pixels, cosmic-ray hits), including hot pixels stuck at
     # full scale; what is left at the saturation level is a saturated star
-    noise = np.sqrt(var_b + shot * np.maximum(r, 0.0))
-    hot = spikes(np.where(bad | neighbour, np.nan, r), noise, spike_ratios(g))
+    if jit is not None:  # the same four lines in one compiled call
+        plane, r, hot = jit.signal_and_spikes(data, np.asarray(coef, dtype=float), dx[0],
+                                              dy[:, 0], bad | neighbour, float(var_b),
+                                              float(shot), *spike_ratios(g))
+    else:
+        plane = coef[0] + coef[1] * dx + coef[2] * dy
+        r = data - plane
+        noise = np.sqrt(var_b + shot * np.maximum(r, 0.0))
+        hot = spikes(np.where(bad | neighbour, np.nan, r), noise, spike_ratios(g))
     return _Prepared(raw, data, r, plane, coef, xs, ys, x0, y0, var_b, bad, at_limit,
                      neighbour, hot, discs, close, crowd_r2, r_fit, (r_in, r_out))
 
@@ -255,6 +267,9 @@ def _first_guess(rw: np.ndarray, fx: np.ndarray, fy: np.ndarray, ok: np.ndarray,
                  cx: int, cy: int, g: float, fast: bool) -> np.ndarray:
     """Starting parameters: a centre of mass (fast) or windowed centroid, aperture flux."""
     sigma0 = g / FWHM_PER_SIGMA
+    jit = compiled.kernels()
+    if fast and jit is not None:  # the same, in one compiled call
+        return jit.first_guess_fast(rw, fx, fy, ok, int(cx), int(cy), float(g), sigma0)
     if fast:  # centre of mass of the 3×3 core: LM takes it from there
         core3 = (np.abs(fx[None, :] - cx) <= 1) & (np.abs(fy[:, None] - cy) <= 1) & ok
         wgt = np.where(core3, np.maximum(rw, 0.0), 0.0)
@@ -283,10 +298,12 @@ def fit_star(img: np.ndarray, target: Candidate, others: list[Candidate], det: D
     cx, cy = target.x, target.y
     saturated = prep.at_limit & ~prep.hot
     # fit window (square, about the brightest pixel)
-    wx = (xs >= cx - prep.r_fit) & (xs <= cx + prep.r_fit)
-    wy = (ys >= cy - prep.r_fit) & (ys <= cy + prep.r_fit)
-    win = np.ix_(wy, wx)
-    fx, fy = xs[wx], ys[wy]
+    # (pixel coordinates are whole numbers: the columns within r_fit of cx are a range)
+    win = (slice(max(0, math.ceil(cy - prep.r_fit) - prep.y0),
+                 max(0, math.floor(cy + prep.r_fit) - prep.y0 + 1)),
+           slice(max(0, math.ceil(cx - prep.r_fit) - prep.x0),
+                 max(0, math.floor(cx + prep.r_fit) - prep.x0 + 1)))
+    fx, fy = xs[win[1]], ys[win[0]]
     masked = prep.bad | saturated | prep.neighbour | prep.hot
     ok = ~masked[win]
     if np.count_nonzero(ok) < 8:
@@ -449,6 +466,11 @@ def background_plane(r: np.ndarray, dx: np.ndarray, dy: np.ndarray, sel: np.ndar
     their number.
     """
     z, x, y = r[sel], dx[sel], dy[sel]
+    jit = compiled.kernels()
+    if jit is not None:
+        coef, std, n = jit.background_plane(z.astype(float), x.astype(float),
+                                            y.astype(float), int(iterations))
+        return coef, float(std), int(n)
     design = np.stack([np.ones_like(x), x, y], axis=1)
     coef = np.array([median(z), 0.0, 0.0])
     keep = np.ones(z.size, bool)
@@ -507,13 +529,42 @@ def lm_fit(r: np.ndarray, xs: np.ndarray, ys: np.ndarray, use: np.ndarray,
     convergence.
     """
     free = np.array([0, 1, 2, 3, 5]) if circular else np.arange(6)
-    d = r[use]
-    lam = 1e-3
     # the centre may sit a little beyond the window (a star cut by the frame edge)
     margin = 2.0 * p[3] * FWHM_PER_SIGMA
     wide = 0.5 * (xs.size + ys.size)
     lo = np.array([xs[0] - 0.5 - margin, ys[0] - 0.5 - margin, 1e-12, 0.25, 0.25, -np.inf])
     hi = np.array([xs[-1] + 0.5 + margin, ys[-1] + 0.5 + margin, np.inf, wide, wide, np.inf])
+    jit = compiled.kernels()
+    if jit is not None:
+        p, cov, chi2, n, converged = jit.lm_fit(
+            np.ascontiguousarray(r, dtype=float), np.ascontiguousarray(xs, dtype=float),
+            np.ascontiguousarray(ys, dtype=float), np.ascontiguousarray(use, dtype=np.bool_),
+            np.asarray(p, dtype=float), float(var_b), float(shot), bool(circular),
+            int(max_iter), float(tol), lo, hi)
+        return p, _full_cov(cov, free, circular), float(chi2), max(int(n) - free.size, 1), \
+            bool(converged)
+    return _lm_numpy(r[use], xs, ys, use, p, var_b, shot, circular, max_iter, tol, free, lo, hi)
+
+
+#: where the free parameters' covariance goes in the 6×6 one (circular, elliptical)
+_FREE_IX = {True: np.ix_([0, 1, 2, 3, 5], [0, 1, 2, 3, 5]), False: np.ix_(range(6), range(6))}
+
+
+def _full_cov(cov: np.ndarray, free: np.ndarray, circular: bool) -> np.ndarray:
+    """The 6×6 covariance from the free parameters' (NaN for the fixed ones)."""
+    full = np.full((6, 6), np.nan)
+    full[_FREE_IX[bool(circular)]] = cov
+    if circular:
+        full[4, 4] = full[3, 3]
+    return full
+
+
+def _lm_numpy(d: np.ndarray, xs: np.ndarray, ys: np.ndarray, use: np.ndarray, p: np.ndarray,
+              var_b: float, shot: float, circular: bool, max_iter: int, tol: float,
+              free: np.ndarray, lo: np.ndarray,
+              hi: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, int, bool]:
+    """:func:`lm_fit` in numpy (the reference of the compiled kernel)."""
+    lam = 1e-3
     converged = False
 
     def evaluate(par: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -565,11 +616,8 @@ def lm_fit(r: np.ndarray, xs: np.ndarray, ys: np.ndarray, use: np.ndarray,
         cov = np.linalg.inv(jw.T @ jw)
     except np.linalg.LinAlgError:
         cov = np.full((free.size, free.size), np.nan)
-    full = np.full((6, 6), np.nan)
-    full[np.ix_(free, free)] = cov
-    if circular:
-        full[4, 4] = full[3, 3]
-    return p, full, float(res @ res), max(int(d.size) - free.size, 1), converged
+    return p, _full_cov(cov, free, circular), float(res @ res), max(int(d.size) - free.size, 1), \
+        converged
 
 
 
@@ -712,6 +760,13 @@ def moments(f: np.ndarray, xs: np.ndarray, ys: np.ndarray, x: float, y: float,
 
     *f* is the background-subtracted star, *var* its per-pixel variance.
     """
+    jit = compiled.kernels()
+    if jit is not None:
+        el, sig = jit.moments(np.ascontiguousarray(f, dtype=float), xs.astype(float),
+                              ys.astype(float), float(x), float(y), float(sigma_w),
+                              np.full(f.shape, float(var)) if np.ndim(var) == 0
+                              else np.ascontiguousarray(var, dtype=float))
+        return float(el), bool(sig)
     dx = xs[None, :] - x
     dy = ys[:, None] - y
     wgt = np.exp(-0.5 * (dx * dx + dy * dy) / sigma_w**2)

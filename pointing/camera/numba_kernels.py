@@ -1,0 +1,533 @@
+"""The numba-compiled kernels behind :mod:`pointing.camera.compiled` (see there).
+
+Module-level functions, so numba's on-disk cache serves every later process.
+Imported only by :mod:`pointing.camera.compiled`, lazily.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+njit = numba.njit(cache=True, nogil=True)
+helper = numba.njit(cache=True, nogil=True, inline="always")
+inv_sqrt_2pi = 1.0 / math.sqrt(2.0 * math.pi)
+inv_sqrt2 = 1.0 / math.sqrt(2.0)
+
+
+@helper
+def ndtr(u):
+    """The standard normal CDF (as scipy's ``ndtr``: erfc in the tails, erf inside)."""
+    z = u * inv_sqrt2
+    if abs(z) < inv_sqrt2:
+        return 0.5 + 0.5 * math.erf(z)
+    if z > 0:
+        return 1.0 - 0.5 * math.erfc(z)
+    return 0.5 * math.erfc(-z)
+
+
+@njit
+def fractions(coords, centre, sigma, p, dp, sp):
+    """Fill *p, dp, sp* as :func:`pointing.camera.psf.integrated_gaussian_1d`."""
+    for i in range(coords.size):
+        u_hi = (coords[i] + 0.5 - centre) / sigma
+        u_lo = (coords[i] - 0.5 - centre) / sigma
+        phi_hi = inv_sqrt_2pi * math.exp(-0.5 * u_hi * u_hi)
+        phi_lo = inv_sqrt_2pi * math.exp(-0.5 * u_lo * u_lo)
+        p[i] = ndtr(u_hi) - ndtr(u_lo)
+        dp[i] = -(phi_hi - phi_lo) / sigma
+        sp[i] = -(u_hi * phi_hi - u_lo * phi_lo) / sigma
+
+
+@njit
+def evaluate(xs, ys, iy, ix, par, circular, star, jac, bufs):
+    """Model and Jacobian (columns of the free parameters) on the used pixels."""
+    px, dpx, spx, py, dpy, spy = bufs[0], bufs[1], bufs[2], bufs[3], bufs[4], bufs[5]
+    sy = par[3] if circular else par[4]
+    fractions(xs, par[0], par[3], px[:xs.size], dpx[:xs.size], spx[:xs.size])
+    fractions(ys, par[1], sy, py[:ys.size], dpy[:ys.size], spy[:ys.size])
+    flux = par[2]
+    nf = jac.shape[1]
+    for k in range(iy.size):
+        j, i = iy[k], ix[k]
+        star[k] = flux * py[j] * px[i]
+        jac[k, 0] = flux * py[j] * dpx[i]
+        jac[k, 1] = flux * dpy[j] * px[i]
+        jac[k, 2] = py[j] * px[i]
+        if circular:
+            jac[k, 3] = flux * py[j] * spx[i] + flux * spy[j] * px[i]
+        else:
+            jac[k, 3] = flux * py[j] * spx[i]
+            jac[k, 4] = flux * spy[j] * px[i]
+        jac[k, nf - 1] = 1.0
+
+
+@njit
+def solve(a, b):
+    """x with a·x = b by Gaussian elimination with partial pivoting; ok=False if singular."""
+    n = b.size
+    m = a.copy()
+    x = b.copy()
+    for c in range(n):
+        piv = c
+        for r in range(c + 1, n):
+            if abs(m[r, c]) > abs(m[piv, c]):
+                piv = r
+        if m[piv, c] == 0.0:
+            return x, False
+        if piv != c:
+            for k in range(n):
+                m[c, k], m[piv, k] = m[piv, k], m[c, k]
+            x[c], x[piv] = x[piv], x[c]
+        for r in range(c + 1, n):
+            f = m[r, c] / m[c, c]
+            if f != 0.0:
+                for k in range(c, n):
+                    m[r, k] -= f * m[c, k]
+                x[r] -= f * x[c]
+    for c in range(n - 1, -1, -1):
+        s = x[c]
+        for k in range(c + 1, n):
+            s -= m[c, k] * x[k]
+        x[c] = s / m[c, c]
+    return x, True
+
+
+@njit
+def normal(d, star, jac, p5, var_b, shot, w, a, grad):
+    """Weights, χ², normal matrix and gradient of the weighted residuals."""
+    nf = jac.shape[1]
+    a[:, :] = 0.0
+    grad[:] = 0.0
+    chi2 = 0.0
+    for k in range(d.size):
+        wk = 1.0 / math.sqrt(var_b + shot * max(star[k], 0.0))
+        w[k] = wk
+        res = (d[k] - star[k] - p5) * wk
+        chi2 += res * res
+        for u in range(nf):
+            ju = jac[k, u] * wk
+            grad[u] += ju * res
+            for v in range(u + 1):
+                a[u, v] += ju * jac[k, v] * wk
+    for u in range(nf):
+        for v in range(u):
+            a[v, u] = a[u, v]
+    return chi2
+
+
+@njit
+def lm_fit(r, xs, ys, use, p0, var_b, shot, circular, max_iter, tol, lo, hi):
+    """:func:`pointing.camera.starfit.lm_fit` compiled: the same steps, the same tests.
+
+    Returns parameters, the free parameters' covariance (NaN if singular),
+    χ², the number of pixels fitted and convergence.  (Longer than 80 lines:
+    it follows the numpy reference step by step, which keeps the two easy to
+    compare; the compiled sub-steps are :func:`evaluate`, :func:`normal`, :func:`solve`.)
+    """
+    ny, nx = r.shape
+    n = 0
+    for j in range(ny):
+        for i in range(nx):
+            if use[j, i]:
+                n += 1
+    iy = np.empty(n, np.int64)
+    ix = np.empty(n, np.int64)
+    d = np.empty(n)
+    n = 0
+    for j in range(ny):
+        for i in range(nx):
+            if use[j, i]:
+                iy[n], ix[n], d[n] = j, i, r[j, i]
+                n += 1
+    nf = 5 if circular else 6
+    free = np.array([0, 1, 2, 3, 5]) if circular else np.arange(6)
+    bufs = np.empty((6, max(nx, ny)))
+    star, jac = np.empty(n), np.empty((n, nf))
+    s_new, j_new = np.empty(n), np.empty((n, nf))
+    w = np.empty(n)
+    a, grad = np.empty((nf, nf)), np.empty(nf)
+    p = p0.copy()
+    lam = 1e-3
+    converged = False
+    evaluate(xs, ys, iy, ix, p, circular, star, jac, bufs)
+    for _ in range(max_iter):
+        chi2 = normal(d, star, jac, p[5], var_b, shot, w, a, grad)
+        improved = False
+        step = np.zeros(nf)
+        for _ in range(8):
+            damped = a.copy()
+            for u in range(nf):
+                damped[u, u] += lam * a[u, u]
+            step, ok = solve(damped, grad)
+            if not ok:
+                lam *= 10.0
+                continue
+            q = p.copy()
+            for u in range(nf):
+                q[free[u]] += step[u]
+            if circular:
+                q[4] = q[3]
+            for u in range(6):
+                q[u] = min(max(q[u], lo[u]), hi[u])
+            evaluate(xs, ys, iy, ix, q, circular, s_new, j_new, bufs)
+            chi2_new = 0.0
+            for k in range(n):
+                rk = (d[k] - s_new[k] - q[5]) * w[k]
+                chi2_new += rk * rk
+            if chi2_new <= chi2:
+                p = q
+                star, s_new = s_new, star
+                jac, j_new = j_new, jac
+                lam = max(lam * 0.1, 1e-9)
+                improved = True
+                break
+            lam *= 10.0
+        if not improved:
+            converged = True  # no step lowers chi²: at the minimum
+            break
+        lim0 = tol / math.sqrt(max(abs(a[0, 0]), 1e-300)) + 1e-6
+        lim1 = tol / math.sqrt(max(abs(a[1, 1]), 1e-300)) + 1e-6
+        if abs(step[0]) < lim0 and abs(step[1]) < lim1:
+            converged = True
+            break
+    chi2 = normal(d, star, jac, p[5], var_b, shot, w, a, grad)
+    cov = np.full((nf, nf), np.nan)
+    singular = False
+    for c in range(nf):
+        e = np.zeros(nf)
+        e[c] = 1.0
+        col, ok = solve(a, e)
+        if not ok:
+            singular = True
+            break
+        cov[:, c] = col
+    if singular:
+        cov[:, :] = np.nan
+    return p, cov, chi2, n, converged
+
+
+@njit
+def bin_sum_int(img, k):
+    """k×k block sums (k ≤ 8) of a 16-bit integer frame as float32, exact.
+
+    float32 sums of up to 8×8 16-bit values are exact (< 2^24): rows are
+    added first into one buffer (a vectorised pass over contiguous memory),
+    then each block's k columns.
+    """
+    h, w = img.shape[0] // k, img.shape[1] // k
+    out = np.empty((h, w), np.float32)
+    acc = np.empty(w * k, np.float32)
+    for j in range(h):
+        r0 = j * k
+        for i in range(w * k):
+            acc[i] = np.float32(img[r0, i])
+        for r in range(r0 + 1, r0 + k):
+            for i in range(w * k):
+                acc[i] += np.float32(img[r, i])
+        blocks = acc.reshape(w, k)
+        for i in range(w):
+            s = blocks[i, 0]
+            for c in range(1, k):
+                s += blocks[i, c]
+            out[j, i] = s
+    return out
+
+
+@njit
+def fisher_cov(xs, ys, par, circular, var_b, shot, floor):
+    """Inverse Fisher matrix of the free parameters (NaN if singular) for the bound."""
+    ny, nx = ys.size, xs.size
+    n = nx * ny
+    iy = np.empty(n, np.int64)
+    ix = np.empty(n, np.int64)
+    for j in range(ny):
+        for i in range(nx):
+            iy[j * nx + i], ix[j * nx + i] = j, i
+    nf = 5 if circular else 6
+    star, jac = np.empty(n), np.empty((n, nf))
+    evaluate(xs, ys, iy, ix, par, circular, star, jac, np.empty((6, max(nx, ny))))
+    a = np.zeros((nf, nf))
+    for k in range(n):
+        wk2 = 1.0 / max(var_b + shot * max(star[k], 0.0), floor)
+        for u in range(nf):
+            for v in range(u + 1):
+                a[u, v] += jac[k, u] * jac[k, v] * wk2
+    for u in range(nf):
+        for v in range(u):
+            a[v, u] = a[u, v]
+    cov = np.full((nf, nf), np.nan)
+    for c in range(nf):
+        e = np.zeros(nf)
+        e[c] = 1.0
+        col, ok = solve(a, e)
+        if not ok:
+            cov[:, :] = np.nan
+            break
+        cov[:, c] = col
+    return cov
+
+
+@helper
+def neighbour(r, j, i):
+    """A neighbour's value; +inf outside the array or where not finite (cannot judge)."""
+    if j < 0 or i < 0 or j >= r.shape[0] or i >= r.shape[1]:
+        return math.inf
+    v = r[j, i]
+    return v if math.isfinite(v) else math.inf
+
+
+@njit
+def spikes(r, floor, axis_ratio, diag_ratio):
+    """:func:`pointing.camera.detect.spikes` with ``floor`` = 5·noise per pixel."""
+    ny, nx = r.shape
+    out = np.zeros((ny, nx), np.bool_)
+    for j in range(ny):
+        for i in range(nx):
+            v = r[j, i]
+            f = floor[j, i]
+            if not (math.isfinite(v) and v > f):
+                continue
+            for dy, dx, ratio in ((0, 1, axis_ratio), (1, 0, axis_ratio),
+                                  (1, 1, diag_ratio), (1, -1, diag_ratio)):
+                top = max(max(neighbour(r, j - dy, i - dx), neighbour(r, j + dy, i + dx)), 0.0)
+                if v > ratio * top + f:
+                    out[j, i] = True
+                    break
+    return out
+
+
+@helper
+def pymax(a, b):
+    """Python's ``max(a, b)``: *a* unless *b* is greater (a NaN *a* stays)."""
+    return b if b > a else a
+
+
+@njit
+def upper_median(a):
+    """``np.partition(a, n // 2)[n // 2]``."""
+    return np.sort(a)[a.size // 2]
+
+
+@njit
+def median(a):
+    """:func:`pointing.camera.detect.median`."""
+    s = np.sort(a)
+    k = a.size // 2
+    if a.size % 2:
+        return s[k]
+    return (s[k - 1] + s[k]) / 2
+
+
+@njit
+def robust_sigma(a):
+    """:func:`pointing.camera.detect.robust_sigma`."""
+    if a.size > 20000:
+        a = a[:: a.size // 10000]
+    med = upper_median(a)
+    mad = upper_median(np.abs(a - med))
+    return med, 1.4826 * mad
+
+
+@njit
+def plane_coef(z, x, y, keep):
+    """Least-squares plane through the kept pixels; ok=False if singular."""
+    a = np.zeros((3, 3))
+    b = np.zeros(3)
+    for k in range(z.size):
+        if keep[k]:
+            row = (1.0, x[k], y[k])
+            for u in range(3):
+                b[u] += row[u] * z[k]
+                for v in range(3):
+                    a[u, v] += row[u] * row[v]
+    return solve(a, b)
+
+
+@njit
+def background_plane(z, x, y, iterations):
+    """:func:`pointing.camera.starfit.background_plane` on the selected pixels' values."""
+    n = z.size
+    coef = np.array([median(z), 0.0, 0.0])
+    keep = np.ones(n, np.bool_)
+    sigma = math.nan
+    fit_plane = n >= 30
+    for _ in range(iterations):
+        res = z - (coef[0] + coef[1] * x + coef[2] * y)
+        kept = res[keep]
+        med = 0.0
+        if kept.size >= 5:
+            med, sigma = robust_sigma(kept)
+        else:
+            sigma = math.nan
+        if not sigma > 0:
+            sigma = np.std(kept) if kept.size else math.nan
+        new_keep = np.abs(res - med) <= 3.0 * pymax(sigma, 1e-12)
+        nk = np.count_nonzero(new_keep)
+        if fit_plane and nk >= 10:
+            c, ok = plane_coef(z, x, y, new_keep)
+            coef = c if ok else np.array([median(z[new_keep]), 0.0, 0.0])
+        elif nk:
+            coef = np.array([median(z[new_keep]), 0.0, 0.0])
+        if np.array_equal(new_keep, keep):
+            break
+        keep = new_keep
+    res = z[keep] - (coef[0] + coef[1] * x[keep] + coef[2] * y[keep])
+    std = np.std(res) * 1.0135 if res.size > 3 else sigma
+    return coef, std, np.count_nonzero(keep)
+
+
+@njit
+def box_sums(r, n):
+    """Sums of n×n boxes (n = 2 or 3) of *r*, in its own type, rows first (as numpy)."""
+    ny, nx = r.shape[0] - n + 1, r.shape[1] - n + 1
+    out = np.empty((ny, nx), r.dtype)
+    rows = np.empty(r.shape[1], r.dtype)
+    for j in range(ny):
+        for i in range(r.shape[1]):
+            if n == 2:
+                rows[i] = r[j, i] + r[j + 1, i]
+            else:
+                rows[i] = r[j, i] + r[j + 1, i] + r[j + 2, i]
+        for i in range(nx):
+            if n == 2:
+                out[j, i] = rows[i] + rows[i + 1]
+            else:
+                out[j, i] = rows[i] + rows[i + 1] + rows[i + 2]
+    return out
+
+
+@njit
+def eig2(xx, yy, xy):
+    """Eigenvalues (ascending) of [[xx, xy], [xy, yy]]."""
+    mean = 0.5 * (xx + yy)
+    rad = math.hypot(0.5 * (xx - yy), xy)
+    return mean - rad, mean + rad
+
+
+@njit
+def moments(f, xs, ys, x, y, sigma_w, var):
+    """:func:`pointing.camera.starfit.moments` (the same sums and corrections)."""
+    ny, nx = f.shape
+    s = a = b = c = 0.0
+    for j in range(ny):
+        dy = ys[j] - y
+        for i in range(nx):
+            dx = xs[i] - x
+            wf = math.exp(-0.5 * (dx * dx + dy * dy) / sigma_w**2) * f[j, i]
+            s += wf
+            a += wf * dx * dx
+            b += wf * dy * dy
+            c += wf * dx * dy
+    if not s > 0:
+        return math.nan, False
+    t = a + b
+    if not t > 0:
+        return math.nan, False
+    e1, e2 = (a - b) / t, 2 * c / t
+    var_e = 0.0
+    for j in range(ny):
+        dy = ys[j] - y
+        for i in range(nx):
+            dx = xs[i] - x
+            wgt = math.exp(-0.5 * (dx * dx + dy * dy) / sigma_w**2)
+            de1 = wgt * ((dx * dx - dy * dy) * t - (a - b) * (dx * dx + dy * dy)) / t**2
+            de2 = wgt * (2 * dx * dy * t - 2 * c * (dx * dx + dy * dy)) / t**2
+            var_e += (de1 * de1 + de2 * de2) * var[j, i]
+    var_e *= 0.5
+    e = math.hypot(e1, e2)
+    significant = e > 3.0 * math.sqrt(var_e)
+    mxx, myy, mxy = a / s, b / s, c / s
+    lo, hi = eig2(mxx, myy, mxy)
+    lower = math.sqrt(hi / lo) if lo > 0 else math.inf
+    det = mxx * myy - mxy * mxy
+    if not det > 0:
+        return lower, significant
+    w2 = 1.0 / sigma_w**2
+    ixx, iyy, ixy = myy / det - w2, mxx / det - w2, -mxy / det
+    det_i = ixx * iyy - ixy * ixy
+    if not det_i > 0 or ixx <= 0:
+        return lower, significant
+    lo, hi = eig2(iyy / det_i - 1 / 12, ixx / det_i - 1 / 12, -ixy / det_i)
+    if lo <= 0:
+        return lower, significant
+    return max(math.sqrt(hi / lo), 1.0), significant
+
+
+@njit
+def star_model(xs, ys, x0, y0, flux, sx, sy):
+    """:func:`pointing.camera.psf.star_model`: ``flux · Py ⊗ Px``."""
+    px = np.empty(xs.size)
+    py = np.empty(ys.size)
+    for i in range(xs.size):
+        px[i] = ndtr((xs[i] + 0.5 - x0) / sx) - ndtr((xs[i] - 0.5 - x0) / sx)
+    for j in range(ys.size):
+        py[j] = flux * (ndtr((ys[j] + 0.5 - y0) / sy) - ndtr((ys[j] - 0.5 - y0) / sy))
+    out = np.empty((ys.size, xs.size))
+    for j in range(ys.size):
+        for i in range(xs.size):
+            out[j, i] = py[j] * px[i]
+    return out
+
+
+@njit
+def signal_and_spikes(data, coef, dx, dy, unusable, var_b, shot, axis_ratio, diag_ratio):
+    """The cut-out's background plane, the signal above it and its spikes (the end of
+    :func:`pointing.camera.starfit._prepare`, the same expressions)."""
+    ny, nx = data.shape
+    plane = np.empty((ny, nx))
+    r = np.empty((ny, nx))
+    v = np.empty((ny, nx))
+    floor = np.empty((ny, nx))
+    for j in range(ny):
+        for i in range(nx):
+            p = coef[0] + coef[1] * dx[i] + coef[2] * dy[j]
+            plane[j, i] = p
+            rr = data[j, i] - p
+            r[j, i] = rr
+            floor[j, i] = 5.0 * math.sqrt(var_b + shot * max(rr, 0.0))
+            v[j, i] = math.nan if unusable[j, i] else rr
+    return plane, r, spikes(v, floor, axis_ratio, diag_ratio)
+
+
+@njit
+def annulus_plane(data, dx, dy, sel, iterations):
+    """:func:`background_plane` of the pixels *sel* of *data* at offsets (dx[i], dy[j])."""
+    n = np.count_nonzero(sel)
+    z, x, y = np.empty(n), np.empty(n), np.empty(n)
+    k = 0
+    for j in range(data.shape[0]):
+        for i in range(data.shape[1]):
+            if sel[j, i]:
+                z[k], x[k], y[k] = data[j, i], dx[i], dy[j]
+                k += 1
+    return background_plane(z, x, y, iterations)
+
+
+@njit
+def first_guess_fast(rw, fx, fy, ok, cx, cy, g, sigma0):
+    """Fast mode's start of :func:`pointing.camera.starfit._first_guess`: the centre
+    of mass of the 3×3 core, the flux within 2 FWHM."""
+    ny, nx = rw.shape
+    tot = sx = sy = 0.0
+    for j in range(ny):
+        for i in range(nx):
+            if ok[j, i] and abs(fx[i] - cx) <= 1 and abs(fy[j] - cy) <= 1:
+                v = max(rw[j, i], 0.0)
+                tot += v
+                sx += v * fx[i]
+                sy += v * fy[j]
+    xc, yc = (sx / tot, sy / tot) if tot > 0 else (float(cx), float(cy))
+    f0 = 0.0
+    top = 0.0
+    for j in range(ny):
+        for i in range(nx):
+            if ok[j, i]:
+                top = max(top, rw[j, i])
+                if (fx[i] - xc) ** 2 + (fy[j] - yc) ** 2 <= (2.0 * g) ** 2:
+                    f0 += rw[j, i]
+    if not f0 > 0:
+        f0 = max(top * 2 * math.pi * sigma0**2, 1e-6)
+    return np.array([xc, yc, f0, sigma0, sigma0, 0.0])
