@@ -127,6 +127,7 @@ def lm_fit(r, xs, ys, use, p0, var_b, shot, circular, max_iter, tol, lo, hi):
     it follows the numpy reference step by step, which keeps the two easy to
     compare; the compiled sub-steps are :func:`evaluate`, :func:`normal`, :func:`solve`.)
     """
+    # Long: the numpy reference's steps one for one (see the docstring).
     ny, nx = r.shape
     n = 0
     for j in range(ny):

@@ -193,6 +193,8 @@ def undo_across(sa, ca, se, ce, side, s, c):
 
 @njit
 def inv(kind, coef, fcode, nfac, fac, par, off, a, e):
+    # Over 80 lines: one branch per term kind, undone in reverse order, flat because a
+    # compiled kernel cannot dispatch through a table of functions without losing its speed.
     side = -1.0 if e > half_pi else 1.0
     sa0, ca0, se0, ce0 = math.sin(a), math.cos(a), math.sin(e), math.cos(e)
     sa, ca, se, ce = sa0, ca0, se0, ce0
