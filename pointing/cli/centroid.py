@@ -7,7 +7,7 @@ import json
 import math
 import sys
 
-from pointing.cli.main import arguments, command
+from pointing.cli.registry import arguments, command
 from pointing.errors import PointingError
 
 

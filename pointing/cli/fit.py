@@ -7,7 +7,7 @@ import json
 import math
 from datetime import UTC
 
-from pointing.cli.main import arguments, command
+from pointing.cli.registry import arguments, command
 from pointing.config.paths import writable_file
 
 #: highest harmonic order --auto searches (FAUTO's is 8)

@@ -6,8 +6,8 @@ import argparse
 import json
 import math
 
-from pointing.cli.main import arguments, command
 from pointing.cli.pass_ import add_pass_options, load_passes
+from pointing.cli.registry import arguments, command
 from pointing.errors import PointingError
 from pointing.link.budget import load_calibration
 from pointing.link.forecast import forecast_trajectory

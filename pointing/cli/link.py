@@ -6,8 +6,8 @@ import argparse
 import json
 from dataclasses import replace
 
-from pointing.cli.main import arguments, command
 from pointing.cli.options import add_station_option
+from pointing.cli.registry import arguments, command
 from pointing.config.station import load_station
 from pointing.errors import ConfigError
 

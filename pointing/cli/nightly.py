@@ -15,8 +15,8 @@ import logging
 import sys
 import warnings
 
-from pointing.cli.main import arguments, command
 from pointing.cli.options import add_station_option
+from pointing.cli.registry import arguments, command
 from pointing.errors import ConfigError
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from pointing.cli.main import arguments, command
 from pointing.cli.options import add_station_option
+from pointing.cli.registry import arguments, command
 from pointing.config.paths import writable_file
 from pointing.config.station import load_station
 

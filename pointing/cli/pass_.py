@@ -8,8 +8,8 @@ import sys
 import warnings
 from pathlib import Path
 
-from pointing.cli.main import arguments, command
 from pointing.cli.options import add_station_option
+from pointing.cli.registry import arguments, command
 from pointing.cli.select import parse_time
 from pointing.errors import PointingError
 

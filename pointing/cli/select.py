@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import erfa
 
-from pointing.cli.main import arguments, command
 from pointing.cli.options import add_station_option, count, number
+from pointing.cli.registry import arguments, command
 from pointing.config.paths import writable_file
 from pointing.errors import ConfigError, PointingError
 

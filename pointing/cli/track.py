@@ -8,8 +8,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-from pointing.cli.main import arguments, command
 from pointing.cli.pass_ import add_pass_options, load_passes
+from pointing.cli.registry import arguments, command
 from pointing.errors import PointingError
 
 

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from pointing.cli.main import arguments, command
+from pointing.cli.registry import arguments, command
 from pointing.link.coupling import DEFAULT_SPOT_FWHM_URAD
 
 
