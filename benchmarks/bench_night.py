@@ -31,28 +31,20 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 _T_IMPORT = time.perf_counter()
-import numpy as np  # noqa: E402
-from astropy.table import Table  # noqa: E402
 
 from pointing.camera import measure as _measure  # noqa: E402
 from pointing.config.station import load_station  # noqa: E402
-from pointing.errors import FitError  # noqa: E402
 from pointing.hardware.simulator import devices as _devices  # noqa: E402
 from pointing.hardware.simulator.station import simulated_station  # noqa: E402
 from pointing.model import fit as _fit  # noqa: E402
-from pointing.model.model import PointingModel  # noqa: E402
-from pointing.model.run import Observations  # noqa: E402
 from pointing.night import report as _report  # noqa: E402
+from pointing.night.analysis import QUICK_STARS, QUICK_TERMS  # noqa: E402
 from pointing.night.run import run_night  # noqa: E402
 from pointing.sky import places as _places  # noqa: E402
 from pointing.sky import select as _select  # noqa: E402
-from pointing.units import URAD, wrap_pi  # noqa: E402
 
 IMPORT_S = time.perf_counter() - _T_IMPORT
 GOAL_S = 10.0
-#: the quick calibration: these terms on the zero-offset star and the first model stars
-QUICK_TERMS = ["IA", "IE", "AN", "AW"]
-QUICK_STARS = 5
 
 #: stage -> (module, function names) whose calls are timed
 STAGES = {
@@ -119,41 +111,10 @@ def run_seed(station, args, seed: int, timer: StageTimer) -> dict:
         stages = dict(timer.totals)
         stages["other"] = s["wall"] - sum(stages.values())
         s["stages"] = stages
-        s["quick"] = quick_and_full(Table.read(Path(tmp) / "out" / "observations_all.ecsv"), s)
+        q = s.get("quick_calibration")
+        s["quick"] = {"quick_urad": q["rms_urad"] if q else float("nan"),
+                      "full_urad": (s.get("verification") or {}).get("rms_urad") or float("nan")}
     return s
-
-
-def _errors_urad(model: PointingModel, rows) -> float:
-    """Verification RMS (µrad) of a model on the stars' true places and centred encoders."""
-    az, el = np.radians(rows["az_deg"]), np.radians(rows["el_deg"])
-    ta, te = model.true_from_raw(np.radians(rows["raw_az_deg"]), np.radians(rows["raw_el_deg"]))
-    dx, de = wrap_pi(az - ta) * np.cos(el), el - te
-    return float(np.sqrt(np.mean(dx**2 + de**2)) / URAD)
-
-
-def quick_and_full(table, summary: dict) -> dict:
-    """Verification RMS of a quick calibration and of the night's full model, same stars.
-
-    Quick: :data:`QUICK_TERMS` fitted on the zero-offset star and the first
-    :data:`QUICK_STARS` model stars.  Both are judged on the verification
-    stars' true places and the encoder readings that centred them.
-    """
-    ok = table[table["status"] == "ok"]
-    verify = ok[ok["kind"] == "verify"]
-    first = ok[(ok["kind"] == "zero") | (ok["kind"] == "model")][:QUICK_STARS + 1]
-    nan = {"quick_urad": float("nan"), "full_urad": float("nan"), "n": len(verify)}
-    if not len(verify) or "fit" not in summary:
-        return nan
-    obs = Observations.from_degrees(first["az_deg"], first["el_deg"], first["raw_az_deg"],
-                                    first["raw_el_deg"], options=("ALTAZ",))
-    terms = summary["fit"]["terms"]
-    full = PointingModel(list(terms), [t["value_arcsec"] for t in terms.values()])
-    try:
-        quick = _fit.fit(obs, QUICK_TERMS).model
-    except FitError:  # too few stars were found for the quick calibration
-        return {**nan, "full_urad": _errors_urad(full, verify)}
-    return {"quick_urad": _errors_urad(quick, verify), "full_urad": _errors_urad(full, verify),
-            "n": len(verify)}
 
 
 def print_row(seed: int, s: dict) -> tuple[float, bool]:

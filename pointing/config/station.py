@@ -44,14 +44,13 @@ section defined here, is an error naming the key.
 
 from __future__ import annotations
 
-import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pointing.config.schema import OMIT, REQUIRED, Field, Section
-from pointing.errors import ConfigError, FileFormatError
+from pointing.config.toml import read_toml
+from pointing.errors import ConfigError
 
 __all__ = [
     "EXTRA_SECTIONS",
@@ -268,21 +267,7 @@ def load_station(name_or_path: str | Path | None = None) -> Station:
     if name_or_path is None:
         name_or_path = DEFAULT_STATION
     path = _resolve(name_or_path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        reason = exc.strerror or exc
-        raise FileFormatError(path, None, f"cannot read station file: {reason}") from None
-    except UnicodeDecodeError as exc:
-        raise FileFormatError(path, None, f"station file is not UTF-8 text: {exc.reason}") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        m = re.search(r"line (\d+)", str(exc))
-        raise FileFormatError(
-            path, int(m.group(1)) if m else None, f"invalid TOML: {exc}"
-        ) from None
-    return station_from_dict(data, path=path)
+    return station_from_dict(read_toml(path, "station file"), path=path)
 
 
 def _resolve(name_or_path: str | Path) -> Path:

@@ -30,13 +30,12 @@ any of ``q_mu q_nu y0 e_mu e_nu`` (overriding ``[measured]``), ``p_basis``
 
 from __future__ import annotations
 
-import re
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pointing.errors import ConfigError, FileFormatError
+from pointing.config.toml import read_toml
+from pointing.errors import ConfigError
 from pointing.link.decoy import BasisData, Intensities, KeyInput
 
 __all__ = ["key_input_from_dict", "load_key_input"]
@@ -52,16 +51,7 @@ _SECURITY = ("epsilon", "n_sigma")
 def load_key_input(path: str | Path) -> KeyInput:
     """Read and validate a key file; errors name the file and the key."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise FileFormatError(path, None, f"cannot read: {exc.strerror or exc}") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        m = re.search(r"line (\d+)", str(exc))
-        raise FileFormatError(path, int(m.group(1)) if m else None, f"invalid TOML: {exc}"
-                              ) from None
+    data = read_toml(path, "key file")
     try:
         return key_input_from_dict(data)
     except ConfigError as exc:

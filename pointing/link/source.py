@@ -26,14 +26,13 @@ Shipped: ``micius`` and ``tiangong2`` (:data:`SOURCES_DIR`), loaded by name.
 
 from __future__ import annotations
 
-import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pointing.errors import ConfigError, FileFormatError
+from pointing.config.toml import read_toml
+from pointing.errors import ConfigError
 from pointing.link.decoy import Intensities
 
 __all__ = ["SOURCES_DIR", "Source", "load_source", "source_from_dict", "source_names"]
@@ -150,16 +149,7 @@ def load_source(name_or_path: str | Path) -> Source:
         if not p.is_file():
             raise ConfigError(f"unknown source {str(name_or_path)!r}; shipped: "
                               f"{', '.join(source_names())}, or give a TOML file")
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise FileFormatError(p, None, f"cannot read: {exc.strerror or exc}") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        m = re.search(r"line (\d+)", str(exc))
-        raise FileFormatError(p, int(m.group(1)) if m else None, f"invalid TOML: {exc}"
-                              ) from None
+    data = read_toml(p, "source file")
     try:
         return source_from_dict(data, path=p)
     except ConfigError as exc:

@@ -20,13 +20,14 @@ from pointing.errors import FitError, PointingError
 from pointing.link.tonight import tonight_passes
 from pointing.model.auto import AutoResult, auto_fit
 from pointing.model.fit import FitResult, fit
+from pointing.model.run import PointingRun
 from pointing.night.config import BaseGeometry
 from pointing.night.state import Night
 from pointing.photometry.background import night_background
 from pointing.photometry.efficiency import night_efficiency
 from pointing.photometry.gonogo import GoNoGo, PointingEvidence, night_verdict
 from pointing.photometry.table import make_observation_table
-from pointing.units import ARCSEC
+from pointing.units import ARCSEC, URAD, wrap_pi
 
 __all__ = ["FitOutcome", "NightResults", "analyse", "crew_actions", "fit_model",
            "photometry_results", "verification_stats"]
@@ -108,6 +109,47 @@ def verification_stats(records: list[dict[str, Any]]) -> dict[str, Any]:
                        "dx_urad": r["error_dx_urad"], "de_urad": r["error_de_urad"],
                        "error_urad": float(e), "found_by": r.get("error_found_by")}
                       for r, e in zip(rows, radial, strict=True)]}
+
+
+#: the quick calibration the night is compared with: the basic terms on the zero-offset
+#: star and the first model stars (what a crew gets from a few stars and no full model)
+QUICK_TERMS = ("IA", "IE", "AN", "AW")
+QUICK_STARS = 5
+
+
+def quick_calibration(records: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """A quick calibration judged on the night's verification stars (µrad), or None.
+
+    :data:`QUICK_TERMS` fitted on the zero-offset star and the first
+    :data:`QUICK_STARS` model stars, then applied to the verification stars'
+    centred encoder readings against their true places: the same stars the
+    full model is judged on, so the two are compared side by side (what the
+    model buys).  None when too few stars were measured.
+    """
+    ok = [r for r in records if r["status"] == "ok" and r.get("raw_az_deg") is not None]
+    first = [r for r in ok if r["kind"] in ("zero", "model")][:QUICK_STARS + 1]
+    verify = [r for r in ok if r["kind"] == "verify"]
+    if len(first) < len(QUICK_TERMS) // 2 + 1 or not verify:
+        return None
+
+    def column(rows: list[dict[str, Any]], key: str) -> np.ndarray:
+        return np.array([r[key] for r in rows], dtype=float)
+
+    run = PointingRun.from_degrees(*(column(first, k) for k in
+                                     ("az_deg", "el_deg", "raw_az_deg", "raw_el_deg")))
+    try:
+        model = fit(run, list(QUICK_TERMS)).model
+    except FitError:
+        return None
+    az, el = np.radians(column(verify, "az_deg")), np.radians(column(verify, "el_deg"))
+    ta, te = model.true_from_raw(np.radians(column(verify, "raw_az_deg")),
+                                 np.radians(column(verify, "raw_el_deg")))
+    dx, de = wrap_pi(az - ta) * np.cos(el) / URAD, (el - te) / URAD
+    radial = np.hypot(dx, de)
+    return {"terms": list(QUICK_TERMS), "n_stars": len(first), "n": len(verify),
+            "rms_urad": float(np.sqrt(np.mean(radial**2))), "max_urad": float(radial.max()),
+            "stars": [{"dx_urad": float(x), "de_urad": float(y)}
+                      for x, y in zip(dx, de, strict=True)]}
 
 
 def crew_actions(values: dict[str, float], base: BaseGeometry) -> dict[str, Any]:
@@ -242,6 +284,9 @@ def analyse(night: Night, fitted: FitOutcome | None, *, failure: str | None = No
     ver = verification_stats(records)
     summary["verification"] = {k: ver[k] for k in ("n", "rms_urad", "max_urad")}
     summary["verification_detail"] = ver
+    quick = quick_calibration(records)
+    if quick is not None:
+        summary["quick_calibration"] = quick
     phot = photometry_results(night) if records else {}
     eff, bg = phot.get("efficiency"), phot.get("background")
     summary["efficiency"] = (eff.to_dict() if eff is not None else

@@ -26,7 +26,7 @@ from pointing.night.analysis import NightResults
 from pointing.night.log import to_json
 from pointing.photometry.table import write_observation_table
 from pointing.plots.fit import plot_fit
-from pointing.plots.night import plot_verification
+from pointing.plots.night import plot_quick_and_full, plot_verification
 from pointing.plots.photometry import plot_efficiency, plot_noise_map, plot_noise_profile
 from pointing.plots.sky import plot_sky_coverage
 from pointing.units import URAD_PER_ARCSEC
@@ -56,6 +56,10 @@ def write_report(out: Path, results: NightResults) -> dict[str, Any]:
     if results.verification.get("n"):
         plot_verification(results.verification, out / "verification.png")
         files["verification_plot"] = str(out / "verification.png")
+        if summary.get("quick_calibration"):
+            plot_quick_and_full(summary["quick_calibration"], results.verification,
+                                out / "quick_and_full.png")
+            files["quick_and_full_plot"] = str(out / "quick_and_full.png")
     plot_sky_coverage(results.records, out / "sky_coverage.png", station=summary["station"])
     files["sky_plot"] = str(out / "sky_coverage.png")
     if results.records:
@@ -166,6 +170,12 @@ def _headline(s: dict[str, Any]) -> str:
                       f"{v['n']} fresh stars; worst {num(v['max_urad'], 1, 'µrad')}</small>"))
     else:
         items.append(("pointing (verification RMS)", "not measured"))
+    quick = s.get("quick_calibration")
+    if quick:
+        items.append(("quick calibration, same stars",
+                      f"{num(quick['rms_urad'], 1, 'µrad')} <small>({' '.join(quick['terms'])} "
+                      f"on {quick['n_stars']} stars; worst {num(quick['max_urad'], 1, 'µrad')})"
+                      "</small>"))
     if "eta0" in eff:
         items.append(("efficiency η₀ (zenith, outside the atmosphere)",
                       f"{num(eff['eta0'], 3)} ± {num(eff['eta0_sigma'], 3)}"))
@@ -261,6 +271,7 @@ def _checks(s: dict[str, Any]) -> str:
 
 def _figures(s: dict[str, Any]) -> str:
     captions = {"fit_plot": "fit residuals", "verification_plot": "verification errors",
+                "quick_and_full_plot": "quick calibration against the full model",
                 "sky_plot": "sky coverage", "efficiency_plot": "efficiency against airmass",
                 "noise_map_plot": "background map", "noise_profile_plot": "background profile"}
     figs = [_img(Path(s["files"][k]), c) for k, c in captions.items()

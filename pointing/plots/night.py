@@ -14,7 +14,7 @@ import numpy as np
 from pointing.plots.figure import new_figure, save
 from pointing.plots.fit import error_scatter
 
-__all__ = ["plot_history", "plot_verification"]
+__all__ = ["plot_history", "plot_quick_and_full", "plot_verification"]
 
 
 def plot_verification(verification: dict[str, Any], path: str | Path | None = None,
@@ -30,6 +30,34 @@ def plot_verification(verification: dict[str, Any], path: str | Path | None = No
     error_scatter(ax, dx, de, title=f"verification: {verification['n']} fresh stars pointed "
                                     "with the new model")
     return save(ax.figure, path)
+
+
+def plot_quick_and_full(quick: dict[str, Any], verification: dict[str, Any],
+                        path: str | Path | None = None, ax: Any = None) -> Any:
+    """Fig. 4 twice, side by side and on one scale: the verification stars pointed with a
+    quick calibration (a few stars, the basic terms) and with the night's full model.
+
+    *quick* is :func:`pointing.night.analysis.quick_calibration`'s dict,
+    *verification* :func:`pointing.night.analysis.verification_stats`'; *ax*:
+    two axes.
+    """
+    if ax is None:
+        ax = new_figure((12.0, 6.0)).subplots(1, 2)
+    left, right = ax
+    qx = np.array([s["dx_urad"] for s in quick["stars"]], dtype=float)
+    qy = np.array([s["de_urad"] for s in quick["stars"]], dtype=float)
+    fx = np.array([s["dx_urad"] for s in verification["stars"]], dtype=float)
+    fy = np.array([s["de_urad"] for s in verification["stars"]], dtype=float)
+    error_scatter(left, qx, qy, title=f"quick calibration: {' '.join(quick['terms'])} on "
+                                      f"{quick['n_stars']} stars")
+    error_scatter(right, fx, fy, title="the night's full model")
+    lim = 1.1 * max(np.max(np.abs(np.concatenate([qx, qy, fx, fy])), initial=1.0), 1.0)
+    for a in (left, right):
+        a.set_xlim(-lim, lim)
+        a.set_ylim(-lim, lim)
+    left.figure.suptitle(f"the same {quick['n']} verification stars, one scale: what the "
+                         "model buys")
+    return save(left.figure, path)
 
 
 def plot_history(rows: list[dict[str, Any]], path: str | Path | None = None, ax: Any = None,

@@ -181,3 +181,16 @@ def test_nightly_command_and_history(station, tmp_path, capsys):
     # resuming when nothing is unfinished is a clear error
     assert main([*args[:-1], "--resume"]) == 2
     assert "no unfinished night" in capsys.readouterr().err
+
+
+def test_quick_calibration_is_judged_beside_the_full_model(full_night):
+    """The report shows what the model buys: a quick calibration (IA IE AN AW on the zero
+    star and five model stars) on the same verification stars, side by side."""
+    s, tmp = full_night
+    q = s["quick_calibration"]
+    assert q["terms"] == ["IA", "IE", "AN", "AW"] and q["n_stars"] == 6
+    assert q["n"] == s["verification"]["n"] == len(q["stars"])
+    assert q["rms_urad"] > 3 * s["verification"]["rms_urad"]  # the compass setup's CA, TF...
+    assert (tmp / "report" / "quick_and_full.png").is_file()
+    html = (tmp / "report" / "report.html").read_text()
+    assert "quick calibration, same stars" in html
