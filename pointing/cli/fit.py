@@ -7,6 +7,7 @@ import json
 import math
 from datetime import UTC
 
+from pointing.cli.options import count
 from pointing.cli.registry import arguments, command
 from pointing.config.paths import writable_file
 
@@ -34,19 +35,6 @@ def _fixes(text: str) -> dict[str, float]:
         if not math.isfinite(out[key]):
             raise argparse.ArgumentTypeError(f"{name}: {value!r} is not a finite number")
     return out
-
-
-def _bounded(low: int, high: int):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"{value} is outside {low}..{high}")
-        return value
-
-    return parse
 
 
 def _strict(obj):
@@ -82,7 +70,7 @@ def _add(p: argparse.ArgumentParser) -> None:
     auto = p.add_argument_group("automatic model building")
     auto.add_argument("--auto", action="store_true",
                       help="choose the terms automatically (judged by leave-one-out prediction)")
-    auto.add_argument("--max-order", type=_bounded(1, MAX_AUTO_ORDER), default=3, metavar="N",
+    auto.add_argument("--max-order", type=count(1, MAX_AUTO_ORDER), default=3, metavar="N",
                       help=f"highest harmonic multiple in A and E for --auto "
                            f"(1..{MAX_AUTO_ORDER}, default 3)")
     auto.add_argument("--auto-mode", choices=("parsimony", "prediction", "cv"),
@@ -90,7 +78,7 @@ def _add(p: argparse.ArgumentParser) -> None:
                       help="parsimony: guard against spurious terms (default); prediction: "
                            "take every term that improves leave-one-out RMS, like FAUTO; "
                            "cv: inner K-fold CV with the one-standard-error rule")
-    auto.add_argument("--max-terms", type=_bounded(1, 60), default=None, metavar="N",
+    auto.add_argument("--max-terms", type=count(1, 60), default=None, metavar="N",
                       help="upper bound on the number of terms for --auto")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("--model-out", metavar="PATH", help="write the project's JSON model file")

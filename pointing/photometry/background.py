@@ -54,6 +54,7 @@ from pointing.config.schema import Field, Section, section_of
 from pointing.errors import ConfigError, FitError
 from pointing.photometry.config import DetectorConfig, StationSource, dead_time_factor
 from pointing.photometry.profile import noise_profile, rural_like_above
+from pointing.photometry.skyglow import moon_scattering_nl, van_rhijn_airmass
 from pointing.photometry.table import validate_observation_table
 from pointing.units import angular_separation
 
@@ -250,14 +251,9 @@ class BackgroundModel:
 
 
 def layer_path(el: Any) -> np.ndarray:
-    """The estimator's sky brightening toward the horizon: van Rhijn's factor.
-
-    ``X = (1 − 0.96 sin²Z)^−½``, Z = 90° − el: the path through a thin emitting
-    layer about 130 km up, relative to the zenith.  *el* in radians, clipped to
-    0..90° (X(horizon) = 5).
-    """
-    z = 0.5 * math.pi - np.clip(np.asarray(el, dtype=float), 0.0, 0.5 * math.pi)
-    return 1.0 / np.sqrt(1.0 - 0.96 * np.sin(z) ** 2)
+    """The estimator's sky brightening toward the horizon: van Rhijn's factor
+    (:func:`pointing.photometry.skyglow.van_rhijn_airmass`; *el* in radians)."""
+    return van_rhijn_airmass(el)
 
 
 def moonlight_shape(az: Any, el: Any, moon_az: Any, moon_el: Any, moon_phase: Any,
@@ -272,22 +268,7 @@ def moonlight_shape(az: Any, el: Any, moon_az: Any, moon_el: Any, moon_phase: An
     :func:`layer_path`.  Zero where the Moon is down, its position NaN, or new.
     Only the shape matters to the fit: its amplitude M is fitted.
     """
-    az, el, maz, mel, ph = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (
-        az, el, moon_az, moon_el, moon_phase)))
-    up = np.isfinite(mel) & (mel > 0) & np.isfinite(ph) & (ph > 0)
-    mel_ = np.where(up, mel, 0.5)
-    maz_ = np.where(up, maz, 0.0)
-    alpha = np.degrees(np.arccos(np.clip(2.0 * np.where(up, ph, 1.0) - 1.0, -1.0, 1.0)))
-    illum = 10.0 ** (-0.4 * (3.84 + 0.026 * alpha + 4e-9 * alpha**4))
-    rho = np.maximum(np.degrees(angular_separation(az, el, maz_, mel_)), 1e-3)
-    f_rho = np.where(rho >= 10.0,
-                     10.0**5.36 * (1.06 + np.cos(np.radians(rho)) ** 2)
-                     + 10.0 ** (6.15 - rho / 40.0),
-                     6.2e7 / rho**2)
-    k = k_mag_per_airmass
-    b = (f_rho * illum * 10.0 ** (-0.4 * k * layer_path(mel_))
-         * (1.0 - 10.0 ** (-0.4 * k * layer_path(el))))
-    return np.where(up, b, 0.0)
+    return moon_scattering_nl(az, el, moon_az, moon_el, moon_phase, k_mag_per_airmass)
 
 
 def _moon_shape(az: Any, el: Any, moon_az: Any, moon_el: Any, moon_phase: Any, k: float

@@ -72,9 +72,9 @@ def test_bad_option_values_are_argparse_errors(capsys):
 @pytest.mark.parametrize("args, message", [
     (["--fix", "IA=1,IA=2"], "given twice"),
     (["--fix", "IA=nan"], "not a finite number"),
-    (["--auto", "--max-terms", "0"], "outside 1..60"),
-    (["--auto", "--max-order", "1000"], "outside 1..8"),
-    (["--auto", "--max-order", "x"], "not a whole number"),
+    (["--auto", "--max-terms", "0"], "must be within 1..60"),
+    (["--auto", "--max-order", "1000"], "must be within 1..8"),
+    (["--auto", "--max-order", "x"], "expected an integer"),
 ])
 def test_absurd_option_values_are_refused(capsys, args, message):
     with pytest.raises(SystemExit) as ei:

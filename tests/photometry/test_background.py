@@ -21,16 +21,11 @@ from pointing.photometry.background import (
 )
 from pointing.photometry.efficiency import night_efficiency
 from pointing.photometry.gonogo import Thresholds, go_no_go
-from pointing.photometry.sky_model import (
-    Receiver,
-    SkyBackgroundModel,
-    angular_separation,
-    moon_scattering_nl,
-    nanolambert_to_vmag,
-    van_rhijn_airmass,
-)
+from pointing.photometry.sky_model import Receiver, SkyBackgroundModel, nanolambert_to_vmag
+from pointing.photometry.skyglow import moon_scattering_nl, van_rhijn_airmass
 from pointing.photometry.table import make_observation_table, write_observation_table
 from pointing.plots.photometry import plot_background, plot_efficiency
+from pointing.units import angular_separation
 
 NO_MOON = (math.nan, math.nan, 0.0)
 FULL_MOON = (math.radians(150.0), math.radians(35.0), 0.95)
