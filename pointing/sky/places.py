@@ -102,8 +102,10 @@ def check_times(times: Any):
 @functools.cache
 def _valid_bounds() -> tuple[tuple[float, float], tuple[float, float]]:
     """Two-part UTC Julian dates of :data:`VALID_TIME_RANGE`, computed once."""
-    lo, hi = (Time(s, scale="utc") for s in VALID_TIME_RANGE)
-    return (float(lo.jd1), float(lo.jd2)), (float(hi.jd1), float(hi.jd2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", erfa.ErfaWarning)  # 2100 is past the leap table
+        lo, hi = (Time(s, scale="utc") for s in VALID_TIME_RANGE)
+        return (float(lo.jd1), float(lo.jd2)), (float(hi.jd1), float(hi.jd2))
 
 
 def _utc_jd(t: Time) -> tuple[np.ndarray, np.ndarray]:
