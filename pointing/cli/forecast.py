@@ -9,10 +9,6 @@ import math
 from pointing.cli.pass_ import add_pass_options, load_passes
 from pointing.cli.registry import arguments, command
 from pointing.errors import PointingError
-from pointing.link.budget import load_calibration
-from pointing.link.forecast import forecast_trajectory
-from pointing.link.source import load_source
-from pointing.passes import NoPassError, pass_trajectory
 
 
 def _add(p: argparse.ArgumentParser) -> None:
@@ -58,6 +54,13 @@ def _print(f, station, sat, p) -> None:
          "calibration night (link budget, counts, QBER, finite-key analysis)")
 @arguments(_add)
 def _cmd_forecast(args: argparse.Namespace) -> int:
+    # lazy, as every command's library: building the parser for any command would
+    # otherwise import astropy and scipy (measured ~0.9 s of `pointing --help`)
+    from pointing.link.budget import load_calibration
+    from pointing.link.forecast import forecast_trajectory
+    from pointing.link.source import load_source
+    from pointing.passes import NoPassError, pass_trajectory
+
     station, sat, passes = load_passes(args, "forecast")
     if not passes.passes:
         raise NoPassError(passes.no_pass_message())

@@ -34,7 +34,6 @@ import math
 from typing import Any
 
 import numpy as np
-from scipy.stats import ncx2
 
 from pointing.errors import PointingError
 
@@ -66,6 +65,9 @@ def field_coupling(offset_urad: Any, fov_urad: float = 100.0,
     float or array); *fov_urad*: the field's full width; *spot_fwhm_urad*: the
     spot's FWHM.  Returns η in [0, 1] (float for scalar input).
     """
+    from scipy.stats import ncx2  # lazy: scipy.stats costs ~0.5 s, which the CLI's
+    # start-up (the tracking command's defaults come from here) should not pay
+
     radius, sigma = _check(fov_urad, spot_fwhm_urad)
     r = np.abs(np.asarray(offset_urad, float))
     out = ncx2.cdf((radius / sigma) ** 2, 2, (r / sigma) ** 2)
