@@ -138,16 +138,8 @@ def plot_fit(result: Any, path: str | Path | None = None, *,
             _binned_residuals(ax, x[used], dx_u[used], de_u[used], label)
         else:
             _point_residuals(ax, x, dx_u, de_u, used)
-        ax.axhline(0, color="0.5", lw=0.8)
-        ax.set_xlabel(label)
-        ax.set_ylabel("residual (µrad)")
-        ax.set_title(f"residuals against {label.split(' ')[0]}")
-        ax.grid(True, alpha=0.3)
-        ax.legend(fontsize="small")
-    fig.suptitle(title or f"{obs.caption or 'pointing fit'} — sky RMS "
-                 f"{result.sky_rms_urad:.2f} µrad ({result.sky_rms:.2f}″), "
-                 f"leave-one-out {result.loo_rms * ARCSEC_URAD:.2f} µrad\n"
-                 f"terms: {' '.join(result.model.names)}")
+        _residual_axes(ax, label, label.split(" ")[0])
+    fig.suptitle(title or _fit_title(result, obs.caption or "pointing fit"))
     return save(fig, path)
 
 
@@ -186,17 +178,26 @@ def plot_equatorial_fit(result: Any, path: str | Path | None = None, *,
         if (~used).any():
             ax.scatter(x[~used], dx_u[~used], s=14, facecolors="none", edgecolors="0.6",
                        label="not used")
-        ax.axhline(0, color="0.5", lw=0.8)
-        ax.set_xlabel(label)
-        ax.set_ylabel("residual (µrad)")
-        ax.set_title(f"residuals against {label.split(' (')[0]}")
-        ax.grid(True, alpha=0.3)
-        ax.legend(fontsize="small")
-    fig.suptitle(title or f"{obs.caption or 'pointing fit'} ({obs.mount}) — sky RMS "
-                 f"{result.sky_rms_urad:.2f} µrad ({result.sky_rms:.2f}″), "
-                 f"leave-one-out {result.loo_rms * ARCSEC_URAD:.2f} µrad\n"
-                 f"terms: {' '.join(result.model.names)}")
+        _residual_axes(ax, label, label.split(" (")[0])
+    fig.suptitle(title or _fit_title(result, f"{obs.caption or 'pointing fit'} ({obs.mount})"))
     return save(fig, path)
+
+
+def _residual_axes(ax: Any, label: str, against: str) -> None:
+    """Zero line, labels, grid and legend of a residuals-against-coordinate panel (µrad)."""
+    ax.axhline(0, color="0.5", lw=0.8)
+    ax.set_xlabel(label)
+    ax.set_ylabel("residual (µrad)")
+    ax.set_title(f"residuals against {against}")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize="small")
+
+
+def _fit_title(result: Any, caption: str) -> str:
+    """A fit figure's title: caption, sky RMS, leave-one-out RMS and the terms."""
+    return (f"{caption} — sky RMS {result.sky_rms_urad:.2f} µrad ({result.sky_rms:.2f}″), "
+            f"leave-one-out {result.loo_rms * ARCSEC_URAD:.2f} µrad\n"
+            f"terms: {' '.join(result.model.names)}")
 
 
 
