@@ -20,6 +20,7 @@ forecast sifted key, secure key and verdict.
 
 from __future__ import annotations
 
+import math
 import warnings
 from pathlib import Path
 from typing import Any
@@ -85,7 +86,7 @@ def tonight_passes(station: Station, summary: dict[str, Any], start: Any,
                      "set": d["set"], "max_el_deg": round(p.max_el_deg, 2),
                      "usable_s": round(f.usable_s, 1),
                      "sifted_kbit": round(f.sifted_bits / 1e3, 1),
-                     "mean_qber": None if f.mean_qber != f.mean_qber else round(f.mean_qber, 5),
+                     "mean_qber": round(f.mean_qber, 5) if math.isfinite(f.mean_qber) else None,
                      "key_bits": f.key_bits, "go": f.go})
     return {"satellite": sat.label, "source": source.name, "start": passes.to_dict()["start"],
             "hours": cfg["hours"], "n_passes": len(passes.passes),

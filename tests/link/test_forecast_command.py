@@ -6,19 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
+from _link_data import night_summary
 
 from pointing.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
 TLE = REPO / "examples" / "micius.tle"
-MODEL = {"dark_cps": 40.0, "sky_cps": 20.0, "dome_cps": 5000.0, "dome_az_deg": 215.0,
-         "dome_scale_deg": 5.0, "dome_kappa": 1.5, "moon_cps_per_knl": 0.0,
-         "k_mag_per_airmass": 0.05}
-SUMMARY = {"station": "Shanghai",
-           "efficiency": {"source": "detectors", "eta0": 0.36, "k_mag_per_airmass": 0.07},
-           "verification": {"n": 20, "rms_urad": 4.8},
-           "background": {"model": MODEL, "moon": {"az_deg": None, "el_deg": None,
-                                                   "phase": None}}}
+SUMMARY = night_summary(4.8)
 #: the night of 2021-04-29: an 84.6° pass in Earth's shadow, station dark
 WINDOW = ["--station", "shanghai", "--tle", str(TLE), "--start", "2021-04-29T12:00",
           "--hours", "6", "--max-age", "30"]

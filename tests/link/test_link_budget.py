@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+from _link_data import MODEL, night_summary
 
 from pointing.cli import main
 from pointing.config.station import load_station
@@ -23,14 +24,7 @@ def elevation_at_range(rho_km: float, h_km: float) -> float:
     return math.asin((h_km**2 + 2 * RE_KM * h_km - rho_km**2) / (2 * RE_KM * rho_km))
 
 
-MODEL = {"dark_cps": 40.0, "sky_cps": 20.0, "dome_cps": 5000.0, "dome_az_deg": 215.0,
-         "dome_scale_deg": 5.0, "dome_kappa": 1.5, "moon_cps_per_knl": 0.0,
-         "k_mag_per_airmass": 0.05}
-SUMMARY = {"station": "Shanghai",
-           "efficiency": {"source": "detectors", "eta0": 0.36, "k_mag_per_airmass": 0.07},
-           "verification": {"n": 20, "rms_urad": 3.8},
-           "background": {"model": MODEL, "moon": {"az_deg": None, "el_deg": None,
-                                                   "phase": None}}}
+SUMMARY = night_summary(3.8)
 
 
 @pytest.fixture(scope="module")
