@@ -29,14 +29,28 @@ later terms see the azimuth; the checked path is the reference).
 from __future__ import annotations
 
 import math
+import threading
 from typing import Any
 
 import numpy as np
 
-__all__ = ["available", "encode", "forward", "inverse"]
+from pointing.model.terms import TX_COT_LIMIT
+
+__all__ = ["CHECK", "PARALLEL_MIN", "available", "encode", "forward", "inverse", "threads"]
+
+#: status of positions the compiled inverse leaves to the checked path
+CHECK = 9
+#: positions from which the array kernels run on numba's threads: below, a thread
+#: wake-up would cost more than it saves (and the servo cycle's calls stay serial)
+PARALLEL_MIN = 32768
+_CHUNK = 16384  # positions per task of the threaded kernels
+#: one threaded call at a time: a call that finds the pool busy (another Python thread
+#: inside it) runs serially instead, so no threading layer is ever entered concurrently
+_pool = threading.Lock()
 
 _KIND = {"az": 0, "el": 1, "ca": 2, "npae": 3, "tilt": 4, "nrx": 5, "nry": 6}
 _FCODE = {"TF": 1, "TX": 2, "ECES": 3, "ECEC": 4}
+_SERIES_MAX = 0.03  # numba_kernels.SERIES_MAX (not imported: that would import numba)
 
 _jit: Any = None
 _tried = False
@@ -74,6 +88,7 @@ def encode(ops: tuple[tuple[Any, ...], ...]) -> tuple[np.ndarray, ...]:
     fac = np.zeros((n, 3, 3), np.int64)
     par = np.zeros((n, 9), np.float64)
     off = np.zeros(1, np.float64)  # the constant azimuth shift (−ΣIA): the wrap reference
+    wide = np.zeros(n, np.bool_)  # corrections that may exceed the kernels' short series
     for i, op in enumerate(ops):
         k = op[0]
         if k in ("az", "el") and op[2] is None:
@@ -85,6 +100,8 @@ def encode(ops: tuple[tuple[Any, ...], ...]) -> tuple[np.ndarray, ...]:
         elif k in ("az", "el", "sky"):
             kind[i] = {"el": 7, "az": 8, "sky": 9}[k]
             coef[i] = op[1]
+            bound = abs(op[1]) * (TX_COT_LIMIT if op[2] == "TX" else 1.0)
+            wide[i] = bound >= _SERIES_MAX
             if isinstance(op[2], str):
                 fcode[i] = _FCODE[op[2]]
             else:
@@ -99,32 +116,67 @@ def encode(ops: tuple[tuple[Any, ...], ...]) -> tuple[np.ndarray, ...]:
         else:
             kind[i] = _KIND[k]
             coef[i] = op[1]
+            wide[i] = abs(op[1]) >= _SERIES_MAX  # NRX, NRY: |correction| ≤ |c|
             par[i, 0], par[i, 1] = math.cos(op[1]), math.sin(op[1])
-    return kind, coef, fcode, nfac, fac, par, off
+    return kind, coef, fcode, nfac, fac, par, wide, off
 
 
-def forward(arrays: tuple[np.ndarray, ...], a: np.ndarray, e: np.ndarray
-            ) -> tuple[np.ndarray, np.ndarray]:
+def threads() -> int:
+    """Threads the array kernels use at and above :data:`PARALLEL_MIN` positions:
+    numba's setting (``NUMBA_NUM_THREADS``, ``numba.set_num_threads``); 1 without numba."""
     k = _kernels()
+    return 1 if k is None else int(k.numba.get_num_threads())
+
+
+def _parallel(n: int) -> bool:
+    """Whether n positions go to the threaded kernel (and take its lock: see below)."""
+    return n >= PARALLEL_MIN and threads() > 1 and _pool.acquire(blocking=False)
+
+
+def forward(arrays: tuple[np.ndarray, ...], a: np.ndarray, e: np.ndarray,
+            lo: float = -math.inf, top: float = math.inf) -> tuple[np.ndarray, np.ndarray]:
+    """Forward chain at flat float arrays; NaN where a is not finite or e outside lo..top."""
+    k = _kernels()
+    a, e = np.ascontiguousarray(a, np.float64), np.ascontiguousarray(e, np.float64)
     out_a, out_e = np.empty_like(a), np.empty_like(e)
-    k.forward_many(*arrays, a, e, out_a, out_e)
+    if _parallel(a.size):
+        try:
+            k.forward_parallel(*arrays, lo, top, a, e, out_a, out_e, _CHUNK)
+        finally:
+            _pool.release()
+    else:
+        k.forward_range(*arrays, lo, top, a, e, out_a, out_e, 0, a.size)
     return out_a, out_e
 
 
-def inverse(arrays: tuple[np.ndarray, ...], a: np.ndarray, e: np.ndarray
-            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Chain inverse; the third array flags positions the caller must check."""
+def inverse(arrays: tuple[np.ndarray, ...], a: np.ndarray, e: np.ndarray, lo: float,
+            top: float, hi: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Chain inverse at flat float arrays: (az, el, status, how many to check).
+
+    Status: 0 done, 1 input not finite, 2 input elevation outside lo..top, CHECK
+    where the caller must solve on the checked path (near the zenith, the hole, a
+    term that does not contract, a result outside lo..hi).
+    """
     k = _kernels()
+    a, e = np.ascontiguousarray(a, np.float64), np.ascontiguousarray(e, np.float64)
     out_a, out_e = np.empty_like(a), np.empty_like(e)
-    flag = np.zeros(a.shape, np.bool_)
-    k.inverse_many(*arrays, a, e, out_a, out_e, flag)
-    return out_a, out_e, flag
+    status = np.empty(a.shape, np.int8)
+    if _parallel(a.size):
+        try:
+            left = k.inverse_parallel(*arrays, lo, top, hi, a, e, out_a, out_e, status,
+                                      _CHUNK)
+        finally:
+            _pool.release()
+    else:
+        left = k.inverse_range(*arrays, lo, top, hi, a, e, out_a, out_e, status, 0, a.size)
+    return out_a, out_e, status, int(left)
 
 
 def forward_scalar(arrays: tuple[np.ndarray, ...], a: float, e: float) -> tuple[float, float]:
     return _kernels().fwd(*arrays, a, e)
 
 
-def inverse_scalar(arrays: tuple[np.ndarray, ...], a: float, e: float
-                   ) -> tuple[float, float, bool]:
-    return _kernels().inv(*arrays, a, e)
+def inverse_scalar(arrays: tuple[np.ndarray, ...], a: float, e: float, lo: float,
+                   top: float, hi: float) -> tuple[float, float, int]:
+    """One position: (az, el, status) as :func:`inverse`."""
+    return _kernels().inv(*arrays, lo, top, hi, a, e)

@@ -161,7 +161,8 @@ def _as_arrays(az: Any, el: Any) -> tuple[np.ndarray, np.ndarray, tuple[int, ...
             raise TypeError(f"{name} must be a number or an array of numbers, "
                             f"not an array of {x.dtype}")
     try:
-        a, e = np.broadcast_arrays(raw[0].astype(float), raw[1].astype(float))
+        a, e = np.broadcast_arrays(raw[0].astype(float, copy=False),
+                                   raw[1].astype(float, copy=False))
     except (TypeError, ValueError) as exc:
         raise TypeError(f"positions must be numbers or arrays of numbers: {exc}") from None
     return a.ravel(), e.ravel(), a.shape
@@ -352,13 +353,14 @@ class PointingModel:
                 return compiled.forward_scalar(self._arrays, a, e)
             return kernels.forward(self._plan, a, e, MATH)
         a, e, shape = _as_arrays(az, el)
+        if _use_compiled():  # validates the input itself (NaN where not valid)
+            ta, te = compiled.forward(self._arrays, a, e, kernels.ELEVATION_MIN,
+                                      kernels.INPUT_MAX)
+            return ta.reshape(shape), te.reshape(shape)
         ok = np.isfinite(a) & (e >= kernels.ELEVATION_MIN) & (e <= kernels.INPUT_MAX)
         a, e = np.where(ok, a, 0.0), np.where(ok, e, 0.0)
-        if _use_compiled():
-            ta, te = compiled.forward(self._arrays, a, e)
-        else:
-            plan = self._plan
-            ta, te = _chunked(lambda x, y: kernels.forward(plan, x, y, np), a, e)
+        plan = self._plan
+        ta, te = _chunked(lambda x, y: kernels.forward(plan, x, y, np), a, e)
         return np.where(ok, ta, np.nan).reshape(shape), np.where(ok, te, np.nan).reshape(shape)
 
     def raw_from_true_status(self, az: Any, el: Any) -> tuple[Any, Any, Any]:
@@ -370,22 +372,17 @@ class PointingModel:
         Where the status is not 0 the demand is NaN.
         """
         scalar = _is_scalar(az) and _is_scalar(el)
+        limits = (kernels.ELEVATION_MIN, kernels.INPUT_MAX, kernels.ELEVATION_MAX)
         if scalar and _use_compiled():
-            a, e = float(az), float(el)
-            if math.isfinite(a) and kernels.ELEVATION_MIN <= e <= kernels.INPUT_MAX:
-                ra, re, flag = compiled.inverse_scalar(self._arrays, a, e)
-                if not flag and kernels.ELEVATION_MIN <= re <= kernels.ELEVATION_MAX:
-                    return ra, re, 0
+            ra, re, code = compiled.inverse_scalar(self._arrays, float(az), float(el), *limits)
+            if code != compiled.CHECK:
+                return ra, re, int(code)
         a, e, shape = _as_arrays(az, el)
         plan = self._plan
-        if _use_compiled():
-            ok = np.isfinite(a) & (e >= kernels.ELEVATION_MIN) & (e <= kernels.INPUT_MAX)
-            ra, re, flag = compiled.inverse(self._arrays, np.where(ok, a, 0.0),
-                                            np.where(ok, e, 0.5))
-            flag |= ~ok | ~((re >= kernels.ELEVATION_MIN) & (re <= kernels.ELEVATION_MAX))
-            st = np.zeros(a.shape, np.int8)
-            if np.any(flag):  # the zenith region, the hole, bad input: the checked path
-                idx = np.nonzero(flag)[0]
+        if _use_compiled():  # validates the input itself (status 1, 2)
+            ra, re, st, left = compiled.inverse(self._arrays, a, e, *limits)
+            if left:  # the zenith region, the hole: the checked path
+                idx = np.flatnonzero(st == compiled.CHECK)
                 ra[idx], re[idx], st[idx] = kernels.solve_inverse(plan, a[idx], e[idx])
         else:
             ra, re, st = _chunked(lambda x, y: kernels.solve_inverse(plan, x, y), a, e,
