@@ -50,6 +50,8 @@ _pool = threading.Lock()
 
 _KIND = {"az": 0, "el": 1, "ca": 2, "npae": 3, "tilt": 4, "nrx": 5, "nry": 6}
 _FCODE = {"TF": 1, "TX": 2, "ECES": 3, "ECEC": 4}
+#: bound of |f″| of TX (−cot E held at the limit: 2·cos E / sin³ E at its largest)
+_TX_CURVATURE = 2.0 * (1.0 + TX_COT_LIMIT ** 2) ** 1.5
 _SERIES_MAX = 0.03  # numba_kernels.SERIES_MAX (not imported: that would import numba)
 
 _jit: Any = None
@@ -104,10 +106,12 @@ def encode(ops: tuple[tuple[Any, ...], ...]) -> tuple[np.ndarray, ...]:
             wide[i] = bound >= _SERIES_MAX
             if isinstance(op[2], str):
                 fcode[i] = _FCODE[op[2]]
+                par[i, 2] = _TX_CURVATURE if op[2] == "TX" else 1.0
             else:
                 nfac[i] = len(op[2])
                 for j, (func, coord, mult) in enumerate(op[2]):
                     fac[i, j] = (0 if func == "S" else 1, "AEZ".index(coord), mult)
+                par[i, 2] = float(sum(mult for _, _, mult in op[2])) ** 2
         elif k == "tilt":
             from pointing.model.kernels import tilt_matrix
 

@@ -28,15 +28,33 @@ helper = numba.njit(cache=True, nogil=True, error_model="numpy", inline="always"
 parallel_njit = numba.njit(cache=True, nogil=True, error_model="numpy", parallel=True)
 half_pi = 0.5 * math.pi
 cot_limit = TX_COT_LIMIT
+#: sine and cosine of the elevation where TX meets its limit (cot E = cot_limit)
+sin_kink = 1.0 / math.sqrt(1.0 + cot_limit * cot_limit)
+cos_kink = cot_limit * sin_kink
 #: |cos E| below this (1° from the zenith): the caller solves on the checked path
 guard = 0.0175
 #: positions per block (the workspace rows stay in L1)
-BLOCK = 256
+BLOCK = 1024
 #: status the inverse writes where the caller must solve on the checked path
 CHECK = 9
 #: largest angle the short series below take (sin/cos: error < d⁹/9! ≈ 5e-21 at 0.03;
 #: atan: error < t¹¹/11 ≈ 2e-18)
 SERIES_MAX = 0.03
+
+#: π/2 in three parts (33, 33 and 53 significant bits: q·P1 and q·P2 are exact for
+#: |q| < 2²⁰), for the argument reduction of :func:`sin_cos`
+PIO2_1 = float.fromhex("0x1.921fb54400000p+0")
+PIO2_2 = float.fromhex("0x1.0b4611a600000p-34")
+PIO2_3 = float.fromhex("0x1.3198a2e037073p-69")
+TWO_OVER_PI = 2.0 / math.pi
+#: largest |x| sin_cos reduces (well inside 2²⁰·π/2); beyond it the library is called
+REDUCE_MAX = 1e5
+# Taylor coefficients (−1)ᵏ/(2k+1)! and (−1)ᵏ/(2k)!, k ≥ 1, to the 17th and 18th power:
+# on |r| ≤ π/4 the first term left out is below 1e-19
+S1, S2, S3, S4, S5, S6, S7, S8 = ((-1) ** k / math.factorial(2 * k + 1) for k in range(1, 9))
+C1, C2, C3, C4, C5, C6, C7, C8, C9 = ((-1) ** k / math.factorial(2 * k) for k in range(1, 10))
+# and of atan: (−1)ᵏ/(2k+1)
+A1, A2, A3, A4 = ((-1) ** k / (2 * k + 1) for k in range(1, 5))
 
 # workspace rows
 SA, CA, SE, CE, SIDE, SA0, CA0, SE0, CE0, V, DV, S, C, D, LAST, TSA, TCA, TSE, TCE, \
@@ -48,11 +66,31 @@ ROWS = 23
 
 @helper
 def series_sc(d):
-    """sin d, cos d for |d| ≤ SERIES_MAX by their series."""
+    """sin d, cos d for |d| ≤ SERIES_MAX by their series (multiplications only: a
+    division costs as much as the whole series)."""
     d2 = d * d
-    s = d * (1.0 - d2 / 6.0 * (1.0 - d2 / 20.0 * (1.0 - d2 / 42.0 * (1.0 - d2 / 72.0))))
-    c = 1.0 - d2 / 2.0 * (1.0 - d2 / 12.0 * (1.0 - d2 / 30.0 * (1.0 - d2 / 56.0)))
+    s = d + d * d2 * (S1 + d2 * (S2 + d2 * (S3 + d2 * S4)))
+    c = 1.0 + d2 * (C1 + d2 * (C2 + d2 * (C3 + d2 * C4)))
     return s, c
+
+
+@helper
+def sin_cos(x):
+    """sin x, cos x for |x| ≤ REDUCE_MAX without a library call (so the loops calling
+    it vectorise): reduction by π/2 in three parts, Taylor polynomials on ±π/4; within
+    an ulp or two of the library."""
+    q = math.floor(x * TWO_OVER_PI + 0.5)
+    r = ((x - q * PIO2_1) - q * PIO2_2) - q * PIO2_3
+    r2 = r * r
+    s = r + r * r2 * (S1 + r2 * (S2 + r2 * (S3 + r2 * (S4 + r2 * (S5 + r2 * (
+        S6 + r2 * (S7 + r2 * S8)))))))
+    c = 1.0 + r2 * (C1 + r2 * (C2 + r2 * (C3 + r2 * (C4 + r2 * (C5 + r2 * (
+        C6 + r2 * (C7 + r2 * (C8 + r2 * C9))))))))
+    n = q - 4.0 * math.floor(q * 0.25)  # the quadrant, 0..3
+    odd = (n == 1.0) | (n == 3.0)
+    sin_x = c if odd else s
+    cos_x = s if odd else c
+    return (-sin_x if n >= 2.0 else sin_x), (-cos_x if (n == 1.0) | (n == 2.0) else cos_x)
 
 
 @helper
@@ -145,8 +183,7 @@ def small_angle(s, c):
     t = s / c
     t2 = t * t
     ok = c > 0.0 and abs(t) < SERIES_MAX
-    return (t * (1.0 - t2 * (1.0 / 3.0 - t2 * (0.2 - t2 * (1.0 / 7.0 - t2 / 9.0))))
-            if ok else math.nan)
+    return t + t * t2 * (A1 + t2 * (A2 + t2 * (A3 + t2 * A4))) if ok else math.nan
 
 
 @helper
@@ -199,10 +236,9 @@ def function_block(w, m, fc, deriv):
 @helper
 def harmonic_block(w, m, i, nfac, fac, deriv):
     """A harmonic's product of factors (and its derivative) from one sine-cosine pair
-    per coordinate, by the multiple-angle recurrence."""
+    per coordinate: multipliers 1 and 2 directly, higher ones by the multiple-angle
+    recurrence."""
     sa, ca, se, ce, v, dv, s_, c_ = w[SA], w[CA], w[SE], w[CE], w[V], w[DV], w[S], w[C]
-    for j in range(m):
-        v[j], dv[j] = 1.0, 0.0
     for q in range(nfac[i]):
         func, coord, k = fac[i, q, 0], fac[i, q, 1], fac[i, q, 2]
         # d(argument)/d(E or A): TPOINT's azimuth is 180° − A, Z = 90° − E
@@ -211,26 +247,32 @@ def harmonic_block(w, m, i, nfac, fac, deriv):
             sign = 1.0 if coord == 1 else (-1.0 if coord == 2 else 0.0)
         elif deriv == 2:
             sign = -1.0 if coord == 0 else 0.0
+        scale = sign * k
+        first = q == 0
         # the coordinate's (sin, cos): (sin A, −cos A), (sin E, cos E) or (cos E, sin E)
         s1, c1 = (sa, ca) if coord == 0 else ((se, ce) if coord == 1 else (ce, se))
         cs = -1.0 if coord == 0 else 1.0
+        if k > 2:
+            for j in range(m):
+                s_[j], c_[j] = s1[j], cs * c1[j]
+            for _ in range(k - 1):
+                for j in range(m):
+                    x, y = s1[j], cs * c1[j]
+                    s_[j], c_[j] = s_[j] * y + c_[j] * x, c_[j] * y - s_[j] * x
         for j in range(m):
-            s_[j], c_[j] = s1[j], cs * c1[j]
-        for _ in range(k - 1):
-            for j in range(m):
-                x, y = s1[j], cs * c1[j]
-                s_[j], c_[j] = s_[j] * y + c_[j] * x, c_[j] * y - s_[j] * x
-        if func == 0:
-            for j in range(m):
-                dv[j] = dv[j] * s_[j] + v[j] * sign * k * c_[j]
-                v[j] = v[j] * s_[j]
-        else:
-            for j in range(m):
-                dv[j] = dv[j] * c_[j] - v[j] * sign * k * s_[j]
-                v[j] = v[j] * c_[j]
+            x, y = s1[j], cs * c1[j]
+            if k > 2:
+                s, c = s_[j], c_[j]
+            else:
+                s, c = (x, y) if k == 1 else (2.0 * x * y, y * y - x * x)
+            g, dg = (s, scale * c) if func == 0 else (c, -scale * s)
+            if first:
+                v[j], dv[j] = g, dg
+            else:
+                v[j], dv[j] = v[j] * g, dv[j] * g + v[j] * dg
 
 
-@helper
+@njit  # a call per term and block (not inlined: keeps compile time down)
 def value_block(w, m, i, fcode, nfac, fac, deriv):
     """f of additive term i into row V, its derivative (deriv 1: along E, 2: along A)
     into row DV."""
@@ -240,21 +282,24 @@ def value_block(w, m, i, fcode, nfac, fac, deriv):
         harmonic_block(w, m, i, nfac, fac, deriv)
 
 
-@helper
+@njit  # a call per term and block (not inlined: keeps compile time down)
 def step_block(w, m, k, wide):
     """Move the state by row D along E (k 7), A (8) or across (9)."""
-    sa, ca, se, ce, side, s_, c_ = w[SA], w[CA], w[SE], w[CE], w[SIDE], w[S], w[C]
-    sc_block(w, m, D, S, C, wide)
+    sa, ca, se, ce, side, s_, c_, d = w[SA], w[CA], w[SE], w[CE], w[SIDE], w[S], w[C], w[D]
+    if wide:
+        sc_block(w, m, D, S, C, wide)
     if k == 7:
         for j in range(m):
-            se[j], ce[j], side[j] = el_step(se[j], ce[j], s_[j], c_[j])
+            s, c = (s_[j], c_[j]) if wide else series_sc(d[j])
+            se[j], ce[j], side[j] = el_step(se[j], ce[j], s, c)
     elif k == 8:
         for j in range(m):
-            sa[j], ca[j] = turn(sa[j], ca[j], s_[j], c_[j])
+            s, c = (s_[j], c_[j]) if wide else series_sc(d[j])
+            sa[j], ca[j] = turn(sa[j], ca[j], s, c)
     else:
         for j in range(m):
-            sa[j], ca[j], se[j], ce[j] = across(sa[j], ca[j], se[j], ce[j], side[j],
-                                                s_[j], c_[j])
+            s, c = (s_[j], c_[j]) if wide else series_sc(d[j])
+            sa[j], ca[j], se[j], ce[j] = across(sa[j], ca[j], se[j], ce[j], side[j], s, c)
 
 
 @helper
@@ -270,7 +315,7 @@ def nasmyth_block(w, m, k, c0, wide):
     step_block(w, m, 9, wide)
 
 
-@helper
+@njit  # a call per term and block (not inlined: keeps compile time down)
 def forward_term(w, m, i, kind, coef, fcode, nfac, fac, par, wide):
     sa, ca, se, ce, side = w[SA], w[CA], w[SE], w[CE], w[SIDE]
     k = kind[i]
@@ -302,27 +347,77 @@ def forward_term(w, m, i, kind, coef, fcode, nfac, fac, par, wide):
 
 
 @helper
-def keep_target(w, m):
-    """Copy the state to the target rows (the position a term must be undone from)."""
-    for j in range(m):
-        w[TSA, j], w[TCA, j], w[TSE, j], w[TCE, j] = w[SA, j], w[CA, j], w[SE, j], w[CE, j]
-        w[TSIDE, j] = w[SIDE, j]
+def keep_target(w, m, k):
+    """Copy the state to the target rows (the position a term must be undone from): for
+    a term along E (k 7) or A (8) only the rows it moves."""
+    if k != 8:
+        copy_rows(w, m, SE, TSE, 2)
+        side, tside = w[SIDE], w[TSIDE]
+        for j in range(m):
+            tside[j] = side[j]
+    if k != 7:
+        copy_rows(w, m, SA, TSA, 2)
 
 
 @helper
-def from_target(w, m):
-    for j in range(m):
-        w[SA, j], w[CA, j], w[SE, j], w[CE, j] = w[TSA, j], w[TCA, j], w[TSE, j], w[TCE, j]
-        w[SIDE, j] = w[TSIDE, j]
+def from_target(w, m, k):
+    if k != 8:
+        copy_rows(w, m, TSE, SE, 2)
+        side, tside = w[SIDE], w[TSIDE]
+        for j in range(m):
+            side[j] = tside[j]
+    if k != 7:
+        copy_rows(w, m, TSA, SA, 2)
 
 
-@helper
+@njit  # a call per term and block (not inlined: keeps compile time down)
 def undo_across_block(w, m, wide):
     """State ← the position that moving across by row D takes to the target."""
     sc_block(w, m, D, S, C, wide)
+    sa, ca, se, ce, s_, c_ = w[SA], w[CA], w[SE], w[CE], w[S], w[C]
+    tsa, tca, tse, tce, tside = w[TSA], w[TCA], w[TSE], w[TCE], w[TSIDE]
     for j in range(m):
-        w[SA, j], w[CA, j], w[SE, j], w[CE, j] = undo_across(
-            w[TSA, j], w[TCA, j], w[TSE, j], w[TCE, j], w[TSIDE, j], w[S, j], w[C, j])
+        sa[j], ca[j], se[j], ce[j] = undo_across(tsa[j], tca[j], tse[j], tce[j], tside[j],
+                                                 s_[j], c_[j])
+
+
+@helper
+def chord_block(w, m, i, k, fcode, nfac, fac, c0, curvature, wide):
+    """Undo a term along E (k 7) or A (8) evaluated where it acts, t = p + c·f(p), in
+    two evaluations: x₀ = c·f(t) / (1 + c·f′(t)), then one chord-Newton step with the
+    same slope, x₁ = x₀ + (c·f(t − x₀) − x₀) / (1 + c·f′(t)); the state moves to t − x₀
+    and then by the step.  The error left is ~ |c·f″·x| times the step; ``curvature``
+    bounds |f″|.  Returns False (state undefined) where a position of the block is not
+    certain to be within 1e-14 rad: the caller takes :func:`newton_block` instead.
+    """
+    x, d, v, dv, g = w[LAST], w[D], w[V], w[DV], w[STEP]
+    value_block(w, m, i, fcode, nfac, fac, 1 if k == 7 else 2)
+    steep = 0
+    for j in range(m):
+        slope = c0 * dv[j]
+        steep += 0 if abs(slope) < 0.5 else 1  # also NaN
+        g[j] = 1.0 / (1.0 + slope)
+        x[j] = c0 * v[j] * g[j]
+        d[j] = -x[j]
+    if fcode[i] == 2:  # TX's f′ jumps where it meets its limit: Newton near that
+        se, ce = w[SE], w[CE]
+        for j in range(m):
+            steep += 0 if abs(se[j] * cos_kink - ce[j] * sin_kink) > 4.0 * abs(x[j]) else 1
+    if steep:
+        return False
+    step_block(w, m, k, wide)
+    value_block(w, m, i, fcode, nfac, fac, 0)
+    large = 0
+    bound = 2.0 * abs(c0) * curvature  # 1 / (1 + slope) ≤ 2
+    for j in range(m):
+        step = (c0 * v[j] - x[j]) * g[j]
+        x[j] += step
+        d[j] = -step
+        large += 0 if bound * abs(x[j]) * abs(step) < 1e-14 else 1  # also NaN
+    if large:
+        return False
+    step_block(w, m, k, False)  # the step is tiny
+    return True
 
 
 @helper
@@ -335,7 +430,7 @@ def newton_block(w, m, i, k, fcode, nfac, fac, c0, wide):
     or no convergence in three steps flags the position.
     """
     x, d, v, dv, flag, size = w[LAST], w[D], w[V], w[DV], w[FLAG], w[STEP]
-    keep_target(w, m)
+    keep_target(w, m, k)
     value_block(w, m, i, fcode, nfac, fac, 0)
     for j in range(m):
         x[j] = c0 * v[j]
@@ -343,10 +438,10 @@ def newton_block(w, m, i, k, fcode, nfac, fac, c0, wide):
     for _ in range(3):
         for j in range(m):
             d[j] = -x[j]
-        from_target(w, m)
+        from_target(w, m, k)
         step_block(w, m, k, wide)
         value_block(w, m, i, fcode, nfac, fac, 1 if k == 7 else 2)
-        largest = 0.0
+        large = 0
         for j in range(m):
             slope = c0 * dv[j]
             steep = not abs(slope) < 0.5  # also NaN
@@ -354,13 +449,13 @@ def newton_block(w, m, i, k, fcode, nfac, fac, c0, wide):
             x[j] += step
             flag[j] = 1.0 if steep else flag[j]
             size[j] = abs(step)
-            largest = max(largest, size[j])
-        if largest < 3e-7:
+            large += 0 if size[j] < 3e-7 else 1
+        if large == 0:
             done = True
             break
     for j in range(m):
         d[j] = -x[j]
-    from_target(w, m)
+    from_target(w, m, k)
     step_block(w, m, k, wide)
     if not done:
         for j in range(m):
@@ -372,7 +467,7 @@ def fixed_point_block(w, m, i, k, fcode, nfac, fac, c0, wide):
     """Undo a sky term (k 9) or NRX/NRY (5, 6): fixed point on the pre-image (its
     contraction is ~1e-4 per pass); positions that do not settle in 12 are flagged."""
     d, v, last, flag = w[D], w[V], w[LAST], w[FLAG]
-    keep_target(w, m)
+    keep_target(w, m, k)
     for j in range(m):
         last[j] = 1e300
     for _ in range(12):
@@ -382,27 +477,28 @@ def fixed_point_block(w, m, i, k, fcode, nfac, fac, c0, wide):
                 d[j] = c0 * v[j]
             undo_across_block(w, m, wide)
         else:
+            se, ce = w[SE], w[CE]
             for j in range(m):  # across by x(E₀), then E by de(E₀), both at the pre-image
-                v[j] = -c0 * w[SE, j] if k == 5 else c0 * w[CE, j]  # de
-                d[j] = -c0 * w[CE, j] if k == 5 else -c0 * w[SE, j]  # x
+                v[j] = -c0 * se[j] if k == 5 else c0 * ce[j]  # de
+                d[j] = -c0 * ce[j] if k == 5 else -c0 * se[j]  # x
             undo_across_block(w, m, wide)
             for j in range(m):
                 d[j], v[j] = -v[j], d[j] + v[j]
             step_block(w, m, 7, wide)
             for j in range(m):
                 d[j] = v[j]
-        busy = False
+        busy = 0
         for j in range(m):
-            moved = not abs(d[j] - last[j]) <= 1e-12  # the error left is ~1e-4 of this
-            busy = busy or (moved and d[j] == d[j])  # NaN (the hole) is flagged below
+            moved = ~(abs(d[j] - last[j]) <= 1e-12)  # the error left is ~1e-4 of this
+            busy += 1 if moved & (d[j] == d[j]) else 0  # NaN (the hole) is flagged below
             last[j] = d[j]
-        if not busy:
+        if busy == 0:
             return
     for j in range(m):
         flag[j] = 1.0
 
 
-@helper
+@njit  # a call per term and block (not inlined: keeps compile time down)
 def inverse_term(w, m, i, kind, coef, fcode, nfac, fac, par, wide):
     sa, ca, se, ce, side = w[SA], w[CA], w[SE], w[CE], w[SIDE]
     k = kind[i]
@@ -425,7 +521,10 @@ def inverse_term(w, m, i, kind, coef, fcode, nfac, fac, par, wide):
             vx, vy, vz = rotate(par, i, ce[j] * ca[j], ce[j] * sa[j], se[j], True)
             sa[j], ca[j], se[j], ce[j] = from_vector(vx, vy, vz, side[j], sa[j], ca[j])
     elif k == 7 or k == 8:
-        newton_block(w, m, i, k, fcode, nfac, fac, coef[i], wide[i])
+        keep_target(w, m, k)
+        if not chord_block(w, m, i, k, fcode, nfac, fac, coef[i], par[i, 2], wide[i]):
+            from_target(w, m, k)  # large terms, steep places: Newton to convergence
+            newton_block(w, m, i, k, fcode, nfac, fac, coef[i], wide[i])
     else:
         fixed_point_block(w, m, i, k, fcode, nfac, fac, coef[i], wide[i])
     flag = w[FLAG]
@@ -436,46 +535,70 @@ def inverse_term(w, m, i, kind, coef, fcode, nfac, fac, par, wide):
 # ---- loading and storing a block -----------------------------------------------------
 
 @helper
-def load_block(w, m, a, e, b, lo, top):
-    """Sines and cosines of the block's input; row V holds 0 (valid), 1 (not finite)
-    or 2 (elevation outside lo..top); invalid positions are computed at (0, 0)."""
+def load_block(w, m, a, e, lo, top):
+    """Sines and cosines of the block's input (``a``, ``e``: its slices); row BAD holds
+    0 (valid), 1 (not finite) or 2 (elevation outside lo..top); invalid positions are
+    computed at (0, 0)."""
+    sa0, ca0, se0, ce0, side, bad_, flag = (w[SA0], w[CA0], w[SE0], w[CE0], w[SIDE], w[BAD],
+                                            w[FLAG])
+    far = 0  # integer counts (not a float max) keep these loops vectorised
     for j in range(m):
-        x, y = a[b + j], e[b + j]
-        bad = 0.0 if math.isfinite(x) and math.isfinite(y) else 1.0
-        bad = bad if bad != 0.0 or lo <= y <= top else 2.0
-        x, y = (x, y) if bad == 0.0 else (0.0, 0.0)
-        s, c, se, ce = math.sin(x), math.cos(x), math.sin(y), math.cos(y)
-        w[SA0, j], w[CA0, j], w[SE0, j], w[CE0, j] = s, c, se, ce
-        w[SA, j], w[CA, j], w[SE, j], w[CE, j] = s, c, se, ce
-        w[SIDE, j] = -1.0 if y > half_pi else 1.0
-        w[BAD, j] = bad
-        w[FLAG, j] = 0.0
+        x, y = a[j], e[j]
+        finite = (abs(x) < math.inf) & (abs(y) < math.inf)
+        bad = 0.0 if finite & (y >= lo) & (y <= top) else (2.0 if finite else 1.0)
+        x = x if bad == 0.0 else 0.0
+        y = y if bad == 0.0 else 0.0
+        far += 1 if (abs(x) > REDUCE_MAX) | (abs(y) > REDUCE_MAX) else 0
+        sa0[j], ca0[j] = sin_cos(x)
+        se0[j], ce0[j] = sin_cos(y)
+        side[j] = -1.0 if y > half_pi else 1.0
+        bad_[j] = bad
+        flag[j] = 0.0
+    if far:  # many turns of cable wrap: the library reduces those
+        for j in range(m):
+            x, y = a[j], e[j]
+            if bad_[j] == 0.0 and max(abs(x), abs(y)) > REDUCE_MAX:
+                sa0[j], ca0[j], se0[j], ce0[j] = math.sin(x), math.cos(x), math.sin(y), \
+                    math.cos(y)
+    copy_rows(w, m, SA0, SA, 4)
 
 
 @helper
-def differences(w, j, sr, cr):
+def copy_rows(w, m, src, dst, n):
+    """Rows src..src+n−1 to dst..dst+n−1 (sin A, cos A, sin E, cos E keep that order)."""
+    for r in range(n):
+        x, y = w[src + r], w[dst + r]
+        for j in range(m):
+            y[j] = x[j]
+
+
+@helper
+def differences(sa0, ca0, se0, ce0, sa, ca, se, ce, sr, cr):
     # sine, cosine of E − E₀ and of A − (A₀ + shift), the shift's sine and cosine sr, cr
-    se, ce, se0, ce0 = w[SE, j], w[CE, j], w[SE0, j], w[CE0, j]
-    rs, rc = turn(w[SA0, j], w[CA0, j], sr, cr)
-    sa, ca = w[SA, j], w[CA, j]
+    rs, rc = turn(sa0, ca0, sr, cr)
     return se * ce0 - ce * se0, ce * ce0 + se * se0, sa * rc - ca * rs, ca * rc + sa * rs
 
 
 @helper
-def store_block(w, m, a, e, b, shift, sr, cr, out_a, out_e):
+def store_block(w, m, a, e, shift, sr, cr, out_a, out_e):
     """The outputs as small angles from the input (moved by the constant azimuth
-    shift), so no atan2 in general; a fix-up pass takes the large ones."""
+    shift), so no atan2 in general; a fix-up pass takes the large ones.  ``a``, ``e``,
+    ``out_a``, ``out_e``: the block's slices."""
+    sa0, ca0, se0, ce0, sa, ca, se, ce, bad = (w[SA0], w[CA0], w[SE0], w[CE0], w[SA], w[CA],
+                                               w[SE], w[CE], w[BAD])
     for j in range(m):
-        es, ec, az_s, az_c = differences(w, j, sr, cr)
-        out_e[b + j] = e[b + j] + small_angle(es, ec)
-        out_a[b + j] = a[b + j] + shift + small_angle(az_s, az_c)
+        es, ec, az_s, az_c = differences(sa0[j], ca0[j], se0[j], ce0[j], sa[j], ca[j], se[j],
+                                         ce[j], sr, cr)
+        out_e[j] = e[j] + small_angle(es, ec)
+        out_a[j] = a[j] + shift + small_angle(az_s, az_c)
     for j in range(m):
-        if w[BAD, j] != 0.0:
-            out_a[b + j], out_e[b + j] = math.nan, math.nan
-        elif math.isnan(out_a[b + j]) or math.isnan(out_e[b + j]):
-            es, ec, az_s, az_c = differences(w, j, sr, cr)
-            out_e[b + j] = e[b + j] + math.atan2(es, ec)
-            out_a[b + j] = a[b + j] + shift + math.atan2(az_s, az_c)
+        if bad[j] != 0.0:
+            out_a[j], out_e[j] = math.nan, math.nan
+        elif math.isnan(out_a[j]) or math.isnan(out_e[j]):
+            es, ec, az_s, az_c = differences(sa0[j], ca0[j], se0[j], ce0[j], sa[j], ca[j],
+                                             se[j], ce[j], sr, cr)
+            out_e[j] = e[j] + math.atan2(es, ec)
+            out_a[j] = a[j] + shift + math.atan2(az_s, az_c)
 
 
 # ---- entry points ----------------------------------------------------------------------
@@ -492,10 +615,11 @@ def forward_range(kind, coef, fcode, nfac, fac, par, wide, off, lo, top, a, e, o
     sr, cr = math.sin(off[0]), math.cos(off[0])
     for b in range(start, stop, BLOCK):
         m = min(BLOCK, stop - b)
-        load_block(w, m, a, e, b, lo, top)
+        load_block(w, m, a[b:b + m], e[b:b + m], lo, top)
         for i in range(kind.size):
             forward_term(w, m, i, kind, coef, fcode, nfac, fac, par, wide)
-        store_block(w, m, a, e, b, off[0], sr, cr, out_a, out_e)
+        store_block(w, m, a[b:b + m], e[b:b + m], off[0], sr, cr, out_a[b:b + m],
+                    out_e[b:b + m])
 
 
 @njit
@@ -506,16 +630,17 @@ def inverse_range(kind, coef, fcode, nfac, fac, par, wide, off, lo, top, hi, a, 
     n = 0
     for b in range(start, stop, BLOCK):
         m = min(BLOCK, stop - b)
-        load_block(w, m, a, e, b, lo, top)
+        load_block(w, m, a[b:b + m], e[b:b + m], lo, top)
         for i in range(kind.size - 1, -1, -1):
             inverse_term(w, m, i, kind, coef, fcode, nfac, fac, par, wide)
-        store_block(w, m, a, e, b, -off[0], -sr, cr, out_a, out_e)
+        re, st = out_e[b:b + m], status[b:b + m]
+        store_block(w, m, a[b:b + m], e[b:b + m], -off[0], -sr, cr, out_a[b:b + m], re)
+        bad, flag = w[BAD], w[FLAG]
         for j in range(m):
-            check = w[FLAG, j] != 0.0 or not lo <= out_e[b + j] <= hi
-            bad = w[BAD, j]
-            st = 1 if bad == 1.0 else (2 if bad == 2.0 else (CHECK if check else 0))
-            status[b + j] = st
-            n += 1 if st == CHECK else 0
+            check = (flag[j] != 0.0) | ~((re[j] >= lo) & (re[j] <= hi))
+            code = 1 if bad[j] == 1.0 else (2 if bad[j] == 2.0 else (CHECK if check else 0))
+            st[j] = code
+            n += 1 if code == CHECK else 0
     return n
 
 
