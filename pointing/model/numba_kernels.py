@@ -197,40 +197,44 @@ def coordinate(coord, sa, ca, se, ce):
     return ce, se
 
 
+@helper
+def at(w, j):
+    """The state at position j of the block: sin A, cos A, sin E, cos E, side."""
+    return w[SA, j], w[CA, j], w[SE, j], w[CE, j], w[SIDE, j]
+
+
 # ---- per-term block loops (every branch on the term outside the loop over positions) --
 
 @helper
 def sc_block(w, m, src, dst_s, dst_c, wide):
     """Sine and cosine of row ``src`` into rows ``dst_s``, ``dst_c``."""
-    x, s_, c_ = w[src], w[dst_s], w[dst_c]
     if wide:  # the term may exceed the series' range: library calls (rare, large terms)
         for j in range(m):
-            s_[j], c_[j] = math.sin(x[j]), math.cos(x[j])
+            w[dst_s, j], w[dst_c, j] = math.sin(w[src, j]), math.cos(w[src, j])
     else:
         for j in range(m):
-            s_[j], c_[j] = series_sc(x[j])
+            w[dst_s, j], w[dst_c, j] = series_sc(w[src, j])
 
 
 @helper
 def function_block(w, m, fc, deriv):
     """TF, TX, ECES, ECEC (``fc`` 1..4) and their derivative along E."""
-    se, ce, v, dv = w[SE], w[CE], w[V], w[DV]
     e_only = 1.0 if deriv == 1 else 0.0
     if fc == 1:
         for j in range(m):
-            v[j], dv[j] = -ce[j], e_only * se[j]
+            w[V, j], w[DV, j] = -w[CE, j], e_only * w[SE, j]
     elif fc == 2:  # cot E, held at the limit low down (TPOINT's TX10)
         for j in range(m):
-            low = not se[j] > ce[j] / cot_limit
-            r = 1.0 / se[j]
-            v[j] = -cot_limit if low else -ce[j] * r
-            dv[j] = 0.0 if low else e_only * r * r
+            low = not w[SE, j] > w[CE, j] / cot_limit
+            r = 1.0 / w[SE, j]
+            w[V, j] = -cot_limit if low else -w[CE, j] * r
+            w[DV, j] = 0.0 if low else e_only * r * r
     elif fc == 3:
         for j in range(m):
-            v[j], dv[j] = se[j], e_only * ce[j]
+            w[V, j], w[DV, j] = w[SE, j], e_only * w[CE, j]
     else:
         for j in range(m):
-            v[j], dv[j] = ce[j], -e_only * se[j]
+            w[V, j], w[DV, j] = w[CE, j], -e_only * w[SE, j]
 
 
 @helper
@@ -238,7 +242,6 @@ def harmonic_block(w, m, i, nfac, fac, deriv):
     """A harmonic's product of factors (and its derivative) from one sine-cosine pair
     per coordinate: multipliers 1 and 2 directly, higher ones by the multiple-angle
     recurrence."""
-    sa, ca, se, ce, v, dv, s_, c_ = w[SA], w[CA], w[SE], w[CE], w[V], w[DV], w[S], w[C]
     for q in range(nfac[i]):
         func, coord, k = fac[i, q, 0], fac[i, q, 1], fac[i, q, 2]
         # d(argument)/d(E or A): TPOINT's azimuth is 180° − A, Z = 90° − E
@@ -250,26 +253,26 @@ def harmonic_block(w, m, i, nfac, fac, deriv):
         scale = sign * k
         first = q == 0
         # the coordinate's (sin, cos): (sin A, −cos A), (sin E, cos E) or (cos E, sin E)
-        s1, c1 = (sa, ca) if coord == 0 else ((se, ce) if coord == 1 else (ce, se))
+        r1, r2 = (SA, CA) if coord == 0 else ((SE, CE) if coord == 1 else (CE, SE))
         cs = -1.0 if coord == 0 else 1.0
         if k > 2:
             for j in range(m):
-                s_[j], c_[j] = s1[j], cs * c1[j]
+                w[S, j], w[C, j] = w[r1, j], cs * w[r2, j]
             for _ in range(k - 1):
                 for j in range(m):
-                    x, y = s1[j], cs * c1[j]
-                    s_[j], c_[j] = s_[j] * y + c_[j] * x, c_[j] * y - s_[j] * x
+                    x, y = w[r1, j], cs * w[r2, j]
+                    w[S, j], w[C, j] = w[S, j] * y + w[C, j] * x, w[C, j] * y - w[S, j] * x
         for j in range(m):
-            x, y = s1[j], cs * c1[j]
+            x, y = w[r1, j], cs * w[r2, j]
             if k > 2:
-                s, c = s_[j], c_[j]
+                s, c = w[S, j], w[C, j]
             else:
                 s, c = (x, y) if k == 1 else (2.0 * x * y, y * y - x * x)
             g, dg = (s, scale * c) if func == 0 else (c, -scale * s)
             if first:
-                v[j], dv[j] = g, dg
+                w[V, j], w[DV, j] = g, dg
             else:
-                v[j], dv[j] = v[j] * g, dv[j] * g + v[j] * dg
+                w[V, j], w[DV, j] = w[V, j] * g, w[DV, j] * g + w[V, j] * dg
 
 
 @njit  # a call per term and block (not inlined: keeps compile time down)
@@ -285,64 +288,65 @@ def value_block(w, m, i, fcode, nfac, fac, deriv):
 @njit  # a call per term and block (not inlined: keeps compile time down)
 def step_block(w, m, k, wide):
     """Move the state by row D along E (k 7), A (8) or across (9)."""
-    sa, ca, se, ce, side, s_, c_, d = w[SA], w[CA], w[SE], w[CE], w[SIDE], w[S], w[C], w[D]
     if wide:
         sc_block(w, m, D, S, C, wide)
     if k == 7:
         for j in range(m):
-            s, c = (s_[j], c_[j]) if wide else series_sc(d[j])
-            se[j], ce[j], side[j] = el_step(se[j], ce[j], s, c)
+            s, c = (w[S, j], w[C, j]) if wide else series_sc(w[D, j])
+            w[SE, j], w[CE, j], w[SIDE, j] = el_step(w[SE, j], w[CE, j], s, c)
     elif k == 8:
         for j in range(m):
-            s, c = (s_[j], c_[j]) if wide else series_sc(d[j])
-            sa[j], ca[j] = turn(sa[j], ca[j], s, c)
+            s, c = (w[S, j], w[C, j]) if wide else series_sc(w[D, j])
+            w[SA, j], w[CA, j] = turn(w[SA, j], w[CA, j], s, c)
     else:
         for j in range(m):
-            s, c = (s_[j], c_[j]) if wide else series_sc(d[j])
-            sa[j], ca[j], se[j], ce[j] = across(sa[j], ca[j], se[j], ce[j], side[j], s, c)
+            s, c = (w[S, j], w[C, j]) if wide else series_sc(w[D, j])
+            sa, ca, se, ce, side = at(w, j)
+            w[SA, j], w[CA, j], w[SE, j], w[CE, j] = across(sa, ca, se, ce, side, s, c)
 
 
 @helper
 def nasmyth_block(w, m, k, c0, wide):
     """NRX (k 5) / NRY (6): E step, then across, both evaluated at this E."""
-    se, ce, d, v = w[SE], w[CE], w[D], w[V]
     for j in range(m):
-        d[j] = -c0 * se[j] if k == 5 else c0 * ce[j]
-        v[j] = -c0 * ce[j] if k == 5 else -c0 * se[j]
+        w[D, j] = -c0 * w[SE, j] if k == 5 else c0 * w[CE, j]
+        w[V, j] = -c0 * w[CE, j] if k == 5 else -c0 * w[SE, j]
     step_block(w, m, 7, wide)
     for j in range(m):
-        d[j] = v[j]
+        w[D, j] = w[V, j]
     step_block(w, m, 9, wide)
 
 
 @njit  # a call per term and block (not inlined: keeps compile time down)
 def forward_term(w, m, i, kind, coef, fcode, nfac, fac, par, wide):
-    sa, ca, se, ce, side = w[SA], w[CA], w[SE], w[CE], w[SIDE]
     k = kind[i]
     p0, p1 = par[i, 0], par[i, 1]
     if k == 0:  # A −= c
         for j in range(m):
-            sa[j], ca[j] = turn(sa[j], ca[j], -p1, p0)
+            w[SA, j], w[CA, j] = turn(w[SA, j], w[CA, j], -p1, p0)
     elif k == 1:  # E += c
         for j in range(m):
-            se[j], ce[j], side[j] = el_step(se[j], ce[j], p1, p0)
+            w[SE, j], w[CE, j], w[SIDE, j] = el_step(w[SE, j], w[CE, j], p1, p0)
     elif k == 2:  # CA: across by −c
         for j in range(m):
-            sa[j], ca[j], se[j], ce[j] = across(sa[j], ca[j], se[j], ce[j], side[j], -p1, p0)
+            sa, ca, se, ce, side = at(w, j)
+            w[SA, j], w[CA, j], w[SE, j], w[CE, j] = across(sa, ca, se, ce, side, -p1, p0)
     elif k == 3:
         for j in range(m):
-            sa[j], ca[j], se[j], ce[j] = npae(sa[j], ca[j], se[j], ce[j], side[j], p1, p0)
+            sa, ca, se, ce, side = at(w, j)
+            w[SA, j], w[CA, j], w[SE, j], w[CE, j] = npae(sa, ca, se, ce, side, p1, p0)
     elif k == 4:
         for j in range(m):
-            vx, vy, vz = rotate(par, i, ce[j] * ca[j], ce[j] * sa[j], se[j], False)
-            sa[j], ca[j], se[j], ce[j] = from_vector(vx, vy, vz, side[j], sa[j], ca[j])
+            vx, vy, vz = rotate(par, i, w[CE, j] * w[CA, j], w[CE, j] * w[SA, j], w[SE, j], False)
+            sa, ca, se, ce, side = at(w, j)
+            w[SA, j], w[CA, j], w[SE, j], w[CE, j] = from_vector(vx, vy, vz, side, sa, ca)
     elif k == 5 or k == 6:
         nasmyth_block(w, m, k, coef[i], wide[i])
     else:  # additive terms along E (7), A (8) or across (9)
         value_block(w, m, i, fcode, nfac, fac, 0)
-        d, v, c0 = w[D], w[V], coef[i]
+        c0 = coef[i]
         for j in range(m):
-            d[j] = c0 * v[j]
+            w[D, j] = c0 * w[V, j]
         step_block(w, m, k, wide[i])
 
 
@@ -352,9 +356,8 @@ def keep_target(w, m, k):
     a term along E (k 7) or A (8) only the rows it moves."""
     if k != 8:
         copy_rows(w, m, SE, TSE, 2)
-        side, tside = w[SIDE], w[TSIDE]
         for j in range(m):
-            tside[j] = side[j]
+            w[TSIDE, j] = w[SIDE, j]
     if k != 7:
         copy_rows(w, m, SA, TSA, 2)
 
@@ -363,9 +366,8 @@ def keep_target(w, m, k):
 def from_target(w, m, k):
     if k != 8:
         copy_rows(w, m, TSE, SE, 2)
-        side, tside = w[SIDE], w[TSIDE]
         for j in range(m):
-            side[j] = tside[j]
+            w[SIDE, j] = w[TSIDE, j]
     if k != 7:
         copy_rows(w, m, TSA, SA, 2)
 
@@ -374,35 +376,33 @@ def from_target(w, m, k):
 def undo_across_block(w, m, wide):
     """State ← the position that moving across by row D takes to the target."""
     sc_block(w, m, D, S, C, wide)
-    sa, ca, se, ce, s_, c_ = w[SA], w[CA], w[SE], w[CE], w[S], w[C]
-    tsa, tca, tse, tce, tside = w[TSA], w[TCA], w[TSE], w[TCE], w[TSIDE]
     for j in range(m):
-        sa[j], ca[j], se[j], ce[j] = undo_across(tsa[j], tca[j], tse[j], tce[j], tside[j],
-                                                 s_[j], c_[j])
+        tsa, tca, tse, tce, tside = w[TSA, j], w[TCA, j], w[TSE, j], w[TCE, j], w[TSIDE, j]
+        w[SA, j], w[CA, j], w[SE, j], w[CE, j] = undo_across(tsa, tca, tse, tce, tside,
+                                                             w[S, j], w[C, j])
 
 
 @helper
 def chord_block(w, m, i, k, fcode, nfac, fac, c0, curvature, wide):
     """Undo a term along E (k 7) or A (8) evaluated where it acts, t = p + c·f(p), in
     two evaluations: x₀ = c·f(t) / (1 + c·f′(t)), then one chord-Newton step with the
-    same slope, x₁ = x₀ + (c·f(t − x₀) − x₀) / (1 + c·f′(t)); the state moves to t − x₀
-    and then by the step.  The error left is ~ |c·f″·x| times the step; ``curvature``
-    bounds |f″|.  Returns False (state undefined) where a position of the block is not
+    same slope, x₁ = x₀ + (c·f(t − x₀) − x₀) / (1 + c·f′(t)); the state moves to
+    t − x₀ and then by the step.  The error left is ~ |c·f″·x| times the step;
+    ``curvature`` bounds |f″|.  Returns False (state undefined) where a position of the block is not
     certain to be within 1e-14 rad: the caller takes :func:`newton_block` instead.
     """
-    x, d, v, dv, g = w[LAST], w[D], w[V], w[DV], w[STEP]
     value_block(w, m, i, fcode, nfac, fac, 1 if k == 7 else 2)
     steep = 0
     for j in range(m):
-        slope = c0 * dv[j]
+        slope = c0 * w[DV, j]
         steep += 0 if abs(slope) < 0.5 else 1  # also NaN
-        g[j] = 1.0 / (1.0 + slope)
-        x[j] = c0 * v[j] * g[j]
-        d[j] = -x[j]
+        w[STEP, j] = 1.0 / (1.0 + slope)
+        w[LAST, j] = c0 * w[V, j] * w[STEP, j]
+        w[D, j] = -w[LAST, j]
     if fcode[i] == 2:  # TX's f′ jumps where it meets its limit: Newton near that
-        se, ce = w[SE], w[CE]
         for j in range(m):
-            steep += 0 if abs(se[j] * cos_kink - ce[j] * sin_kink) > 4.0 * abs(x[j]) else 1
+            apart = abs(w[SE, j] * cos_kink - w[CE, j] * sin_kink)  # sin(E − E_limit)
+            steep += 0 if apart > 4.0 * abs(w[LAST, j]) else 1
     if steep:
         return False
     step_block(w, m, k, wide)
@@ -410,10 +410,10 @@ def chord_block(w, m, i, k, fcode, nfac, fac, c0, curvature, wide):
     large = 0
     bound = 2.0 * abs(c0) * curvature  # 1 / (1 + slope) ≤ 2
     for j in range(m):
-        step = (c0 * v[j] - x[j]) * g[j]
-        x[j] += step
-        d[j] = -step
-        large += 0 if bound * abs(x[j]) * abs(step) < 1e-14 else 1  # also NaN
+        step = (c0 * w[V, j] - w[LAST, j]) * w[STEP, j]
+        w[LAST, j] += step
+        w[D, j] = -step
+        large += 0 if bound * abs(w[LAST, j]) * abs(step) < 1e-14 else 1  # also NaN
     if large:
         return False
     step_block(w, m, k, False)  # the step is tiny
@@ -429,97 +429,95 @@ def newton_block(w, m, i, k, fcode, nfac, fac, c0, wide):
     only where a step exceeded 3e-7 rad.  A slope |c·f′| ≥ 0.5 (no contraction)
     or no convergence in three steps flags the position.
     """
-    x, d, v, dv, flag, size = w[LAST], w[D], w[V], w[DV], w[FLAG], w[STEP]
     keep_target(w, m, k)
     value_block(w, m, i, fcode, nfac, fac, 0)
     for j in range(m):
-        x[j] = c0 * v[j]
+        w[LAST, j] = c0 * w[V, j]
     done = False
     for _ in range(3):
         for j in range(m):
-            d[j] = -x[j]
+            w[D, j] = -w[LAST, j]
         from_target(w, m, k)
         step_block(w, m, k, wide)
         value_block(w, m, i, fcode, nfac, fac, 1 if k == 7 else 2)
         large = 0
         for j in range(m):
-            slope = c0 * dv[j]
+            slope = c0 * w[DV, j]
             steep = not abs(slope) < 0.5  # also NaN
-            step = 0.0 if steep else (c0 * v[j] - x[j]) / (1.0 + slope)
-            x[j] += step
-            flag[j] = 1.0 if steep else flag[j]
-            size[j] = abs(step)
-            large += 0 if size[j] < 3e-7 else 1
+            step = 0.0 if steep else (c0 * w[V, j] - w[LAST, j]) / (1.0 + slope)
+            w[LAST, j] += step
+            w[FLAG, j] = 1.0 if steep else w[FLAG, j]
+            w[STEP, j] = abs(step)
+            large += 0 if w[STEP, j] < 3e-7 else 1
         if large == 0:
             done = True
             break
     for j in range(m):
-        d[j] = -x[j]
+        w[D, j] = -w[LAST, j]
     from_target(w, m, k)
     step_block(w, m, k, wide)
     if not done:
         for j in range(m):
-            flag[j] = flag[j] if size[j] < 3e-7 else 1.0
+            w[FLAG, j] = w[FLAG, j] if w[STEP, j] < 3e-7 else 1.0
 
 
 @helper
 def fixed_point_block(w, m, i, k, fcode, nfac, fac, c0, wide):
     """Undo a sky term (k 9) or NRX/NRY (5, 6): fixed point on the pre-image (its
     contraction is ~1e-4 per pass); positions that do not settle in 12 are flagged."""
-    d, v, last, flag = w[D], w[V], w[LAST], w[FLAG]
     keep_target(w, m, k)
     for j in range(m):
-        last[j] = 1e300
+        w[LAST, j] = 1e300
     for _ in range(12):
         if k == 9:
             value_block(w, m, i, fcode, nfac, fac, 0)
             for j in range(m):
-                d[j] = c0 * v[j]
+                w[D, j] = c0 * w[V, j]
             undo_across_block(w, m, wide)
         else:
-            se, ce = w[SE], w[CE]
             for j in range(m):  # across by x(E₀), then E by de(E₀), both at the pre-image
-                v[j] = -c0 * se[j] if k == 5 else c0 * ce[j]  # de
-                d[j] = -c0 * ce[j] if k == 5 else -c0 * se[j]  # x
+                w[V, j] = -c0 * w[SE, j] if k == 5 else c0 * w[CE, j]  # de
+                w[D, j] = -c0 * w[CE, j] if k == 5 else -c0 * w[SE, j]  # x
             undo_across_block(w, m, wide)
             for j in range(m):
-                d[j], v[j] = -v[j], d[j] + v[j]
+                w[D, j], w[V, j] = -w[V, j], w[D, j] + w[V, j]
             step_block(w, m, 7, wide)
             for j in range(m):
-                d[j] = v[j]
+                w[D, j] = w[V, j]
         busy = 0
         for j in range(m):
-            moved = ~(abs(d[j] - last[j]) <= 1e-12)  # the error left is ~1e-4 of this
-            busy += 1 if moved & (d[j] == d[j]) else 0  # NaN (the hole) is flagged below
-            last[j] = d[j]
+            moved = ~(abs(w[D, j] - w[LAST, j]) <= 1e-12)  # the error left is ~1e-4 of this
+            busy += 1 if moved & (w[D, j] == w[D, j]) else 0  # NaN (the hole) is flagged below
+            w[LAST, j] = w[D, j]
         if busy == 0:
             return
     for j in range(m):
-        flag[j] = 1.0
+        w[FLAG, j] = 1.0
 
 
 @njit  # a call per term and block (not inlined: keeps compile time down)
 def inverse_term(w, m, i, kind, coef, fcode, nfac, fac, par, wide):
-    sa, ca, se, ce, side = w[SA], w[CA], w[SE], w[CE], w[SIDE]
     k = kind[i]
     p0, p1 = par[i, 0], par[i, 1]
     if k == 0:
         for j in range(m):
-            sa[j], ca[j] = turn(sa[j], ca[j], p1, p0)
+            w[SA, j], w[CA, j] = turn(w[SA, j], w[CA, j], p1, p0)
     elif k == 1:
         for j in range(m):
-            se[j], ce[j], side[j] = el_step(se[j], ce[j], -p1, p0)
+            w[SE, j], w[CE, j], w[SIDE, j] = el_step(w[SE, j], w[CE, j], -p1, p0)
     elif k == 2:
         for j in range(m):
-            sa[j], ca[j], se[j], ce[j] = undo_across(sa[j], ca[j], se[j], ce[j], side[j],
-                                                     -p1, p0)
+            sa, ca, se, ce, side = at(w, j)
+            w[SA, j], w[CA, j], w[SE, j], w[CE, j] = undo_across(sa, ca, se, ce, side, -p1, p0)
     elif k == 3:
         for j in range(m):
-            sa[j], ca[j], se[j], ce[j] = undo_npae(sa[j], ca[j], se[j], ce[j], side[j], p1, p0)
+            sa, ca, se, ce, side = at(w, j)
+            w[SA, j], w[CA, j], w[SE, j], w[CE, j] = undo_npae(sa, ca, se, ce, side, p1, p0)
     elif k == 4:
         for j in range(m):
-            vx, vy, vz = rotate(par, i, ce[j] * ca[j], ce[j] * sa[j], se[j], True)
-            sa[j], ca[j], se[j], ce[j] = from_vector(vx, vy, vz, side[j], sa[j], ca[j])
+            vx, vy, vz = rotate(par, i, w[CE, j] * w[CA, j], w[CE, j] * w[SA, j], w[SE, j], True)
+            sa, ca, se, ce, side = at(w, j)
+            w[SA, j], w[CA, j], w[SE, j], w[CE, j] = from_vector(vx, vy, vz, side, sa, ca)
     elif k == 7 or k == 8:
         keep_target(w, m, k)
         if not chord_block(w, m, i, k, fcode, nfac, fac, coef[i], par[i, 2], wide[i]):
@@ -527,9 +525,8 @@ def inverse_term(w, m, i, kind, coef, fcode, nfac, fac, par, wide):
             newton_block(w, m, i, k, fcode, nfac, fac, coef[i], wide[i])
     else:
         fixed_point_block(w, m, i, k, fcode, nfac, fac, coef[i], wide[i])
-    flag = w[FLAG]
     for j in range(m):  # near the zenith (also NaN: the hole): the checked path
-        flag[j] = flag[j] if abs(ce[j]) >= guard else 1.0
+        w[FLAG, j] = w[FLAG, j] if abs(w[CE, j]) >= guard else 1.0
 
 
 # ---- loading and storing a block -----------------------------------------------------
@@ -539,8 +536,6 @@ def load_block(w, m, a, e, lo, top):
     """Sines and cosines of the block's input (``a``, ``e``: its slices); row BAD holds
     0 (valid), 1 (not finite) or 2 (elevation outside lo..top); invalid positions are
     computed at (0, 0)."""
-    sa0, ca0, se0, ce0, side, bad_, flag = (w[SA0], w[CA0], w[SE0], w[CE0], w[SIDE], w[BAD],
-                                            w[FLAG])
     far = 0  # integer counts (not a float max) keep these loops vectorised
     for j in range(m):
         x, y = a[j], e[j]
@@ -549,17 +544,17 @@ def load_block(w, m, a, e, lo, top):
         x = x if bad == 0.0 else 0.0
         y = y if bad == 0.0 else 0.0
         far += 1 if (abs(x) > REDUCE_MAX) | (abs(y) > REDUCE_MAX) else 0
-        sa0[j], ca0[j] = sin_cos(x)
-        se0[j], ce0[j] = sin_cos(y)
-        side[j] = -1.0 if y > half_pi else 1.0
-        bad_[j] = bad
-        flag[j] = 0.0
+        w[SA0, j], w[CA0, j] = sin_cos(x)
+        w[SE0, j], w[CE0, j] = sin_cos(y)
+        w[SIDE, j] = -1.0 if y > half_pi else 1.0
+        w[BAD, j] = bad
+        w[FLAG, j] = 0.0
     if far:  # many turns of cable wrap: the library reduces those
         for j in range(m):
             x, y = a[j], e[j]
-            if bad_[j] == 0.0 and max(abs(x), abs(y)) > REDUCE_MAX:
-                sa0[j], ca0[j], se0[j], ce0[j] = math.sin(x), math.cos(x), math.sin(y), \
-                    math.cos(y)
+            if w[BAD, j] == 0.0 and max(abs(x), abs(y)) > REDUCE_MAX:
+                w[SA0, j], w[CA0, j] = math.sin(x), math.cos(x)
+                w[SE0, j], w[CE0, j] = math.sin(y), math.cos(y)
     copy_rows(w, m, SA0, SA, 4)
 
 
@@ -567,15 +562,16 @@ def load_block(w, m, a, e, lo, top):
 def copy_rows(w, m, src, dst, n):
     """Rows src..src+n−1 to dst..dst+n−1 (sin A, cos A, sin E, cos E keep that order)."""
     for r in range(n):
-        x, y = w[src + r], w[dst + r]
         for j in range(m):
-            y[j] = x[j]
+            w[dst + r, j] = w[src + r, j]
 
 
 @helper
-def differences(sa0, ca0, se0, ce0, sa, ca, se, ce, sr, cr):
+def differences(w, j, sr, cr):
     # sine, cosine of E − E₀ and of A − (A₀ + shift), the shift's sine and cosine sr, cr
-    rs, rc = turn(sa0, ca0, sr, cr)
+    sa, ca, se, ce, _ = at(w, j)
+    se0, ce0 = w[SE0, j], w[CE0, j]
+    rs, rc = turn(w[SA0, j], w[CA0, j], sr, cr)
     return se * ce0 - ce * se0, ce * ce0 + se * se0, sa * rc - ca * rs, ca * rc + sa * rs
 
 
@@ -584,19 +580,15 @@ def store_block(w, m, a, e, shift, sr, cr, out_a, out_e):
     """The outputs as small angles from the input (moved by the constant azimuth
     shift), so no atan2 in general; a fix-up pass takes the large ones.  ``a``, ``e``,
     ``out_a``, ``out_e``: the block's slices."""
-    sa0, ca0, se0, ce0, sa, ca, se, ce, bad = (w[SA0], w[CA0], w[SE0], w[CE0], w[SA], w[CA],
-                                               w[SE], w[CE], w[BAD])
     for j in range(m):
-        es, ec, az_s, az_c = differences(sa0[j], ca0[j], se0[j], ce0[j], sa[j], ca[j], se[j],
-                                         ce[j], sr, cr)
+        es, ec, az_s, az_c = differences(w, j, sr, cr)
         out_e[j] = e[j] + small_angle(es, ec)
         out_a[j] = a[j] + shift + small_angle(az_s, az_c)
     for j in range(m):
-        if bad[j] != 0.0:
+        if w[BAD, j] != 0.0:
             out_a[j], out_e[j] = math.nan, math.nan
         elif math.isnan(out_a[j]) or math.isnan(out_e[j]):
-            es, ec, az_s, az_c = differences(sa0[j], ca0[j], se0[j], ce0[j], sa[j], ca[j],
-                                             se[j], ce[j], sr, cr)
+            es, ec, az_s, az_c = differences(w, j, sr, cr)
             out_e[j] = e[j] + math.atan2(es, ec)
             out_a[j] = a[j] + shift + math.atan2(az_s, az_c)
 
@@ -635,10 +627,9 @@ def inverse_range(kind, coef, fcode, nfac, fac, par, wide, off, lo, top, hi, a, 
             inverse_term(w, m, i, kind, coef, fcode, nfac, fac, par, wide)
         re, st = out_e[b:b + m], status[b:b + m]
         store_block(w, m, a[b:b + m], e[b:b + m], -off[0], -sr, cr, out_a[b:b + m], re)
-        bad, flag = w[BAD], w[FLAG]
         for j in range(m):
-            check = (flag[j] != 0.0) | ~((re[j] >= lo) & (re[j] <= hi))
-            code = 1 if bad[j] == 1.0 else (2 if bad[j] == 2.0 else (CHECK if check else 0))
+            check = (w[FLAG, j] != 0.0) | ~((re[j] >= lo) & (re[j] <= hi))
+            code = 1 if w[BAD, j] == 1.0 else (2 if w[BAD, j] == 2.0 else (CHECK if check else 0))
             st[j] = code
             n += 1 if code == CHECK else 0
     return n
