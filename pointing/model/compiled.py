@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from pointing.model.kernels import tilt_matrix
 from pointing.model.terms import TX_COT_LIMIT
 
 __all__ = ["CHECK", "PARALLEL_MIN", "available", "encode", "forward", "inverse", "threads"]
@@ -48,6 +49,9 @@ _CHUNK = 16384  # positions per task of the threaded kernels
 #: inside it) runs serially instead, so no threading layer is ever entered concurrently
 _pool = threading.Lock()
 
+#: columns of the compiled model's table (see :func:`encode`)
+KIND, COEF, FCODE, NFAC, FAC, PAR, WIDE = 0, 1, 2, 3, 4, 13, 22
+COLS = 23
 _KIND = {"az": 0, "el": 1, "ca": 2, "npae": 3, "tilt": 4, "nrx": 5, "nry": 6}
 _FCODE = {"TF": 1, "TX": 2, "ECES": 3, "ECEC": 4}
 #: bound of |f″| of TX (−cot E held at the limit: 2·cos E / sin³ E at its largest)
@@ -76,53 +80,51 @@ def _kernels() -> Any:
     return _jit
 
 
-def encode(ops: tuple[tuple[Any, ...], ...]) -> tuple[np.ndarray, ...]:
-    """Flatten a plan's operations into arrays for the compiled kernels.
+def encode(ops: tuple[tuple[Any, ...], ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Flatten a plan's operations into the compiled kernels' model: (table, off).
 
     ``ops`` are :class:`pointing.model.kernels.Plan` operations with float
-    coefficients (radians).
+    coefficients (radians).  One row of ``table`` per operation, columns
+    :data:`KIND`, :data:`COEF`, :data:`FCODE` (TF, TX, ECES, ECEC), :data:`NFAC`
+    and three (function, coordinate, multiplier) triples from :data:`FAC` for
+    harmonics, nine :data:`PAR` (cos and sin of the coefficient; the tilt's
+    rotation; for additive terms a bound of |f″| in ``PAR + 2``) and :data:`WIDE`
+    (the correction may exceed the kernels' short series).  ``off`` holds the
+    constant azimuth shift (−ΣIA): the wrap reference.  One float table, so a
+    call passes two arrays (each array argument costs the servo cycle a little).
     """
-    n = len(ops)
-    kind = np.zeros(n, np.int64)
-    coef = np.zeros(n, np.float64)
-    fcode = np.zeros(n, np.int64)
-    nfac = np.zeros(n, np.int64)
-    fac = np.zeros((n, 3, 3), np.int64)
-    par = np.zeros((n, 9), np.float64)
-    off = np.zeros(1, np.float64)  # the constant azimuth shift (−ΣIA): the wrap reference
-    wide = np.zeros(n, np.bool_)  # corrections that may exceed the kernels' short series
+    tab = np.zeros((len(ops), COLS), np.float64)
+    off = np.zeros(1, np.float64)
     for i, op in enumerate(ops):
-        k = op[0]
+        k, row = op[0], tab[i]
         if k in ("az", "el") and op[2] is None:
-            kind[i] = _KIND[k]
+            row[KIND] = _KIND[k]
             if k == "az":
                 off[0] -= op[1]
-            coef[i] = op[1]
-            par[i, 0], par[i, 1] = math.cos(op[1]), math.sin(op[1])
+            row[COEF] = op[1]
+            row[PAR], row[PAR + 1] = math.cos(op[1]), math.sin(op[1])
         elif k in ("az", "el", "sky"):
-            kind[i] = {"el": 7, "az": 8, "sky": 9}[k]
-            coef[i] = op[1]
-            bound = abs(op[1]) * (TX_COT_LIMIT if op[2] == "TX" else 1.0)
-            wide[i] = bound >= _SERIES_MAX
+            row[KIND] = {"el": 7, "az": 8, "sky": 9}[k]
+            row[COEF] = op[1]
+            row[WIDE] = abs(op[1]) * (TX_COT_LIMIT if op[2] == "TX" else 1.0) >= _SERIES_MAX
             if isinstance(op[2], str):
-                fcode[i] = _FCODE[op[2]]
-                par[i, 2] = _TX_CURVATURE if op[2] == "TX" else 1.0
+                row[FCODE] = _FCODE[op[2]]
+                row[PAR + 2] = _TX_CURVATURE if op[2] == "TX" else 1.0
             else:
-                nfac[i] = len(op[2])
+                row[NFAC] = len(op[2])
                 for j, (func, coord, mult) in enumerate(op[2]):
-                    fac[i, j] = (0 if func == "S" else 1, "AEZ".index(coord), mult)
-                par[i, 2] = float(sum(mult for _, _, mult in op[2])) ** 2
+                    row[FAC + 3 * j:FAC + 3 * j + 3] = (0 if func == "S" else 1,
+                                                        "AEZ".index(coord), mult)
+                row[PAR + 2] = float(sum(mult for _, _, mult in op[2])) ** 2
         elif k == "tilt":
-            from pointing.model.kernels import tilt_matrix
-
-            kind[i] = 4
-            par[i] = tilt_matrix(float(op[1]), float(op[2]))
+            row[KIND] = 4
+            row[PAR:PAR + 9] = tilt_matrix(float(op[1]), float(op[2]))
         else:
-            kind[i] = _KIND[k]
-            coef[i] = op[1]
-            wide[i] = abs(op[1]) >= _SERIES_MAX  # NRX, NRY: |correction| ≤ |c|
-            par[i, 0], par[i, 1] = math.cos(op[1]), math.sin(op[1])
-    return kind, coef, fcode, nfac, fac, par, wide, off
+            row[KIND] = _KIND[k]
+            row[COEF] = op[1]
+            row[WIDE] = abs(op[1]) >= _SERIES_MAX  # NRX, NRY: |correction| ≤ |c|
+            row[PAR], row[PAR + 1] = math.cos(op[1]), math.sin(op[1])
+    return tab, off
 
 
 def threads() -> int:

@@ -138,6 +138,9 @@ def _chunked(fn: Any, a: np.ndarray, e: np.ndarray, n_out: int = 2) -> tuple[np.
     return tuple(outs)
 
 
+#: (lowest, highest input, highest raw) elevation of the alt-az mount (radians)
+_LIMITS = (kernels.ELEVATION_MIN, kernels.INPUT_MAX, kernels.ELEVATION_MAX)
+
 #: set to False to run the numpy kernels even where numba is installed (tests, debugging)
 USE_COMPILED = True
 
@@ -372,7 +375,7 @@ class PointingModel:
         Where the status is not 0 the demand is NaN.
         """
         scalar = _is_scalar(az) and _is_scalar(el)
-        limits = (kernels.ELEVATION_MIN, kernels.INPUT_MAX, kernels.ELEVATION_MAX)
+        limits = _LIMITS
         if scalar and _use_compiled():
             ra, re, code = compiled.inverse_scalar(self._arrays, float(az), float(el), *limits)
             if code != compiled.CHECK:

@@ -19,6 +19,7 @@ import math
 import numba
 import numpy as np
 
+from pointing.model.compiled import COEF, FAC, FCODE, KIND, NFAC, PAR, WIDE
 from pointing.model.terms import TX_COT_LIMIT
 
 # error_model="numpy": a float division by zero gives inf/NaN (handled where it matters)
@@ -159,14 +160,14 @@ def undo_npae(sa, ca, se, ce, side, sn, cn):
 
 
 @helper
-def rotate(par, i, vx, vy, vz, transpose):
+def rotate(tab, i, vx, vy, vz, transpose):
     if transpose:
-        return (par[i, 0] * vx + par[i, 3] * vy + par[i, 6] * vz,
-                par[i, 1] * vx + par[i, 4] * vy + par[i, 7] * vz,
-                par[i, 2] * vx + par[i, 5] * vy + par[i, 8] * vz)
-    return (par[i, 0] * vx + par[i, 1] * vy + par[i, 2] * vz,
-            par[i, 3] * vx + par[i, 4] * vy + par[i, 5] * vz,
-            par[i, 6] * vx + par[i, 7] * vy + par[i, 8] * vz)
+        return (tab[i, PAR + 0] * vx + tab[i, PAR + 3] * vy + tab[i, PAR + 6] * vz,
+                tab[i, PAR + 1] * vx + tab[i, PAR + 4] * vy + tab[i, PAR + 7] * vz,
+                tab[i, PAR + 2] * vx + tab[i, PAR + 5] * vy + tab[i, PAR + 8] * vz)
+    return (tab[i, PAR + 0] * vx + tab[i, PAR + 1] * vy + tab[i, PAR + 2] * vz,
+            tab[i, PAR + 3] * vx + tab[i, PAR + 4] * vy + tab[i, PAR + 5] * vz,
+            tab[i, PAR + 6] * vx + tab[i, PAR + 7] * vy + tab[i, PAR + 8] * vz)
 
 
 @helper
@@ -238,12 +239,13 @@ def function_block(w, m, fc, deriv):
 
 
 @helper
-def harmonic_block(w, m, i, nfac, fac, deriv):
+def harmonic_block(w, m, i, tab, deriv):
     """A harmonic's product of factors (and its derivative) from one sine-cosine pair
     per coordinate: multipliers 1 and 2 directly, higher ones by the multiple-angle
     recurrence."""
-    for q in range(nfac[i]):
-        func, coord, k = fac[i, q, 0], fac[i, q, 1], fac[i, q, 2]
+    for q in range(int(tab[i, NFAC])):
+        col = FAC + 3 * q
+        func, coord, k = int(tab[i, col]), int(tab[i, col + 1]), int(tab[i, col + 2])
         # d(argument)/d(E or A): TPOINT's azimuth is 180° − A, Z = 90° − E
         sign = 0.0
         if deriv == 1:
@@ -276,13 +278,13 @@ def harmonic_block(w, m, i, nfac, fac, deriv):
 
 
 @njit  # a call per term and block (not inlined: keeps compile time down)
-def value_block(w, m, i, fcode, nfac, fac, deriv):
+def value_block(w, m, i, tab, deriv):
     """f of additive term i into row V, its derivative (deriv 1: along E, 2: along A)
     into row DV."""
-    if fcode[i] != 0:
-        function_block(w, m, fcode[i], deriv)
+    if int(tab[i, FCODE]) != 0:
+        function_block(w, m, int(tab[i, FCODE]), deriv)
     else:
-        harmonic_block(w, m, i, nfac, fac, deriv)
+        harmonic_block(w, m, i, tab, deriv)
 
 
 @njit  # a call per term and block (not inlined: keeps compile time down)
@@ -318,9 +320,9 @@ def nasmyth_block(w, m, k, c0, wide):
 
 
 @njit  # a call per term and block (not inlined: keeps compile time down)
-def forward_term(w, m, i, kind, coef, fcode, nfac, fac, par, wide):
-    k = kind[i]
-    p0, p1 = par[i, 0], par[i, 1]
+def forward_term(w, m, i, tab):
+    k = int(tab[i, KIND])
+    p0, p1 = tab[i, PAR + 0], tab[i, PAR + 1]
     if k == 0:  # A −= c
         for j in range(m):
             w[SA, j], w[CA, j] = turn(w[SA, j], w[CA, j], -p1, p0)
@@ -337,17 +339,17 @@ def forward_term(w, m, i, kind, coef, fcode, nfac, fac, par, wide):
             w[SA, j], w[CA, j], w[SE, j], w[CE, j] = npae(sa, ca, se, ce, side, p1, p0)
     elif k == 4:
         for j in range(m):
-            vx, vy, vz = rotate(par, i, w[CE, j] * w[CA, j], w[CE, j] * w[SA, j], w[SE, j], False)
+            vx, vy, vz = rotate(tab, i, w[CE, j] * w[CA, j], w[CE, j] * w[SA, j], w[SE, j], False)
             sa, ca, se, ce, side = at(w, j)
             w[SA, j], w[CA, j], w[SE, j], w[CE, j] = from_vector(vx, vy, vz, side, sa, ca)
     elif k == 5 or k == 6:
-        nasmyth_block(w, m, k, coef[i], wide[i])
+        nasmyth_block(w, m, k, tab[i, COEF], (tab[i, WIDE] != 0.0))
     else:  # additive terms along E (7), A (8) or across (9)
-        value_block(w, m, i, fcode, nfac, fac, 0)
-        c0 = coef[i]
+        value_block(w, m, i, tab, 0)
+        c0 = tab[i, COEF]
         for j in range(m):
             w[D, j] = c0 * w[V, j]
-        step_block(w, m, k, wide[i])
+        step_block(w, m, k, (tab[i, WIDE] != 0.0))
 
 
 @helper
@@ -383,7 +385,7 @@ def undo_across_block(w, m, wide):
 
 
 @helper
-def chord_block(w, m, i, k, fcode, nfac, fac, c0, curvature, wide):
+def chord_block(w, m, i, k, tab, c0, curvature, wide):
     """Undo a term along E (k 7) or A (8) evaluated where it acts, t = p + c·f(p), in
     two evaluations: x₀ = c·f(t) / (1 + c·f′(t)), then one chord-Newton step with the
     same slope, x₁ = x₀ + (c·f(t − x₀) − x₀) / (1 + c·f′(t)); the state moves to
@@ -391,7 +393,7 @@ def chord_block(w, m, i, k, fcode, nfac, fac, c0, curvature, wide):
     ``curvature`` bounds |f″|.  Returns False (state undefined) where a position of the block is not
     certain to be within 1e-14 rad: the caller takes :func:`newton_block` instead.
     """
-    value_block(w, m, i, fcode, nfac, fac, 1 if k == 7 else 2)
+    value_block(w, m, i, tab, 1 if k == 7 else 2)
     steep = 0
     for j in range(m):
         slope = c0 * w[DV, j]
@@ -399,14 +401,14 @@ def chord_block(w, m, i, k, fcode, nfac, fac, c0, curvature, wide):
         w[STEP, j] = 1.0 / (1.0 + slope)
         w[LAST, j] = c0 * w[V, j] * w[STEP, j]
         w[D, j] = -w[LAST, j]
-    if fcode[i] == 2:  # TX's f′ jumps where it meets its limit: Newton near that
+    if int(tab[i, FCODE]) == 2:  # TX's f′ jumps where it meets its limit: Newton near that
         for j in range(m):
             apart = abs(w[SE, j] * cos_kink - w[CE, j] * sin_kink)  # sin(E − E_limit)
             steep += 0 if apart > 4.0 * abs(w[LAST, j]) else 1
     if steep:
         return False
     step_block(w, m, k, wide)
-    value_block(w, m, i, fcode, nfac, fac, 0)
+    value_block(w, m, i, tab, 0)
     large = 0
     bound = 2.0 * abs(c0) * curvature  # 1 / (1 + slope) ≤ 2
     for j in range(m):
@@ -421,7 +423,7 @@ def chord_block(w, m, i, k, fcode, nfac, fac, c0, curvature, wide):
 
 
 @helper
-def newton_block(w, m, i, k, fcode, nfac, fac, c0, wide):
+def newton_block(w, m, i, k, tab, c0, wide):
     """Undo a term along E (k 7) or A (8) evaluated where it acts: t = p + c·f(p).
 
     From x = c·f(t), Newton steps on x with f′ (row LAST holds x); after one step
@@ -430,7 +432,7 @@ def newton_block(w, m, i, k, fcode, nfac, fac, c0, wide):
     or no convergence in three steps flags the position.
     """
     keep_target(w, m, k)
-    value_block(w, m, i, fcode, nfac, fac, 0)
+    value_block(w, m, i, tab, 0)
     for j in range(m):
         w[LAST, j] = c0 * w[V, j]
     done = False
@@ -439,7 +441,7 @@ def newton_block(w, m, i, k, fcode, nfac, fac, c0, wide):
             w[D, j] = -w[LAST, j]
         from_target(w, m, k)
         step_block(w, m, k, wide)
-        value_block(w, m, i, fcode, nfac, fac, 1 if k == 7 else 2)
+        value_block(w, m, i, tab, 1 if k == 7 else 2)
         large = 0
         for j in range(m):
             slope = c0 * w[DV, j]
@@ -462,7 +464,7 @@ def newton_block(w, m, i, k, fcode, nfac, fac, c0, wide):
 
 
 @helper
-def fixed_point_block(w, m, i, k, fcode, nfac, fac, c0, wide):
+def fixed_point_block(w, m, i, k, tab, c0, wide):
     """Undo a sky term (k 9) or NRX/NRY (5, 6): fixed point on the pre-image (its
     contraction is ~1e-4 per pass); positions that do not settle in 12 are flagged."""
     keep_target(w, m, k)
@@ -470,7 +472,7 @@ def fixed_point_block(w, m, i, k, fcode, nfac, fac, c0, wide):
         w[LAST, j] = 1e300
     for _ in range(12):
         if k == 9:
-            value_block(w, m, i, fcode, nfac, fac, 0)
+            value_block(w, m, i, tab, 0)
             for j in range(m):
                 w[D, j] = c0 * w[V, j]
             undo_across_block(w, m, wide)
@@ -496,9 +498,9 @@ def fixed_point_block(w, m, i, k, fcode, nfac, fac, c0, wide):
 
 
 @njit  # a call per term and block (not inlined: keeps compile time down)
-def inverse_term(w, m, i, kind, coef, fcode, nfac, fac, par, wide):
-    k = kind[i]
-    p0, p1 = par[i, 0], par[i, 1]
+def inverse_term(w, m, i, tab):
+    k = int(tab[i, KIND])
+    p0, p1 = tab[i, PAR + 0], tab[i, PAR + 1]
     if k == 0:
         for j in range(m):
             w[SA, j], w[CA, j] = turn(w[SA, j], w[CA, j], p1, p0)
@@ -515,16 +517,16 @@ def inverse_term(w, m, i, kind, coef, fcode, nfac, fac, par, wide):
             w[SA, j], w[CA, j], w[SE, j], w[CE, j] = undo_npae(sa, ca, se, ce, side, p1, p0)
     elif k == 4:
         for j in range(m):
-            vx, vy, vz = rotate(par, i, w[CE, j] * w[CA, j], w[CE, j] * w[SA, j], w[SE, j], True)
+            vx, vy, vz = rotate(tab, i, w[CE, j] * w[CA, j], w[CE, j] * w[SA, j], w[SE, j], True)
             sa, ca, se, ce, side = at(w, j)
             w[SA, j], w[CA, j], w[SE, j], w[CE, j] = from_vector(vx, vy, vz, side, sa, ca)
     elif k == 7 or k == 8:
         keep_target(w, m, k)
-        if not chord_block(w, m, i, k, fcode, nfac, fac, coef[i], par[i, 2], wide[i]):
+        if not chord_block(w, m, i, k, tab, tab[i, COEF], tab[i, PAR + 2], (tab[i, WIDE] != 0.0)):
             from_target(w, m, k)  # large terms, steep places: Newton to convergence
-            newton_block(w, m, i, k, fcode, nfac, fac, coef[i], wide[i])
+            newton_block(w, m, i, k, tab, tab[i, COEF], (tab[i, WIDE] != 0.0))
     else:
-        fixed_point_block(w, m, i, k, fcode, nfac, fac, coef[i], wide[i])
+        fixed_point_block(w, m, i, k, tab, tab[i, COEF], (tab[i, WIDE] != 0.0))
     for j in range(m):  # near the zenith (also NaN: the hole): the checked path
         w[FLAG, j] = w[FLAG, j] if abs(w[CE, j]) >= guard else 1.0
 
@@ -594,28 +596,28 @@ def store_block(w, m, a, e, shift, sr, cr, out_a, out_e):
 
 
 # ---- entry points ----------------------------------------------------------------------
-# The model is (kind, coef, fcode, nfac, fac, par, wide, off): see compiled.encode.
+# The model is (tab, off): see compiled.encode.
 # Array entry points validate the input themselves: positions that are not finite or
 # whose elevation is outside lo..top give NaN; the inverse writes a status per
 # position (0 done, 1 not finite, 2 elevation outside lo..top, CHECK: the caller solves
 # it on the checked path) and returns how many it left to check.
 
 @njit
-def forward_range(kind, coef, fcode, nfac, fac, par, wide, off, lo, top, a, e, out_a, out_e,
+def forward_range(tab, off, lo, top, a, e, out_a, out_e,
                   start, stop):
     w = np.empty((ROWS, min(BLOCK, max(stop - start, 1))))
     sr, cr = math.sin(off[0]), math.cos(off[0])
     for b in range(start, stop, BLOCK):
         m = min(BLOCK, stop - b)
         load_block(w, m, a[b:b + m], e[b:b + m], lo, top)
-        for i in range(kind.size):
-            forward_term(w, m, i, kind, coef, fcode, nfac, fac, par, wide)
+        for i in range(tab.shape[0]):
+            forward_term(w, m, i, tab)
         store_block(w, m, a[b:b + m], e[b:b + m], off[0], sr, cr, out_a[b:b + m],
                     out_e[b:b + m])
 
 
 @njit
-def inverse_range(kind, coef, fcode, nfac, fac, par, wide, off, lo, top, hi, a, e,
+def inverse_range(tab, off, lo, top, hi, a, e,
                   out_a, out_e, status, start, stop):
     w = np.empty((ROWS, min(BLOCK, max(stop - start, 1))))
     sr, cr = math.sin(off[0]), math.cos(off[0])
@@ -623,8 +625,8 @@ def inverse_range(kind, coef, fcode, nfac, fac, par, wide, off, lo, top, hi, a, 
     for b in range(start, stop, BLOCK):
         m = min(BLOCK, stop - b)
         load_block(w, m, a[b:b + m], e[b:b + m], lo, top)
-        for i in range(kind.size - 1, -1, -1):
-            inverse_term(w, m, i, kind, coef, fcode, nfac, fac, par, wide)
+        for i in range(tab.shape[0] - 1, -1, -1):
+            inverse_term(w, m, i, tab)
         re, st = out_e[b:b + m], status[b:b + m]
         store_block(w, m, a[b:b + m], e[b:b + m], -off[0], -sr, cr, out_a[b:b + m], re)
         for j in range(m):
@@ -636,41 +638,41 @@ def inverse_range(kind, coef, fcode, nfac, fac, par, wide, off, lo, top, hi, a, 
 
 
 @njit
-def fwd(kind, coef, fcode, nfac, fac, par, wide, off, a, e):
+def fwd(tab, off, a, e):
     """One position (the servo cycle's call)."""
     x, y, out_a, out_e = np.full(1, a), np.full(1, e), np.empty(1), np.empty(1)
-    forward_range(kind, coef, fcode, nfac, fac, par, wide, off, -np.inf, np.inf, x, y,
+    forward_range(tab, off, -np.inf, np.inf, x, y,
                   out_a, out_e, 0, 1)
     return out_a[0], out_e[0]
 
 
 @njit
-def inv(kind, coef, fcode, nfac, fac, par, wide, off, lo, top, hi, a, e):
+def inv(tab, off, lo, top, hi, a, e):
     """One position: (az, el, status)."""
     x, y, out_a, out_e = np.full(1, a), np.full(1, e), np.empty(1), np.empty(1)
     status = np.empty(1, np.int8)
-    inverse_range(kind, coef, fcode, nfac, fac, par, wide, off, lo, top, hi, x, y,
+    inverse_range(tab, off, lo, top, hi, x, y,
                   out_a, out_e, status, 0, 1)
     return out_a[0], out_e[0], status[0]
 
 
 @parallel_njit
-def forward_parallel(kind, coef, fcode, nfac, fac, par, wide, off, lo, top, a, e,
+def forward_parallel(tab, off, lo, top, a, e,
                      out_a, out_e, chunk):
     """forward_range over chunks of positions on numba's threads."""
     n = a.size
     for c in numba.prange((n + chunk - 1) // chunk):
-        forward_range(kind, coef, fcode, nfac, fac, par, wide, off, lo, top, a, e,
+        forward_range(tab, off, lo, top, a, e,
                       out_a, out_e, c * chunk, min(n, (c + 1) * chunk))
 
 
 @parallel_njit
-def inverse_parallel(kind, coef, fcode, nfac, fac, par, wide, off, lo, top, hi, a, e,
+def inverse_parallel(tab, off, lo, top, hi, a, e,
                      out_a, out_e, status, chunk):
     """inverse_range over chunks of positions on numba's threads."""
     n = a.size
     left = 0
     for c in numba.prange((n + chunk - 1) // chunk):
-        left += inverse_range(kind, coef, fcode, nfac, fac, par, wide, off, lo, top, hi,
+        left += inverse_range(tab, off, lo, top, hi,
                               a, e, out_a, out_e, status, c * chunk, min(n, (c + 1) * chunk))
     return left
