@@ -1,29 +1,43 @@
 """Compiled (numba) kernels of the sequential model: the daemon's fast path.
 
-The same convention as :mod:`pointing.model.kernels`, written per position on
-the sines and cosines of its azimuth and elevation: every term moves them by
-angle addition (exact rotations: the sideways and non-perpendicularity maps
-written without cancellation near the zenith, the tilt through the unit
-vector), so no trigonometric call is needed between terms; harmonics use the
-multiple-angle recurrence, small angles a short series exact to machine
-precision.  The outputs are taken as small angles from the input (a series
-again), so a call costs four sines/cosines in all.
+The same convention as :mod:`pointing.model.kernels` (the reference, and the
+fallback without numba), written on the sines and cosines of azimuth and
+elevation: every term moves them by angle addition (exact rotations: the
+sideways and non-perpendicularity maps written without cancellation near the
+zenith, the tilt through the unit vector), so no trigonometric call is needed
+between terms; harmonics come from the one sine-cosine pair of each coordinate
+by the multiple-angle recurrence; small angles take short series exact to
+machine precision, and the outputs are taken as small angles from the input.
 
-The inverse undoes the terms in reverse order in closed form (rotations, the
-sideways and non-perpendicularity maps solved algebraically), with a
-fixed point for terms evaluated at the position they move (a few passes:
-their contraction is ~1e-4 per pass).  Positions where this is not safe — a
-state within 1° of the zenith, a fixed point that does not settle, the
-zenith hole, a demand outside the range — are flagged, and the caller
-solves them on the checked (numpy) path.
+Positions are processed in blocks (:mod:`pointing.model.numba_kernels`): each
+term is one loop over a block, which the compiler vectorises, and the input's
+sines and cosines come from a vectorisable polynomial; the input is validated
+inside the kernel (NaN and a status where it is not finite or out of range).
+
+The inverse undoes the terms in reverse order: rotations and the sideways and
+non-perpendicularity maps in closed form; terms along E or A evaluated where
+they act from a first-order solution and one chord-Newton step (error bounded
+per position below 1e-14 rad, Newton to convergence where the bound fails);
+sky terms and NRX/NRY by a fixed point.  Positions where this is not safe — a
+state within 1° of the zenith, a step that does not contract, the zenith hole,
+a demand outside the range — get status :data:`CHECK`, and the caller solves
+them on the checked (numpy) path.
+
+Threads: arrays of :data:`PARALLEL_MIN` positions or more are split over
+numba's threads (:func:`threads`: ``NUMBA_NUM_THREADS`` or
+``numba.set_num_threads`` in the calling thread; 1 runs serially), smaller
+ones — the servo cycle's calls — run serially on the calling thread.  One
+threaded call runs at a time; a call that finds the pool busy runs serially.
+Results do not depend on the number of threads.
 
 numba is imported lazily (its import costs ~0.3 s; ``import pointing`` must
 stay numpy-only) and is optional: :func:`available` says whether it is
-installed; without it the numpy kernels are used.  Positions beyond the
-zenith keep the side they were given through the whole chain (the numpy path
-may switch side where a term itself moves a position across the zenith, a
-band as wide as that term's correction: there the two differ in how the
-later terms see the azimuth; the checked path is the reference).
+installed.  The first call in a fresh environment compiles the kernels
+(~15 s, ~1 min with the threaded ones) into numba's on-disk cache.  Positions
+beyond the zenith keep the side they were given through the whole chain (the
+numpy path may switch side where a term itself moves a position across the
+zenith, a band as wide as that term's correction: there the two differ in how
+the later terms see the azimuth; the checked path is the reference).
 """
 
 from __future__ import annotations

@@ -404,7 +404,7 @@ def chord_block(w, m, i, k, tab, c0, curvature, wide):
     if int(tab[i, FCODE]) == 2:  # TX's f′ jumps where it meets its limit: Newton near that
         for j in range(m):
             apart = abs(w[SE, j] * cos_kink - w[CE, j] * sin_kink)  # sin(E − E_limit)
-            steep += 0 if apart > 4.0 * abs(w[LAST, j]) else 1
+            steep += 0 if apart > 1.5 * abs(w[LAST, j]) + 1e-12 else 1
     if steep:
         return False
     step_block(w, m, k, wide)
