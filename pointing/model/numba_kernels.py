@@ -59,8 +59,8 @@ A1, A2, A3, A4 = ((-1) ** k / (2 * k + 1) for k in range(1, 5))
 
 # workspace rows
 SA, CA, SE, CE, SIDE, SA0, CA0, SE0, CE0, V, DV, S, C, D, LAST, TSA, TCA, TSE, TCE, \
-    TSIDE, FLAG, BAD, STEP = range(23)
-ROWS = 23
+    TSIDE, FLAG, BAD, STEP, MARK, CURV = range(25)
+ROWS = 25
 
 
 # ---- per-position pieces (scalars only: they vectorise inside the block loops) -------
@@ -387,39 +387,63 @@ def undo_across_block(w, m, wide):
 @helper
 def chord_block(w, m, i, k, tab, c0, curvature, wide):
     """Undo a term along E (k 7) or A (8) evaluated where it acts, t = p + c·f(p), in
-    two evaluations: x₀ = c·f(t) / (1 + c·f′(t)), then one chord-Newton step with the
+    two evaluations: x₀ = c·f(t) / (1 + c·f′(t)), then a chord-Newton step with the
     same slope, x₁ = x₀ + (c·f(t − x₀) − x₀) / (1 + c·f′(t)); the state moves to
-    t − x₀ and then by the step.  The error left is ~ |c·f″·x| times the step;
-    ``curvature`` bounds |f″|.  Returns False (state undefined) where a position of the block is not
-    certain to be within 1e-14 rad: the caller takes :func:`newton_block` instead.
+    t − x₀ and then by the step.  The error left is ~ |c·f″·x| times the step
+    (``curvature`` bounds |f″|); where that may exceed 1e-13 rad (the numpy
+    kernels' own tolerance) in a block, a second chord step is taken.  Positions
+    where a chord is not safe (a steep slope, TX near its limit, NaN) or not sure
+    after two get a mark in row MARK; returns how many.
     """
     value_block(w, m, i, tab, 1 if k == 7 else 2)
-    steep = 0
+    tx = int(tab[i, FCODE]) == 2
     for j in range(m):
         slope = c0 * w[DV, j]
-        steep += 0 if abs(slope) < 0.5 else 1  # also NaN
+        w[MARK, j] = 0.0 if abs(slope) < 0.5 else 2.0  # also NaN; 2: whatever the step
         w[STEP, j] = 1.0 / (1.0 + slope)
         w[LAST, j] = c0 * w[V, j] * w[STEP, j]
         w[D, j] = -w[LAST, j]
-    if int(tab[i, FCODE]) == 2:  # TX's f′ jumps where it meets its limit: Newton near that
+    if tx:  # TX's f′ jumps where it meets its limit: the chord must not cross that
         for j in range(m):
             apart = abs(w[SE, j] * cos_kink - w[CE, j] * sin_kink)  # sin(E − E_limit)
-            steep += 0 if apart > 1.5 * abs(w[LAST, j]) + 1e-12 else 1
-    if steep:
-        return False
-    step_block(w, m, k, wide)
-    value_block(w, m, i, tab, 0)
-    large = 0
-    bound = 2.0 * abs(c0) * curvature  # 1 / (1 + slope) ≤ 2
+            w[MARK, j] = w[MARK, j] if apart > 1.5 * abs(w[LAST, j]) + 1e-12 else 2.0
+            # |f″| = 2 cos E / sin³ E here, twice for its change over x (|x| ≤ 1e-2 rad)
+            r = 1.0 / abs(w[SE, j])
+            w[CURV, j] = 4.0 * abs(w[CE, j]) * r * r * r
+    for chord in range(2):
+        step_block(w, m, k, wide and chord == 0)  # after the first: a tiny step
+        value_block(w, m, i, tab, 0)
+        unsure = 0
+        for j in range(m):
+            step = (c0 * w[V, j] - w[LAST, j]) * w[STEP, j]
+            w[LAST, j] += step
+            w[D, j] = -step
+            # 1 / (1 + slope) ≤ 2 where not marked
+            bound = 2.0 * abs(c0) * (min(w[CURV, j], curvature) if tx else curvature)
+            sure = bound * abs(w[LAST, j]) * abs(step) < 1e-13  # also NaN
+            w[MARK, j] = w[MARK, j] if w[MARK, j] == 2.0 else (0.0 if sure else 1.0)
+            unsure += 1 if w[MARK, j] == 1.0 else 0
+        if unsure == 0:
+            break
+    step_block(w, m, k, False)
+    marked = 0
     for j in range(m):
-        step = (c0 * w[V, j] - w[LAST, j]) * w[STEP, j]
-        w[LAST, j] += step
-        w[D, j] = -step
-        large += 0 if bound * abs(w[LAST, j]) * abs(step) < 1e-14 else 1  # also NaN
-    if large:
-        return False
-    step_block(w, m, k, False)  # the step is tiny
-    return True
+        marked += 1 if w[MARK, j] != 0.0 else 0
+    return marked
+
+
+@helper
+def newton_marked(w, w1, m, i, k, tab, c0, wide):
+    """Newton to convergence for the positions chord_block marked, one at a time in
+    the one-column workspace ``w1`` (a few per block: TX near its limit)."""
+    for j in range(m):
+        if w[MARK, j] != 0.0:
+            for r in range(ROWS):
+                w1[r, 0] = w[r, j]
+            from_target(w1, 1, k)
+            newton_block(w1, 1, i, k, tab, c0, wide)
+            for r in (SA, CA, SE, CE, SIDE, FLAG):
+                w[r, j] = w1[r, 0]
 
 
 @helper
@@ -498,7 +522,7 @@ def fixed_point_block(w, m, i, k, tab, c0, wide):
 
 
 @njit  # a call per term and block (not inlined: keeps compile time down)
-def inverse_term(w, m, i, tab):
+def inverse_term(w, w1, m, i, tab):
     k = int(tab[i, KIND])
     p0, p1 = tab[i, PAR + 0], tab[i, PAR + 1]
     if k == 0:
@@ -522,9 +546,13 @@ def inverse_term(w, m, i, tab):
             w[SA, j], w[CA, j], w[SE, j], w[CE, j] = from_vector(vx, vy, vz, side, sa, ca)
     elif k == 7 or k == 8:
         keep_target(w, m, k)
-        if not chord_block(w, m, i, k, tab, tab[i, COEF], tab[i, PAR + 2], (tab[i, WIDE] != 0.0)):
-            from_target(w, m, k)  # large terms, steep places: Newton to convergence
-            newton_block(w, m, i, k, tab, tab[i, COEF], (tab[i, WIDE] != 0.0))
+        c0, wide = tab[i, COEF], tab[i, WIDE] != 0.0
+        marked = chord_block(w, m, i, k, tab, c0, tab[i, PAR + 2], wide)
+        if marked > m // 16:  # large terms, steep places: Newton to convergence
+            from_target(w, m, k)
+            newton_block(w, m, i, k, tab, c0, wide)
+        elif marked:
+            newton_marked(w, w1, m, i, k, tab, c0, wide)
     else:
         fixed_point_block(w, m, i, k, tab, tab[i, COEF], (tab[i, WIDE] != 0.0))
     for j in range(m):  # near the zenith (also NaN: the hole): the checked path
@@ -620,13 +648,14 @@ def forward_range(tab, off, lo, top, a, e, out_a, out_e,
 def inverse_range(tab, off, lo, top, hi, a, e,
                   out_a, out_e, status, start, stop):
     w = np.empty((ROWS, min(BLOCK, max(stop - start, 1))))
+    w1 = np.empty((ROWS, 1))  # one position apart (see newton_marked)
     sr, cr = math.sin(off[0]), math.cos(off[0])
     n = 0
     for b in range(start, stop, BLOCK):
         m = min(BLOCK, stop - b)
         load_block(w, m, a[b:b + m], e[b:b + m], lo, top)
         for i in range(tab.shape[0] - 1, -1, -1):
-            inverse_term(w, m, i, tab)
+            inverse_term(w, w1, m, i, tab)
         re, st = out_e[b:b + m], status[b:b + m]
         store_block(w, m, a[b:b + m], e[b:b + m], -off[0], -sr, cr, out_a[b:b + m], re)
         for j in range(m):
