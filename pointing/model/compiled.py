@@ -104,13 +104,15 @@ def encode(ops: tuple[tuple[Any, ...], ...]) -> tuple[np.ndarray, np.ndarray]:
     harmonics, nine :data:`PAR` (cos and sin of the coefficient; the tilt's
     rotation; for additive terms a bound of |f″| in ``PAR + 2``) and :data:`WIDE`
     (the correction may exceed the kernels' short series).  ``off`` holds the
-    constant azimuth shift (−ΣIA): the wrap reference.  One float table, so a
+    constant azimuth shift (−ΣIA), the wrap reference, and the most the chain can
+    move a position in elevation (radians).  One float table, so a
     call passes two arrays (each array argument costs the servo cycle a little).
     """
     tab = np.zeros((len(ops), COLS), np.float64)
-    off = np.zeros(1, np.float64)
+    off = np.zeros(2, np.float64)
     for i, op in enumerate(ops):
         k, row = op[0], tab[i]
+        off[1] += _elevation_reach(op)
         if k in ("az", "el") and op[2] is None:
             row[KIND] = _KIND[k]
             if k == "az":
@@ -151,6 +153,18 @@ def threads() -> int:
 def _parallel(n: int) -> bool:
     """Whether n positions go to the threaded kernel (and take its lock: see below)."""
     return n >= PARALLEL_MIN and threads() > 1 and _pool.acquire(blocking=False)
+
+
+def _elevation_reach(op: tuple[Any, ...]) -> float:
+    """The most one operation can move a position in elevation (radians)."""
+    k = op[0]
+    if k == "az":
+        return 0.0
+    if k == "tilt":
+        return math.hypot(float(op[1]), float(op[2]))
+    if k in ("el", "sky") and op[2] is not None:
+        return abs(op[1]) * (TX_COT_LIMIT if op[2] == "TX" else 1.0)
+    return abs(op[1]) * (2.0 if k in ("nrx", "nry") else 1.0)
 
 
 def forward(arrays: tuple[np.ndarray, ...], a: np.ndarray, e: np.ndarray,

@@ -555,8 +555,6 @@ def inverse_term(w, w1, m, i, tab):
             newton_marked(w, w1, m, i, k, tab, c0, wide)
     else:
         fixed_point_block(w, m, i, k, tab, tab[i, COEF], (tab[i, WIDE] != 0.0))
-    for j in range(m):  # near the zenith (also NaN: the hole): the checked path
-        w[FLAG, j] = w[FLAG, j] if abs(w[CE, j]) >= guard else 1.0
 
 
 # ---- loading and storing a block -----------------------------------------------------
@@ -658,8 +656,12 @@ def inverse_range(tab, off, lo, top, hi, a, e,
             inverse_term(w, w1, m, i, tab)
         re, st = out_e[b:b + m], status[b:b + m]
         store_block(w, m, a[b:b + m], e[b:b + m], -off[0], -sr, cr, out_a[b:b + m], re)
+        # a state of the chain within 1° of the zenith (also NaN: the hole) goes to the
+        # checked path; no state is farther than off[1] from the result in elevation
+        near = guard + off[1]
         for j in range(m):
-            check = (w[FLAG, j] != 0.0) | ~((re[j] >= lo) & (re[j] <= hi))
+            check = (w[FLAG, j] != 0.0) | ~(abs(w[CE, j]) >= near)
+            check = check | ~((re[j] >= lo) & (re[j] <= hi))
             code = 1 if w[BAD, j] == 1.0 else (2 if w[BAD, j] == 2.0 else (CHECK if check else 0))
             st[j] = code
             n += 1 if code == CHECK else 0
