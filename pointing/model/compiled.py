@@ -48,13 +48,23 @@ from typing import Any
 
 import numpy as np
 
+from pointing.model.compiled_layout import (
+    CHECK,
+    COEF,
+    COLS,
+    FAC,
+    FCODE,
+    KIND,
+    NFAC,
+    PAR,
+    SERIES_MAX,
+    WIDE,
+)
 from pointing.model.kernels import tilt_matrix
 from pointing.model.terms import TX_COT_LIMIT
 
 __all__ = ["CHECK", "PARALLEL_MIN", "available", "encode", "forward", "inverse", "threads"]
 
-#: status of positions the compiled inverse leaves to the checked path
-CHECK = 9
 #: positions from which the array kernels run on numba's threads: below, a thread
 #: wake-up would cost more than it saves (and the servo cycle's calls stay serial)
 PARALLEL_MIN = 32768
@@ -63,14 +73,10 @@ _CHUNK = 16384  # positions per task of the threaded kernels
 #: inside it) runs serially instead, so no threading layer is ever entered concurrently
 _pool = threading.Lock()
 
-#: columns of the compiled model's table (see :func:`encode`)
-KIND, COEF, FCODE, NFAC, FAC, PAR, WIDE = 0, 1, 2, 3, 4, 13, 22
-COLS = 23
 _KIND = {"az": 0, "el": 1, "ca": 2, "npae": 3, "tilt": 4, "nrx": 5, "nry": 6}
 _FCODE = {"TF": 1, "TX": 2, "ECES": 3, "ECEC": 4}
 #: bound of |f″| of TX (−cot E held at the limit: 2·cos E / sin³ E at its largest)
 _TX_CURVATURE = 2.0 * (1.0 + TX_COT_LIMIT ** 2) ** 1.5
-_SERIES_MAX = 0.03  # numba_kernels.SERIES_MAX (not imported: that would import numba)
 
 _jit: Any = None
 _tried = False
@@ -122,7 +128,7 @@ def encode(ops: tuple[tuple[Any, ...], ...]) -> tuple[np.ndarray, np.ndarray]:
         elif k in ("az", "el", "sky"):
             row[KIND] = {"el": 7, "az": 8, "sky": 9}[k]
             row[COEF] = op[1]
-            row[WIDE] = abs(op[1]) * (TX_COT_LIMIT if op[2] == "TX" else 1.0) >= _SERIES_MAX
+            row[WIDE] = abs(op[1]) * (TX_COT_LIMIT if op[2] == "TX" else 1.0) >= SERIES_MAX
             if isinstance(op[2], str):
                 row[FCODE] = _FCODE[op[2]]
                 row[PAR + 2] = _TX_CURVATURE if op[2] == "TX" else 1.0
@@ -138,7 +144,7 @@ def encode(ops: tuple[tuple[Any, ...], ...]) -> tuple[np.ndarray, np.ndarray]:
         else:
             row[KIND] = _KIND[k]
             row[COEF] = op[1]
-            row[WIDE] = abs(op[1]) >= _SERIES_MAX  # NRX, NRY: |correction| ≤ |c|
+            row[WIDE] = abs(op[1]) >= SERIES_MAX  # NRX, NRY: |correction| ≤ |c|
             row[PAR], row[PAR + 1] = math.cos(op[1]), math.sin(op[1])
     return tab, off
 

@@ -19,7 +19,17 @@ import math
 import numba
 import numpy as np
 
-from pointing.model.compiled import COEF, FAC, FCODE, KIND, NFAC, PAR, WIDE
+from pointing.model.compiled_layout import (
+    CHECK,
+    COEF,
+    FAC,
+    FCODE,
+    KIND,
+    NFAC,
+    PAR,
+    SERIES_MAX,
+    WIDE,
+)
 from pointing.model.terms import TX_COT_LIMIT
 
 # error_model="numpy": a float division by zero gives inf/NaN (handled where it matters)
@@ -34,13 +44,8 @@ sin_kink = 1.0 / math.sqrt(1.0 + cot_limit * cot_limit)
 cos_kink = cot_limit * sin_kink
 #: |cos E| below this (1° from the zenith): the caller solves on the checked path
 guard = 0.0175
-#: positions per block (the workspace rows stay in L1)
+#: positions per block (the workspace, 25 rows of it, stays in the L2 cache)
 BLOCK = 1024
-#: status the inverse writes where the caller must solve on the checked path
-CHECK = 9
-#: largest angle the short series below take (sin/cos: error < d⁹/9! ≈ 5e-21 at 0.03;
-#: atan: error < t¹¹/11 ≈ 2e-18)
-SERIES_MAX = 0.03
 
 #: π/2 in three parts (33, 33 and 53 significant bits: q·P1 and q·P2 are exact for
 #: |q| < 2²⁰), for the argument reduction of :func:`sin_cos`
@@ -92,14 +97,6 @@ def sin_cos(x):
     sin_x = c if odd else s
     cos_x = s if odd else c
     return (-sin_x if n >= 2.0 else sin_x), (-cos_x if (n == 1.0) | (n == 2.0) else cos_x)
-
-
-@helper
-def sincos(d, wide):
-    # wide: the term can exceed the series' range (decided per term, not per position)
-    if wide:
-        return math.sin(d), math.cos(d)
-    return series_sc(d)
 
 
 @helper
