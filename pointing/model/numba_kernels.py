@@ -407,23 +407,28 @@ def chord_block(w, m, i, k, tab, c0, curvature, wide):
             # |f″| = 2 cos E / sin³ E here, twice for its change over x (|x| ≤ 1e-2 rad)
             r = 1.0 / abs(w[SE, j])
             w[CURV, j] = 4.0 * abs(w[CE, j]) * r * r * r
-    for chord in range(2):
-        step_block(w, m, k, wide and chord == 0)  # after the first: a tiny step
+    step_block(w, m, k, wide)
+    marked = 0
+    for _ in range(2):
         value_block(w, m, i, tab, 0)
         unsure = 0
         for j in range(m):
             step = (c0 * w[V, j] - w[LAST, j]) * w[STEP, j]
             w[LAST, j] += step
-            w[D, j] = -step
+            s, c = series_sc(-step)  # the state follows x: a tiny step
+            if k == 7:
+                w[SE, j], w[CE, j], w[SIDE, j] = el_step(w[SE, j], w[CE, j], s, c)
+            else:
+                w[SA, j], w[CA, j] = turn(w[SA, j], w[CA, j], s, c)
             # 1 / (1 + slope) ≤ 2 where not marked
             bound = 2.0 * abs(c0) * (min(w[CURV, j], curvature) if tx else curvature)
             sure = bound * abs(w[LAST, j]) * abs(step) < 1e-13  # also NaN
             w[MARK, j] = w[MARK, j] if w[MARK, j] == 2.0 else (0.0 if sure else 1.0)
             unsure += 1 if w[MARK, j] == 1.0 else 0
+            marked += 1 if w[MARK, j] == 2.0 else 0
         if unsure == 0:
-            break
-    step_block(w, m, k, False)
-    marked = 0
+            return marked
+        marked = 0
     for j in range(m):
         marked += 1 if w[MARK, j] != 0.0 else 0
     return marked
