@@ -32,8 +32,10 @@ Results do not depend on the number of threads.
 
 numba is imported lazily (its import costs ~0.3 s; ``import pointing`` must
 stay numpy-only) and is optional: :func:`available` says whether it is
-installed.  The first call in a fresh environment compiles the kernels
-(~15 s, ~1 min with the threaded ones) into numba's on-disk cache.  Positions
+installed.  The first calls in a fresh environment compile the kernels into
+numba's on-disk cache (~20 s serial, ~15 s more for the threaded ones on this
+machine; a daemon should make one call of each at start); later processes load
+them in well under a second.  Positions
 beyond the zenith keep the side they were given through the whole chain (the
 numpy path may switch side where a term itself moves a position across the
 zenith, a band as wide as that term's correction: there the two differ in how
