@@ -175,6 +175,18 @@ def _elevation_reach(op: tuple[Any, ...]) -> float:
     return abs(op[1]) * (2.0 if k in ("nrx", "nry") else 1.0)
 
 
+def _threaded(kernel: Any, *args: Any) -> Any:
+    """Run a threaded kernel (the caller holds ``_pool``), its chunks handed out one at a
+    time: on a shared machine a thread that gets less of its core does less of the work."""
+    numba = _kernels().numba
+    before = numba.set_parallel_chunksize(1)
+    try:
+        return kernel(*args)
+    finally:
+        numba.set_parallel_chunksize(before)
+        _pool.release()
+
+
 def forward(arrays: tuple[np.ndarray, ...], a: np.ndarray, e: np.ndarray,
             lo: float = -math.inf, top: float = math.inf) -> tuple[np.ndarray, np.ndarray]:
     """Forward chain at flat float arrays; NaN where a is not finite or e outside lo..top."""
@@ -182,10 +194,7 @@ def forward(arrays: tuple[np.ndarray, ...], a: np.ndarray, e: np.ndarray,
     a, e = np.ascontiguousarray(a, np.float64), np.ascontiguousarray(e, np.float64)
     out_a, out_e = np.empty_like(a), np.empty_like(e)
     if _parallel(a.size):
-        try:
-            k.forward_parallel(*arrays, lo, top, a, e, out_a, out_e, _CHUNK)
-        finally:
-            _pool.release()
+        _threaded(k.forward_parallel, *arrays, lo, top, a, e, out_a, out_e, _CHUNK)
     else:
         k.forward_range(*arrays, lo, top, a, e, out_a, out_e, 0, a.size)
     return out_a, out_e
@@ -204,11 +213,8 @@ def inverse(arrays: tuple[np.ndarray, ...], a: np.ndarray, e: np.ndarray, lo: fl
     out_a, out_e = np.empty_like(a), np.empty_like(e)
     status = np.empty(a.shape, np.int8)
     if _parallel(a.size):
-        try:
-            left = k.inverse_parallel(*arrays, lo, top, hi, a, e, out_a, out_e, status,
-                                      _CHUNK)
-        finally:
-            _pool.release()
+        left = _threaded(k.inverse_parallel, *arrays, lo, top, hi, a, e, out_a, out_e,
+                         status, _CHUNK)
     else:
         left = k.inverse_range(*arrays, lo, top, hi, a, e, out_a, out_e, status, 0, a.size)
     return out_a, out_e, status, int(left)
