@@ -397,6 +397,7 @@ def chord_block(w, m, i, k, tab, c0, curvature, wide):
     for j in range(m):
         slope = c0 * w[DV, j]
         w[MARK, j] = 0.0 if abs(slope) < 0.5 else 2.0  # also NaN; 2: whatever the step
+        w[CURV, j] = curvature
         w[STEP, j] = 1.0 / (1.0 + slope)
         w[LAST, j] = c0 * w[V, j] * w[STEP, j]
         w[D, j] = -w[LAST, j]
@@ -406,26 +407,24 @@ def chord_block(w, m, i, k, tab, c0, curvature, wide):
             w[MARK, j] = w[MARK, j] if apart > 1.5 * abs(w[LAST, j]) + 1e-12 else 2.0
             # |f″| = 2 cos E / sin³ E here, twice for its change over x (|x| ≤ 1e-2 rad)
             r = 1.0 / abs(w[SE, j])
-            w[CURV, j] = 4.0 * abs(w[CE, j]) * r * r * r
+            w[CURV, j] = min(4.0 * abs(w[CE, j]) * r * r * r, curvature)
     step_block(w, m, k, wide)
     marked = 0
     for _ in range(2):
         value_block(w, m, i, tab, 0)
         unsure = 0
-        for j in range(m):
+        bound = 2.0 * abs(c0)  # 1 / (1 + slope) ≤ 2 where not marked
+        for j in range(m):  # the state moves in step_block (in here: no SIMD)
             step = (c0 * w[V, j] - w[LAST, j]) * w[STEP, j]
             w[LAST, j] += step
-            s, c = series_sc(-step)  # the state follows x: a tiny step
-            if k == 7:
-                w[SE, j], w[CE, j], w[SIDE, j] = el_step(w[SE, j], w[CE, j], s, c)
-            else:
-                w[SA, j], w[CA, j] = turn(w[SA, j], w[CA, j], s, c)
-            # 1 / (1 + slope) ≤ 2 where not marked
-            bound = 2.0 * abs(c0) * (min(w[CURV, j], curvature) if tx else curvature)
-            sure = bound * abs(w[LAST, j]) * abs(step) < 1e-13  # also NaN
-            w[MARK, j] = w[MARK, j] if w[MARK, j] == 2.0 else (0.0 if sure else 1.0)
-            unsure += 1 if w[MARK, j] == 1.0 else 0
-            marked += 1 if w[MARK, j] == 2.0 else 0
+            w[D, j] = -step
+            sure = bound * w[CURV, j] * abs(w[LAST, j]) * abs(step) < 1e-13  # also NaN
+            mark = w[MARK, j]
+            mark = mark if mark == 2.0 else (0.0 if sure else 1.0)
+            w[MARK, j] = mark
+            unsure += 1 if mark == 1.0 else 0
+            marked += 1 if mark == 2.0 else 0
+        step_block(w, m, k, False)  # a tiny step
         if unsure == 0:
             return marked
         marked = 0
