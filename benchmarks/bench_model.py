@@ -150,7 +150,7 @@ def application(terms: list[str], kparams: list[int]) -> None:
     model.raw_from_true(az, el)  # compile (numba) and start the threads outside the timing
     model.true_from_raw(az, el)
     model.true_from_raw(1.1, 0.7)
-    kp_apply = best_time(lambda: kpm.apply(az, el), repeat=3) if kpm else math.nan
+    kp_apply = best_time(lambda: kpm.apply(az, el), repeat=5) if kpm else math.nan
     kp_reverse = best_time(lambda: kpm.reverse(az, el), repeat=2) if kpm else math.nan
     rows = [
         (f"raw_from_true (true → encoder), 10⁶, {threads} thr", model.raw_from_true, kp_apply),
@@ -159,14 +159,14 @@ def application(terms: list[str], kparams: list[int]) -> None:
     ]
     print(f"{'':42s} {'ogs-pointing':>16s} {'katpoint':>16s} {'ratio':>7s}")
     for label, fn, theirs in rows:
-        ours = best_time(lambda fn=fn: fn(az, el), repeat=3)
+        ours = best_time(lambda fn=fn: fn(az, el), repeat=5)
         print(f"{label:42s} {1e6 / ours:10.3g} pos/s {1e6 / theirs:10.3g} pos/s "
               f"{theirs / ours:6.2f}x")
     if threads > 1:
         with one_thread():
             for label, fn in (("raw_from_true, 10⁶, 1 thread", model.raw_from_true),
                               ("true_from_raw, 10⁶, 1 thread", model.true_from_raw)):
-                ours = best_time(lambda fn=fn: fn(az, el), repeat=3)
+                ours = best_time(lambda fn=fn: fn(az, el), repeat=5)
                 print(f"{label:42s} {1e6 / ours:10.3g} pos/s {1e6 / kp_apply:10.3g} pos/s "
                       f"{kp_apply / ours:6.2f}x")
     for label, ours_fn, theirs_fn in (
