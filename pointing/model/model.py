@@ -583,6 +583,7 @@ class EquatorialModel(PointingModel):
             site = dict(self._info.get("site") or {})
             site.setdefault("latitude_deg", self._latitude)
             self._info["site"] = site
+        equatorial.check_mount_terms(self._terms, self._mount)
         lat = None if self._latitude is None else math.radians(self._latitude)
         self._plan = equatorial.compile_plan(
             self._terms, tuple(v * ARCSEC for v in self._values), lat)
