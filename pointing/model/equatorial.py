@@ -134,13 +134,20 @@ def pier_side(dec: Any) -> np.ndarray:
 
 # ---- the terms' functions in the polar frame (a = −h, e = δ) ------------------------
 
+# Each function carries ``spec`` (its name and the latitude's sine and cosine): what
+# the compiled kernels (pointing.model.numba_equatorial) read to evaluate the same law.
+
 def _fo(a: Any, e: Any, xp: Any) -> Any:
     return xp.cos(a)
+
+
+_fo.spec = ("FO", 0.0, 1.0)  # type: ignore[attr-defined]
 
 
 def _daf(sin_lat: float, cos_lat: float) -> Any:
     def daf(a: Any, e: Any, xp: Any) -> Any:
         return cos_lat * xp.cos(a) * xp.cos(e) + sin_lat * xp.sin(e)
+    daf.spec = ("DAF", sin_lat, cos_lat)  # type: ignore[attr-defined]
     return daf
 
 
@@ -155,6 +162,7 @@ def _flexure(sin_lat: float, cos_lat: float, tan_law: bool) -> Any:
             cz = xp.maximum(cz, sz / _TX_LIMIT)  # tan z held at 10, and below the horizon
             de, x = de / cz, x / cz
         return de, x
+    tube.spec = ("TX" if tan_law else "TF", sin_lat, cos_lat)  # type: ignore[attr-defined]
     return tube
 
 
