@@ -75,9 +75,9 @@ def skip(onside, i, side):
 
 @njit
 def fwd(kind, coef, fcode, nfac, fac, par, onside, off, a, e):
-    # Over 80 lines: one branch per term kind, flat as in numba_kernels.fwd.  The flag
-    # marks a chain that passes within 1° of a pole or changes pier side there: the
-    # numpy kernels (the reference) decide on which side later terms see such a state.
+    # One branch per term kind, flat as in numba_kernels.fwd.  The flag marks a chain
+    # that passes within 1° of a pole or changes pier side there: the numpy kernels
+    # (the reference) decide on which side later terms see such a state.
     side = -1.0 if e > half_pi else 1.0
     side0 = side
     sa0, ca0, se0, ce0 = math.sin(a), math.cos(a), math.sin(e), math.cos(e)

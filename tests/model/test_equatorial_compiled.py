@@ -12,6 +12,7 @@ from pointing.model import equatorial, numba_equatorial
 from pointing.model import model as model_module
 from pointing.model.model import PointingModel
 from pointing.model.terms import MATH
+from pointing.units import ARCSEC
 
 pytestmark = pytest.mark.skipif(not numba_equatorial.available(), reason="numba not installed")
 
@@ -74,13 +75,32 @@ def test_compiled_inverse_matches_numpy_and_round_trips(seed, lat):
     assert np.max(np.abs(fd - td)) < 1e-9
 
 
-def test_compiled_kernels_are_in_use_and_agree_at_the_poles():
+def _plan(m):
+    lat = None if m.latitude_deg is None else math.radians(m.latitude_deg)
+    return equatorial.compile_plan(m.terms, [v * ARCSEC for v in m.values.values()], lat)
+
+
+def _spy(monkeypatch):
+    """Count the calls of the compiled forward kernel."""
+    calls = []
+    real = numba_equatorial.forward
+
+    def counted(*args):
+        calls.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(numba_equatorial, "forward", counted)
+    return calls
+
+
+def test_compiled_kernels_are_in_use_and_agree_at_the_poles(monkeypatch):
     m = _model(np.random.default_rng(1), 30.0)
-    assert m._compiled()  # noqa: SLF001 - the test checks the fast path is taken
+    calls = _spy(monkeypatch)
     h = np.linspace(-3, 3, 400)
     d = np.concatenate([np.full(100, 0.5 * math.pi - 1e-3), np.full(100, 0.5 * math.pi + 2e-3),
                         np.full(100, 1.5 * math.pi - 1e-3), np.full(100, -0.5 * math.pi + 1e-4)])
     ch, cd = m.true_from_raw(h, d)
+    assert calls  # the fast path was taken
     nh, nd = _numpy(m, "true_from_raw", h, d)
     np.testing.assert_allclose(cd, nd, rtol=0, atol=1e-12)
     assert np.max(_hdiff(ch, nh) * np.abs(np.cos(nd))) < 1e-12
@@ -93,7 +113,7 @@ def test_scalars_match_arrays_both_ways():
     assert isinstance(th, float)
     ah, ad = m.true_from_raw(np.array([h]), np.array([d]))
     assert (th, td) == pytest.approx((ah[0], ad[0]), abs=1e-15)
-    assert equatorial.forward(m._plan, h, d, MATH) == pytest.approx((th, td), abs=1e-13)  # noqa: SLF001
+    assert equatorial.forward(_plan(m), h, d, MATH) == pytest.approx((th, td), abs=1e-13)
     rh, rd, status = m.raw_from_true_status(th, td)
     assert status == 0 and (rh, rd) == pytest.approx((h, d), abs=1e-11)
     assert m.raw_from_true_status(math.nan, 0.2)[2] == 1
@@ -101,12 +121,12 @@ def test_scalars_match_arrays_both_ways():
     assert math.isnan(m.true_from_raw(0.1, 5.0)[0])
 
 
-def test_model_without_its_latitude_keeps_the_numpy_path_and_its_error():
+def test_model_without_its_latitude_keeps_the_numpy_path_and_its_error(monkeypatch):
     m = PointingModel(["IH", "TF"], [10.0, 5.0], mount="gem")
-    assert not m._compiled()  # noqa: SLF001
+    calls = _spy(monkeypatch)
     with pytest.raises(TermError, match="needs the site latitude"):
         m.true_from_raw(np.array([0.1]), np.array([0.2]))
-    assert numba_equatorial.encode(m._plan) is None  # noqa: SLF001
+    assert not calls and numba_equatorial.encode(_plan(m)) is None
 
 
 def test_degree_size_polar_axis_and_index_errors_agree():
