@@ -44,6 +44,10 @@ sides, as they do on the mount.  True positions of the far side are written
 the same way (declination beyond the pole); :func:`to_sky` gives the plain
 sky position.
 
+The compiled (numba) twin of these kernels, used by equatorial models when
+numba is installed, is :mod:`pointing.model.numba_equatorial`; these numpy
+kernels stay the reference and its fallback.
+
 Pier-side terms (``ID@FAR``, ``CH@NEAR``, ``HDSD@FAR``, ...): any term but MA
 and ME (one polar axis serves both sides) restricted to one pier side, for
 what differs between the sides beyond the sign flips above (a declination
