@@ -125,8 +125,10 @@ def test_round_trip_below_1e_9_rad_with_pier_side_terms():
 def test_known_pier_side_coefficients_recovered_within_sigmas(seed, lat):
     rng = np.random.default_rng(seed)
     names = ["IH", "ID", "CH", "NP", "MA", "ME", "ID@FAR", "CH@FAR", "IH@FAR", "NP@FAR"]
+    # degree-size index errors on both sides (IH@FAR, ID@FAR) and polar-axis misalignment
     vals = [rng.uniform(-3, 3) * 3600, rng.uniform(-2, 2) * 3600, *rng.uniform(-200, 200, 2),
-            *rng.uniform(-1, 1, 2) * 3600, *rng.uniform(-300, 300, 3), rng.uniform(-60, 60)]
+            *rng.uniform(-1, 1, 2) * 3600, rng.uniform(-1, 1) * 3600, rng.uniform(-300, 300),
+            rng.uniform(-1, 1) * 3600, rng.uniform(-60, 60)]
     truth = PointingModel(names, vals, mount="gem", latitude_deg=lat)
     run = simulate_equatorial_run(truth, 300, seed=seed, noise_arcsec=1.0)
     assert run.far_side.sum() > 30 and (~run.far_side).sum() > 30
