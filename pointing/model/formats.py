@@ -398,18 +398,22 @@ def write_tpoint(path: str | Path, obs: Observations, *, caption: str | None = N
 def _mod_mount(lines: list[str]) -> str:
     """A ``.mod`` file's mount, from its term names (the format does not state it):
     ``fork`` when a term is equatorial-only (IH, ID, CH, NP, MA, ME, FO, DAF or a
-    harmonic in H, D or X), else ``altaz``."""
+    harmonic in H, D or X), ``gem`` when one acts on one pier side (``ID@FAR``), else
+    ``altaz``."""
+    found = "altaz"
     for line in lines[1:]:
         fields = line.replace("=", " ").replace("&", " ").split()
         if not fields:
             continue
         name = fields[0].upper()
+        if "@" in name:  # a pier-side term (ID@FAR): only German equatorials have two sides
+            return "gem"
         if name in EQUATORIAL_TERMS and name not in ("TF", "TX", "TX10"):
-            return "fork"
+            found = "fork"
         if re.match(r"^H[HDX](?:[SC][A-Z][0-9]*)+$", name) and not re.search(
                 r"[SC][AEZ]", name[2:]):
-            return "fork"
-    return "altaz"
+            found = "fork"
+    return found
 
 
 def read_mod(path: str | Path, mount: str | None = None,

@@ -286,8 +286,20 @@ def _nasmyth(op: tuple[Any, ...], a: Any, e: Any, xp: Any) -> tuple[Any, Any, An
     return c * ce, -c * se, None
 
 
+def _on_side(op: tuple[Any, ...], a: Any, e: Any, xp: Any, step: Any) -> tuple[Any, Any]:
+    """``("side", far, inner)``: ``inner`` (applied or undone by ``step``) only where the
+    position is on the wanted side of the pole (German equatorial pier-side terms)."""
+    here = (e > _HALF_PI) == op[1]
+    if xp is MATH:
+        return step(op[2], a, e, xp) if here else (a, e)
+    na, ne = step(op[2], a, e, xp)
+    return xp.where(here, na, a), xp.where(here, ne, e)
+
+
 def _apply(op: tuple[Any, ...], a: Any, e: Any, xp: Any) -> tuple[Any, Any]:
     kind = op[0]
+    if kind == "side":
+        return _on_side(op, a, e, xp, _apply)
     if kind == "az":
         return (a - op[1], e) if op[2] is None else (a + op[1] * _factor_value(op[2], a, e, xp), e)
     if kind == "el":
@@ -307,6 +319,8 @@ def _apply(op: tuple[Any, ...], a: Any, e: Any, xp: Any) -> tuple[Any, Any]:
 def _undo(op: tuple[Any, ...], a: Any, e: Any, xp: Any) -> tuple[Any, Any]:
     """Exact inverse of :func:`_apply` for one operation."""
     kind = op[0]
+    if kind == "side":
+        return _on_side(op, a, e, xp, _undo)
     if kind == "az" and op[2] is None:
         return a + op[1], e
     if kind == "el" and op[2] is None:

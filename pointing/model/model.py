@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 
 from pointing.errors import FileFormatError, TermError
-from pointing.model import compiled, equatorial, kernels
+from pointing.model import compiled, equatorial, kernels, numba_equatorial
 from pointing.model.terms import MATH, Term, parse_term, parse_terms
 from pointing.units import ARCSEC
 from pointing.units import wrap_pi as _wrap
@@ -583,10 +583,14 @@ class EquatorialModel(PointingModel):
             site = dict(self._info.get("site") or {})
             site.setdefault("latitude_deg", self._latitude)
             self._info["site"] = site
+        equatorial.check_mount_terms(self._terms, self._mount)
         lat = None if self._latitude is None else math.radians(self._latitude)
         self._plan = equatorial.compile_plan(
             self._terms, tuple(v * ARCSEC for v in self._values), lat)
-        self._arrays = None
+        self._arrays = numba_equatorial.encode(self._plan)  # None: numpy kernels only
+
+    def _compiled(self) -> bool:
+        return self._arrays is not None and _use_compiled() and numba_equatorial.available()
 
     @property
     def mount(self) -> str:  # type: ignore[override]
@@ -604,20 +608,32 @@ class EquatorialModel(PointingModel):
             h, d = float(ha), float(dec)
             if not (math.isfinite(h) and lo <= d <= hi):
                 return math.nan, math.nan
+            if self._compiled():
+                return numba_equatorial.forward_scalar(self._plan, self._arrays, h, d)
             return equatorial.forward(self._plan, h, d, MATH)
         h, d, shape = _as_arrays(ha, dec)
         ok = np.isfinite(h) & (d >= lo) & (d <= hi)
-        th, td = equatorial.forward(self._plan, np.where(ok, h, 0.0), np.where(ok, d, 0.0))
+        h0, d0 = np.where(ok, h, 0.0), np.where(ok, d, 0.0)
+        if self._compiled():
+            th, td = numba_equatorial.forward(self._plan, self._arrays, h0, d0)
+        else:
+            th, td = equatorial.forward(self._plan, h0, d0)
         return np.where(ok, th, np.nan).reshape(shape), np.where(ok, td, np.nan).reshape(shape)
 
     def raw_from_true_status(self, ha: Any, dec: Any) -> tuple[Any, Any, Any]:
         """Encoder (h, δ) reaching a true (h, δ), with a status (kernels.STATUS; 2 here
         means a declination beyond ±270°)."""
         scalar = _is_scalar(ha) and _is_scalar(dec)
+        if scalar and self._compiled() and float(dec) >= -1.5 * math.pi:
+            return numba_equatorial.solve_inverse_scalar(self._plan, self._arrays, float(ha),
+                                                         float(dec))
         h, d, shape = _as_arrays(ha, dec)
         d = np.where(d >= -1.5 * math.pi, d, -10.0)  # below −270°: out of range
-        rh, rd, st = _chunked(lambda x, y: equatorial.solve_inverse(self._plan, x, y), h, d,
-                              n_out=3)
+        if self._compiled():
+            rh, rd, st = numba_equatorial.solve_inverse(self._plan, self._arrays, h, d)
+        else:
+            rh, rd, st = _chunked(lambda x, y: equatorial.solve_inverse(self._plan, x, y), h,
+                                  d, n_out=3)
         if scalar:
             return float(rh[0]), float(rd[0]), int(st[0])
         return rh.reshape(shape), rd.reshape(shape), st.reshape(shape)

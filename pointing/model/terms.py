@@ -72,6 +72,7 @@ __all__ = [
     "EQUATORIAL_TERMS",
     "GEOMETRIC",
     "MOUNT_FAMILIES",
+    "PIER_SIDES",
     "Term",
     "known_terms",
     "parse_term",
@@ -166,6 +167,9 @@ class Term:
     result: str = ""
     factors: tuple[tuple[str, str, int], ...] = ()
     mount: str = "altaz"
+    #: German equatorial pier-side terms (``ID@FAR``): ``"near"`` or ``"far"``, the pier
+    #: side the term acts on (raw δ within ±90° or beyond the pole); ``""`` for both
+    side: str = ""
 
     @property
     def is_harmonic(self) -> bool:
@@ -173,6 +177,9 @@ class Term:
 
     @property
     def description(self) -> str:
+        if self.side:
+            base = parse_term(self.name.partition("@")[0], "equatorial").description
+            return f"{base}, {self.side} side of the pier only"
         if not self.is_harmonic:
             return (_EQUATORIAL_DOC if self.mount == "equatorial" else _SIMPLE_DOC)[self.name]
         parts = [
@@ -302,6 +309,8 @@ def parse_term(name: str, mount: str = "altaz") -> Term:
     if len(key) > 32:
         raise TermError(f"pointing term name {name[:20]!r}… is {len(key)} characters long: "
                         "not a term")
+    if "@" in key:
+        return _pier_side_term(name, key, family)
     m = _HARMONIC.match(key)
     if family == "equatorial":
         if key in EQUATORIAL_TERMS:
@@ -328,6 +337,26 @@ def parse_term(name: str, mount: str = "altaz") -> Term:
         f"unknown pointing term {name!r}: expected one of {', '.join(known_terms())} "
         "or a harmonic H<A|E|S|Z|V|L><S|C><A|E|Z>[n]... such as HESE, HACA2, HSCA5CE8"
     )
+
+
+#: pier-side suffixes of German equatorial terms (this toolkit's spelling, see equatorial.py)
+PIER_SIDES = ("NEAR", "FAR")
+
+
+def _pier_side_term(name: str, key: str, family: str) -> Term:
+    """``TERM@NEAR`` / ``TERM@FAR``: an equatorial term acting on one pier side only."""
+    base, _, side = key.partition("@")
+    if family != "equatorial":
+        raise TermError(f"{key} is a pier-side term of German equatorial mounts: this is an "
+                        "alt-az model")
+    if side not in PIER_SIDES:
+        raise TermError(f"pier-side term {name!r}: the side after '@' must be NEAR or FAR "
+                        f"(raw declination within ±90° or beyond the pole), found {side!r}")
+    t = parse_term(base, family)
+    if t.name in ("MA", "ME"):
+        raise TermError(f"{key}: the polar axis is one axis for both pier sides, so {t.name} "
+                        "takes no pier side")
+    return Term(f"{t.name}@{side}", t.kind, t.result, t.factors, t.mount, side.lower())
 
 
 def _parse_harmonic(name: str, key: str, result: str, body: str, family: str) -> Term:
