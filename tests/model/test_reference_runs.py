@@ -16,6 +16,7 @@ solution is not the least-squares minimum of that model.
 from __future__ import annotations
 
 import itertools
+import math
 import os
 from pathlib import Path
 
@@ -23,10 +24,13 @@ import numpy as np
 import pytest
 import scipy.optimize
 from conftest import DATASETS
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pointing.model.fit import fit, sky_residuals
 from pointing.model.formats import read_gpoint, read_mod, read_tpoint, write_mod
 from pointing.model.model import PointingModel
+from pointing.model.terms import parse_term
 from pointing.units import ARCSEC
 
 AUXTEL = [
@@ -262,3 +266,56 @@ def test_rts2_gem_reference_rigorous_fit(gpoint_gem):
     for name, value in RTS2_GEM.items():
         err = abs(res.model.values[name] - value)
         assert err < 0.25 and err < 0.1 * res.model.sigmas[name], (name, err)
+
+
+# ---- TPOINT's parallel ('&') terms: an independent implementation ------------------
+
+_PAR_POOL = ["IA", "IE", "TF", "HESE", "HECE2", "HACA2", "HASA", "HESA3CE"]
+
+
+def _reference_with_heads(spelled, values, a, e):
+    """Raw → true for IA/IE/TF and E/A harmonics: '&' terms evaluated at the input of
+    the nearest term before them without '&' (or the raw position)."""
+    head = (a, e)
+    for name, c in zip(spelled, np.asarray(values) * ARCSEC, strict=True):
+        t = parse_term(name)
+        if not t.parallel:
+            head = (a, e)
+        pa, pe = head if t.parallel else (a, e)
+        if t.name == "IA":
+            a = a - c
+        elif t.name == "IE":
+            e = e + c
+        elif t.name == "TF":
+            e = e - c * np.cos(pe)
+        else:
+            f = 1.0
+            for func, coord, k in t.factors:
+                x = np.pi - pa if coord == "A" else pe
+                f = f * (np.sin(k * x) if func == "S" else np.cos(k * x))
+            if t.result == "E":
+                e = e + c * f
+            else:
+                a = a - c * f
+    return a, e
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.permutations(_PAR_POOL), st.lists(st.booleans(), min_size=8, max_size=8),
+       st.lists(st.booleans(), min_size=8, max_size=8), st.integers(0, 2**32 - 1))
+def test_parallel_terms_follow_their_heads_in_any_order(order, flags, zeros, seed):
+    rng = np.random.default_rng(seed)
+    spelled = ["&" + n if f and n.startswith("H") else n for n, f in zip(order, flags,
+                                                                        strict=True)]
+    values = [0.0 if z else rng.uniform(-1, 1) * (3600.0 if n == "IA" else 400.0)
+              for n, z in zip(order, zeros, strict=True)]
+    m = PointingModel(spelled, values)
+    assert [t.spelling for t in m.terms] == spelled  # the model keeps order and flags
+    a = rng.uniform(-math.pi, math.pi, 40)
+    e = rng.uniform(5.0, 85.0, 40) * math.pi / 180.0
+    ta, te = m.true_from_raw(a, e)
+    ra, re = _reference_with_heads(spelled, values, a, e)
+    np.testing.assert_allclose(ta, ra, atol=1e-12)
+    np.testing.assert_allclose(te, re, atol=1e-12)
+    ba, be = m.raw_from_true(ta, te)  # the exact inverse
+    assert np.max(np.hypot((ba - a) * np.cos(e), be - e)) < 1e-9
