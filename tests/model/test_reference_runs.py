@@ -148,6 +148,9 @@ def test_mod_file_keeps_tpoint_parallel_flags(datasets, tmp_path):
     assert [ln[:2] for ln in out[2:-1]] == [ln[:2] for ln in text[2:-1]]
     a, e = np.radians([10.0, 135.0, 250.0]), np.radians([20.0, 45.0, 80.0])
     np.testing.assert_allclose(back.true_from_raw(a, e), ref.true_from_raw(a, e), atol=1e-9)
+    js = PointingModel.load(ref.save(tmp_path / "m.json"))  # the JSON model file too
+    assert [t.spelling for t in js.terms] == [t.spelling for t in ref.terms]
+    np.testing.assert_array_equal(js.true_from_raw(a, e), ref.true_from_raw(a, e))
 
 
 def test_parallel_terms_are_evaluated_at_their_heads_input():
