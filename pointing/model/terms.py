@@ -48,18 +48,20 @@ fixed by the AuxTel 2020-03-14 solution (HACA2, HASA7, HESA2, HESA3, HESACE,
 HSCE3, HSCA5CE8, HSSA6CE6, ...); the ``Z`` result family does not occur in
 the reference data and follows the ``E`` family with the sign of ΔZ = −ΔE.
 
-Where the terms act (see :mod:`pointing.model.model`): IA, IE, CA, NPAE, AN,
+Where the terms act (see :mod:`pointing.model.kernels`): IA, IE, CA, NPAE, AN,
 AW, NRX and NRY are applied rigorously as the rotations of the mount's
 geometry; all other terms are small additive corrections applied in model
-order at the position reached so far.  The basis functions here are the
-first-order derivatives used by the fit.
+order at the position reached so far — except a harmonic spelled with
+TPOINT's ``&`` (``"&HESE"``, :attr:`Term.parallel`), evaluated where the
+nearest term before it without ``&`` is evaluated.  The basis functions here
+are the first-order derivatives used by the fit.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
@@ -160,6 +162,11 @@ class Term:
     mount : str
         The term family: ``"altaz"`` or ``"equatorial"`` (IH, ID, ..., and
         harmonics in H and D; TF and TX exist in both with each mount's formula).
+    parallel : bool
+        TPOINT's ``&`` flag (alt-az harmonics): the term is evaluated where the
+        nearest term before it without the flag is evaluated, not at the
+        position reached so far (see :mod:`pointing.model.kernels`).  Spelled
+        ``&`` + name (``"&HESE"``); :attr:`name` stays the bare name.
     """
 
     name: str
@@ -170,10 +177,16 @@ class Term:
     #: German equatorial pier-side terms (``ID@FAR``): ``"near"`` or ``"far"``, the pier
     #: side the term acts on (raw δ within ±90° or beyond the pole); ``""`` for both
     side: str = ""
+    parallel: bool = False
 
     @property
     def is_harmonic(self) -> bool:
         return bool(self.result)
+
+    @property
+    def spelling(self) -> str:
+        """The name with TPOINT's ``&`` in front for a parallel term (``"&HESE"``)."""
+        return "&" + self.name if self.parallel else self.name
 
     @property
     def description(self) -> str:
@@ -306,6 +319,8 @@ def parse_term(name: str, mount: str = "altaz") -> Term:
     if family not in MOUNT_FAMILIES:
         raise TermError(f"unknown mount type {mount!r}: expected altaz, fork or gem")
     key = name.strip().upper()
+    if key.startswith("&"):
+        return _parallel(name, key[1:].strip(), family)
     if len(key) > 32:
         raise TermError(f"pointing term name {name[:20]!r}… is {len(key)} characters long: "
                         "not a term")
@@ -357,6 +372,16 @@ def _pier_side_term(name: str, key: str, family: str) -> Term:
         raise TermError(f"{key}: the polar axis is one axis for both pier sides, so {t.name} "
                         "takes no pier side")
     return Term(f"{t.name}@{side}", t.kind, t.result, t.factors, t.mount, side.lower())
+
+
+def _parallel(name: str, key: str, family: str) -> Term:
+    """``&`` + a harmonic: TPOINT's parallel term (evaluated with the term before it)."""
+    base = parse_term(key, family)
+    if family != "altaz" or not base.is_harmonic:
+        where = "alt-az harmonic terms" if family == "altaz" else "alt-az models"
+        raise TermError(f"term {name.strip()!r}: the '&' (parallel) flag is accepted on "
+                        f"{where} only")
+    return replace(base, parallel=True)
 
 
 def _parse_harmonic(name: str, key: str, result: str, body: str, family: str) -> Term:
