@@ -1,39 +1,42 @@
 """Mode "cv": forward selection judged by inner K-fold cross-validation.
 
-A linear view around the current rigorous fit scores every candidate at once
-(``k_inner`` folds of stars, ``repeats`` shuffles), and each addition is
-refitted rigorously:
+A linear view around the current rigorous fit scores candidates (``k_inner``
+folds of stars, ``repeats`` shuffles), and each addition is refitted
+rigorously:
 
 * the physical terms (AN AW NPAE TF TX CA ECES after IA IE) are offered in that
   fixed order, in passes until none joins; one joins unless it raises the
   inner-CV error by more than ``-se_physical`` standard errors (``se_physical``
   −2: the strong prior toward physical terms; the term budget still binds).
   No search among them, so the choice does not flip between CA and NPAE
-  from one resample to the next;
-* harmonics join greedily only when they lower the inner-CV error by more
-  than ``se_harmonic`` standard errors (2; the one-standard-error rule made
-  stricter for a pool of hundreds), the simplest within one standard error
-  of the best winning;
-* stability selection (``stability`` 0.6, ``resamples`` 10): the harmonic
-  search is rerun on the training sets of repeated 5-fold splits and a
-  harmonic is kept only if chosen in at least 60 % of them (skipped above
-  ``STABILITY_MAX_STARS`` stars, where the criterion is already stable);
+  from one resample to the next.  CA and NPAE left out singly are offered
+  once more as a pair (strongly anti-correlated on many coverages, each alone
+  may harm while the pair helps);
+* harmonics (``search="path"``, the default; see :mod:`.path`): one-factor
+  harmonics, then products, along a greedy forward path whose length is the
+  one the inner CV prefers (``se_size`` 1: the one-standard-error rule on
+  the per-star paired differences), the path rebuilt inside every inner
+  fold; at most ``max_path`` (40) harmonics;
+* ``search="greedy"`` (the earlier search): harmonics join one at a time
+  only when they lower the inner-CV error by more than ``se_harmonic``
+  standard errors (2), the simplest within one standard error of the best
+  winning, with stability selection (``stability`` 0.6, ``resamples`` 10:
+  kept only if chosen in at least 60 % of resampled searches; skipped above
+  ``STABILITY_MAX_STARS`` stars);
 * when the term budget binds, a physical term kept by the prior alone (the
   CV did not ask for it) yields its place to a harmonic the CV does ask for.
-
-Known weakness: CA and NPAE that only help together (strongly anti-correlated
-on the coverage) may both be left out.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from pointing.errors import FitError
+from pointing.model.auto.path import grow_along_path, prefix_errors
 from pointing.model.auto.pool import complexity
 from pointing.model.auto.screening import screen
 from pointing.model.auto.screening import screening_fit as fit
@@ -48,6 +51,34 @@ STABILITY_MAX_STARS = 1000
 
 #: the physical terms the "cv" mode prefers (a harmonic must beat them clearly)
 PHYSICAL = ("IA", "IE", "AN", "AW", "NPAE", "TF", "TX", "CA", "ECES")
+#: the options of mode "cv" and their bounds: (default, low, high) or the choices
+CV_OPTIONS: dict[str, tuple[Any, ...]] = {
+    "k_inner": (5, 2, 20), "repeats": (5, 1, 20), "seed": (0, 0, 2**32 - 1),
+    "se_physical": (-2.0, -10.0, 10.0), "se_harmonic": (2.0, 0.0, 10.0),
+    "stability": (0.6, 0.0, 1.0), "resamples": (10, 1, 100), "se_size": (1.0, 0.0, 10.0),
+    "max_path": (40, 0, 200), "search": ("path", "greedy")}
+
+
+def check_cv_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``options`` checked against :data:`CV_OPTIONS`; one-line :class:`FitError` if not."""
+    out = dict(options or {})
+    for key, value in out.items():
+        if key not in CV_OPTIONS:
+            raise FitError(f"unknown cv option {key!r}: expected one of "
+                           f"{', '.join(CV_OPTIONS)}")
+        spec = CV_OPTIONS[key]
+        if key == "search":
+            if value not in spec:
+                raise FitError(f"cv option search must be one of {', '.join(spec)}, "
+                               f"got {value!r}")
+            continue
+        default, lo, hi = spec
+        kind = int if isinstance(default, int) else float
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or (
+                kind is int and not isinstance(value, int)) or not lo <= value <= hi:
+            what = "a whole number" if kind is int else "a number"
+            raise FitError(f"cv option {key} must be {what} within {lo}..{hi}, got {value!r}")
+    return out
 
 
 def _star_folds(n: int, k: int, repeats: int, seed: int) -> list[np.ndarray]:
@@ -116,7 +147,8 @@ def _cv_pick(names: list[str], base: np.ndarray, each: np.ndarray, ok: np.ndarra
 def select_cv(obs: Observations, pool: Sequence[Term], base: Sequence[str], *,
                max_terms: int, min_independence: float, k_inner: int = 5, repeats: int = 5,
                seed: int = 0, se_physical: float = -2.0, se_harmonic: float = 2.0,
-               stability: float = 0.6, resamples: int = 10
+               stability: float = 0.6, resamples: int = 10, search: str = "path",
+               se_size: float = 1.0, max_path: int = 40
                ) -> tuple[list[str], list[dict[str, Any]], dict[str, str]]:
     """Physical terms in a fixed order, then harmonics, all judged by inner K-fold CV.
 
@@ -144,7 +176,14 @@ def select_cv(obs: Observations, pool: Sequence[Term], base: Sequence[str], *,
                          if st.get("gain_in_se", 1.0) < 0)
     opts = dict(max_terms=max_terms + len(provisional), min_independence=min_independence,
                 se_factor=se_harmonic, k_inner=k_inner, repeats=repeats, seed=seed)
-    if stability <= 0 or n >= STABILITY_MAX_STARS:
+    if search == "path":
+        room = min(opts["max_terms"], len(chosen) + max_path)
+        # above STABILITY_MAX_STARS one shuffle of the folds is already a stable judge
+        path_folds = folds[:max(2, min(k_inner, n // 2))] if n >= STABILITY_MAX_STARS else folds
+        current = grow_along_path(obs, current, chosen, harmonics, steps, refused, path_folds,
+                                  max_terms=room, min_independence=min_independence,
+                                  se_size=se_size)
+    elif stability <= 0 or n >= STABILITY_MAX_STARS:
         current = _grow_harmonics(obs, current, chosen, harmonics, steps, refused, **opts)
     else:
         for name, freq in _stable_harmonics(obs, current, chosen, harmonics, resamples,
@@ -254,6 +293,47 @@ def _physical_core(obs: Observations, current: FitResult, chosen: list[str],
             if ok:
                 queue.remove(name)
                 added = True
+    if {"CA", "NPAE"} <= set(queue) and len(chosen) + 2 <= max_terms:
+        # collimation and non-perpendicularity can be strongly anti-correlated on
+        # the coverage: each alone may harm while the pair helps
+        current = _try_pair(obs, current, chosen, [names["CA"], names["NPAE"]], steps,
+                            refused, folds, az, el, min_independence, se_factor)
+    return current
+
+
+def _try_pair(obs: Observations, current: FitResult, chosen: list[str], pair: list[Term],
+              steps: list[dict[str, Any]], refused: dict[str, str],
+              folds: list[np.ndarray], az: np.ndarray, el: np.ndarray,
+              min_independence: float, se_factor: float) -> FitResult:
+    """Add two physical terms together if the inner CV says so (in place)."""
+    u = current.used
+    r = np.concatenate([current.dx[u], current.de[u]]) * ARCSEC
+    x = term_design([parse_term(n) for n in chosen], az, el)
+    z = term_design(pair, az, el)
+    n = az.size
+    base, both = np.zeros(n), np.zeros(n)
+    for test in folds:
+        err, path = prefix_errors(x, z, r, np.setdiff1d(np.arange(n), test), test, 2,
+                                  min_independence)
+        if len(path) < 2:
+            return current  # the coverage cannot separate the two
+        base[test] += err[0]
+        both[test] += err[2]
+    label = "+".join(t.name for t in pair)
+    pick = _cv_pick([pair[0].name], base, both[:, None], np.array([True]), se_factor)
+    if pick is None:
+        return current
+    names = [t.name for t in pair]
+    try:
+        current = fit(obs, [*chosen, *names])
+    except FitError as exc:
+        refused[label] = str(exc)
+        return current
+    chosen.extend(names)
+    for name in names:
+        steps.append({"action": "add", "term": name, "with": label,
+                      "gain_in_se": pick[1] / pick[2] if pick[2] > 0 else math.inf,
+                      "sky_rms_arcsec": current.sky_rms, "loo_rms_arcsec": current.loo_rms})
     return current
 
 

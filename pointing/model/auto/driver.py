@@ -27,7 +27,7 @@ from typing import Any
 from threadpoolctl import threadpool_limits
 
 from pointing.errors import FitError
-from pointing.model.auto.cv import select_cv
+from pointing.model.auto.cv import check_cv_options, select_cv
 from pointing.model.auto.guarded import select_guarded
 from pointing.model.auto.outliers import ROBUST_START, robust_outliers, worst_studentized
 from pointing.model.auto.pool import BASE_TERMS, candidate_pool
@@ -83,10 +83,10 @@ def auto_fit(
         pairs at 5 %: it takes more terms whenever leave-one-out prediction
         improves, like TPOINT's FAUTO.
         ``"cv"`` judges every term by inner K-fold cross-validation (see
-        "Mode cv" in the module docstring): the most stable choice on short
+        :mod:`pointing.model.auto.cv`): the most stable choice on short
         runs, the one to use when predicting unseen stars matters most.
     min_t, min_gain, min_independence
-        Guards, see the module docstring.
+        Guards, see :mod:`pointing.model.auto.guarded`.
     reject_sigma : float
         Robust-start rejection threshold (robust sigmas).
     max_reject_fraction : float
@@ -102,8 +102,10 @@ def auto_fit(
         ``min(max_order, 3)``; FAUTO's products reach 8).
     cv_options : mapping, optional
         Mode ``"cv"`` only: ``k_inner`` (5), ``repeats`` (5), ``seed`` (0),
-        ``se_physical`` (−2.0), ``se_harmonic`` (2.0), ``stability`` (0.6),
-        ``resamples`` (10); see "Mode cv" in the module docstring.
+        ``se_physical`` (−2.0), ``search`` ("path" or "greedy"), ``se_size``
+        (1.0), ``max_path`` (40), and for the greedy search ``se_harmonic``
+        (2.0), ``stability`` (0.6), ``resamples`` (10); bounds in
+        ``cv.CV_OPTIONS``, see :mod:`pointing.model.auto.cv`.
 
     Returns
     -------
@@ -136,6 +138,7 @@ def _auto_fit(observations: Observations, *, max_order: int, base: Sequence[str]
     """:func:`auto_fit`'s body: the four stages of the module docstring in order."""
     if mode not in MODES:
         raise FitError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    cv_opts = check_cv_options(cv_options)
     obs = observations
     if obs.is_equatorial:  # issue 18: the candidate pool and screening are alt-az only
         raise FitError(f"automatic modelling (--auto) of {obs.mount} (equatorial) runs is "
@@ -163,7 +166,7 @@ def _auto_fit(observations: Observations, *, max_order: int, base: Sequence[str]
         if mode == "cv":
             chosen, steps, refused = select_cv(work, pool, base, max_terms=max_terms,
                                                 min_independence=min_independence,
-                                                **dict(cv_options or {}))
+                                                **cv_opts)
         else:
             chosen, steps, refused = select_guarded(work, pool, base, min_t=min_t,
                                              min_gain=min_gain,
