@@ -71,7 +71,8 @@ def _add(p: argparse.ArgumentParser) -> None:
     auto.add_argument("--auto", action="store_true",
                       help="choose the terms automatically (judged by leave-one-out prediction)")
     auto.add_argument("--max-order", type=count(1, MAX_AUTO_ORDER), default=3, metavar="N",
-                      help=f"highest harmonic multiple in A and E for --auto "
+                      help=f"highest harmonic multiple in A and E (H and D on an "
+                           f"equatorial run) for --auto "
                            f"(1..{MAX_AUTO_ORDER}, default 3)")
     auto.add_argument("--auto-mode", choices=("parsimony", "prediction", "cv"),
                       default="parsimony",

@@ -8,7 +8,8 @@ that decided it.
 One concept per module:
 
 * :mod:`.driver`: :func:`auto_fit`, the four stages in order;
-* :mod:`.pool`: the candidate terms (geometric, harmonics in A and E, products);
+* :mod:`.pool`: the candidate terms (geometric, harmonics in A and E, or in H and D
+  on an equatorial run, and their products);
 * :mod:`.guarded`: guarded forward selection (BIC, t, independence, LOO gain);
 * :mod:`.cv`: mode "cv", selection judged by inner K-fold cross-validation;
 * :mod:`.outliers`: the robust start and the studentized rejection;
@@ -25,9 +26,11 @@ from pointing.model.auto.pool import (
                                       MAX_ORDER,
                                       candidate_pool,
                                       complexity,
+                                      equatorial_pool,
 )
 from pointing.model.auto.result import AutoResult
 from pointing.model.auto.validation import kfold_rms
 
 __all__ = ["BASE_TERMS", "GEOMETRIC_CANDIDATES", "MAX_ORDER", "MODES", "AutoResult",
-           "auto_fit", "candidate_pool", "complexity", "kfold_rms", "nested_cv_rms"]
+           "auto_fit", "candidate_pool", "complexity", "equatorial_pool", "kfold_rms",
+           "nested_cv_rms"]

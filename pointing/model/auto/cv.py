@@ -38,19 +38,24 @@ import numpy as np
 from pointing.errors import FitError
 from pointing.model.auto.path import grow_along_path, prefix_errors
 from pointing.model.auto.pool import complexity
-from pointing.model.auto.screening import screen
+from pointing.model.auto.screening import EQUATORIAL_ORDER, design, screen, with_term
 from pointing.model.auto.screening import screening_fit as fit
-from pointing.model.design import term_design
 from pointing.model.fit import FitResult
 from pointing.model.model import ARCSEC
 from pointing.model.run import Observations
-from pointing.model.terms import Term, parse_term
+from pointing.model.terms import Term
 
 #: above this many stars the CV criterion is already stable: no resampling (mode "cv")
 STABILITY_MAX_STARS = 1000
 
 #: the physical terms the "cv" mode prefers (a harmonic must beat them clearly)
 PHYSICAL = ("IA", "IE", "AN", "AW", "NPAE", "TF", "TX", "CA", "ECES")
+#: the same for equatorial mounts, in TPOINT's customary order (also the order of
+#: application: with degree-size IH, MA, ME the order matters at the arcsecond level)
+EQUATORIAL_PHYSICAL = EQUATORIAL_ORDER
+#: per family: the physical order, and the anti-correlated pair offered together
+_PHYSICAL = {"altaz": (PHYSICAL, ("CA", "NPAE")),
+             "equatorial": (EQUATORIAL_PHYSICAL, ("CH", "NP"))}
 #: the options of mode "cv" and their bounds: (default, low, high) or the choices
 CV_OPTIONS: dict[str, tuple[Any, ...]] = {
     "k_inner": (5, 2, 20), "repeats": (5, 1, 20), "seed": (0, 0, 2**32 - 1),
@@ -123,7 +128,7 @@ def _cv_scores(x: np.ndarray, z: np.ndarray, r: np.ndarray, folds: list[np.ndarr
     return base, each
 
 
-def _cv_pick(names: list[str], base: np.ndarray, each: np.ndarray, ok: np.ndarray,
+def _cv_pick(terms: list[Term], base: np.ndarray, each: np.ndarray, ok: np.ndarray,
              se_factor: float) -> tuple[int, float, float] | None:
     """The candidate that lowers the inner-CV error most, if by ``se_factor`` standard errors.
 
@@ -140,7 +145,7 @@ def _cv_pick(names: list[str], base: np.ndarray, each: np.ndarray, ok: np.ndarra
     if not gain[j] > se_factor * se[j]:
         return None
     near = [i for i in np.nonzero(gain >= gain[j] - se[j])[0]]
-    i = min(near, key=lambda i: (complexity(parse_term(names[i])), -gain[i]))
+    i = min(near, key=lambda i: (complexity(terms[i]), -gain[i]))
     return i, float(gain[i]), float(se[i])
 
 
@@ -169,7 +174,8 @@ def select_cv(obs: Observations, pool: Sequence[Term], base: Sequence[str], *,
     sub = obs.select(current.used)
     current = _physical_core(obs, current, chosen, pool, steps, refused, folds,
                              sub.az_true, sub.el_true, max_terms, min_independence, se_physical)
-    harmonics = [t for t in pool if t.name not in PHYSICAL and t.name not in chosen]
+    physical = _PHYSICAL["equatorial" if obs.is_equatorial else "altaz"][0]
+    harmonics = [t for t in pool if t.name not in physical and t.name not in chosen]
     # physical terms the CV did not ask for (kept by the prior alone) yield their
     # place to a harmonic it does ask for when the budget binds
     provisional = sorted((st["gain_in_se"], st["term"]) for st in steps
@@ -243,14 +249,14 @@ def _grow_harmonics(obs: Observations, current: FitResult, chosen: list[str],
     az, el = sub.az_true, sub.el_true
     folds = _star_folds(az.size, k_inner, repeats, seed)
     tier = list(harmonics)
-    cand = {id(tier): term_design(tier, az, el)}
+    cand = {id(tier): design(obs, tier, az, el)}
     while len(chosen) < max_terms and tier:
         u = current.used
         r = np.concatenate([current.dx[u], current.de[u]]) * ARCSEC
-        x = term_design([parse_term(n) for n in chosen], az, el)
+        x = design(obs, chosen, az, el)
         _, indep = screen(x, cand[id(tier)], r)
         b, each = _cv_scores(x, cand[id(tier)], r, folds)
-        pick = _cv_pick([t.name for t in tier], b, each, indep >= min_independence, se_factor)
+        pick = _cv_pick(tier, b, each, indep >= min_independence, se_factor)
         if pick is None:
             break
         j, gain, se = pick
@@ -281,7 +287,8 @@ def _physical_core(obs: Observations, current: FitResult, chosen: list[str],
     """
     names = {t.name: t for t in pool}
     # passes until nothing joins: a term may help only once another is in (CA beside NPAE)
-    queue = [n for n in PHYSICAL if n in names and n not in chosen]
+    order, pair = _PHYSICAL["equatorial" if obs.is_equatorial else "altaz"]
+    queue = [n for n in order if n in names and n not in chosen]
     added = True
     while added and queue and len(chosen) < max_terms:
         added = False
@@ -293,11 +300,19 @@ def _physical_core(obs: Observations, current: FitResult, chosen: list[str],
             if ok:
                 queue.remove(name)
                 added = True
-    if {"CA", "NPAE"} <= set(queue) and len(chosen) + 2 <= max_terms:
+    if set(pair) <= set(queue) and len(chosen) + 2 <= max_terms:
         # collimation and non-perpendicularity can be strongly anti-correlated on
         # the coverage: each alone may harm while the pair helps
-        current = _try_pair(obs, current, chosen, [names["CA"], names["NPAE"]], steps,
+        current = _try_pair(obs, current, chosen, [names[p] for p in pair], steps,
                             refused, folds, az, el, min_independence, se_factor)
+    if obs.is_equatorial:
+        # terms that joined in a later pass go back to the customary order, which is
+        # the order they are applied in (an equatorial mount set up by eye has
+        # index and polar-axis errors of degrees, where the order matters)
+        canonical = with_term(obs, chosen)
+        if canonical != chosen:
+            chosen[:] = canonical
+            current = fit(obs, chosen)
     return current
 
 
@@ -308,8 +323,8 @@ def _try_pair(obs: Observations, current: FitResult, chosen: list[str], pair: li
     """Add two physical terms together if the inner CV says so (in place)."""
     u = current.used
     r = np.concatenate([current.dx[u], current.de[u]]) * ARCSEC
-    x = term_design([parse_term(n) for n in chosen], az, el)
-    z = term_design(pair, az, el)
+    x = design(obs, chosen, az, el)
+    z = design(obs, pair, az, el)
     n = az.size
     base, both = np.zeros(n), np.zeros(n)
     for test in folds:
@@ -320,7 +335,7 @@ def _try_pair(obs: Observations, current: FitResult, chosen: list[str], pair: li
         base[test] += err[0]
         both[test] += err[2]
     label = "+".join(t.name for t in pair)
-    pick = _cv_pick([pair[0].name], base, both[:, None], np.array([True]), se_factor)
+    pick = _cv_pick(pair[:1], base, both[:, None], np.array([True]), se_factor)
     if pick is None:
         return current
     names = [t.name for t in pair]
@@ -345,11 +360,11 @@ def _try_physical(obs: Observations, current: FitResult, chosen: list[str], term
     name = term.name
     u = current.used
     r = np.concatenate([current.dx[u], current.de[u]]) * ARCSEC
-    x = term_design([parse_term(n) for n in chosen], az, el)
-    z = term_design([term], az, el)
+    x = design(obs, chosen, az, el)
+    z = design(obs, [term], az, el)
     _, indep = screen(x, z, r)
     b, each = _cv_scores(x, z, r, folds)
-    pick = _cv_pick([name], b, each, indep >= min_independence, se_factor)
+    pick = _cv_pick([term], b, each, indep >= min_independence, se_factor)
     if pick is None:
         return current, False
     try:

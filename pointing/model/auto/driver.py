@@ -29,14 +29,19 @@ from threadpoolctl import threadpool_limits
 from pointing.errors import FitError
 from pointing.model.auto.cv import check_cv_options, select_cv
 from pointing.model.auto.guarded import select_guarded
-from pointing.model.auto.outliers import ROBUST_START, robust_outliers, worst_studentized
-from pointing.model.auto.pool import BASE_TERMS, candidate_pool
+from pointing.model.auto.outliers import (
+    EQUATORIAL_ROBUST_START,
+    ROBUST_START,
+    robust_outliers,
+    worst_studentized,
+)
+from pointing.model.auto.pool import BASE_TERMS, EQUATORIAL_BASE, candidate_pool, equatorial_pool
 from pointing.model.auto.result import AutoResult
 from pointing.model.auto.screening import screening_fit as fit
+from pointing.model.auto.screening import terms_of
 from pointing.model.auto.validation import kfold_rms
 from pointing.model.fit import fit as exact_fit
 from pointing.model.run import Observations
-from pointing.model.terms import parse_term
 
 #: selection modes of :func:`auto_fit`
 MODES = ("parsimony", "prediction", "cv")
@@ -140,23 +145,28 @@ def _auto_fit(observations: Observations, *, max_order: int, base: Sequence[str]
         raise FitError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     cv_opts = check_cv_options(cv_options)
     obs = observations
-    if obs.is_equatorial:  # issue 18: the candidate pool and screening are alt-az only
-        raise FitError(f"automatic modelling (--auto) of {obs.mount} (equatorial) runs is "
-                       "not supported yet: give the terms (e.g. IH,ID,CH,NP,MA,ME,TF)")
     n_used = int(obs.used.sum())
-    base = [parse_term(t).name for t in base]
+    if obs.is_equatorial and tuple(base) == BASE_TERMS:
+        base = EQUATORIAL_BASE  # the default zero points, in the mount's axes
+    base = [t.name for t in terms_of(obs, base)]
     if n_used < max(3, len(base) + 1):
         raise FitError(f"{n_used} usable observations are too few for an automatic model "
                        f"(the base terms {' '.join(base)} alone need {len(base) + 1})",
                        tuple(base))
-    pool = candidate_pool(max_order, product_order=product_order,
-                          rotator="rotator" in obs.extra, extra=extra_candidates)
+    if obs.is_equatorial:
+        pool = equatorial_pool(max_order, product_order=product_order,
+                               latitude=obs.latitude_deg is not None, extra=extra_candidates)
+        robust = EQUATORIAL_ROBUST_START
+    else:
+        pool = candidate_pool(max_order, product_order=product_order,
+                              rotator="rotator" in obs.extra, extra=extra_candidates)
+        robust = ROBUST_START
     pool = tuple(t for t in pool if t.name not in base)
     max_terms = max_terms or max(len(base), (2 * n_used) // 3)
     max_reject = int(max_reject_fraction * n_used)
 
     # the basic geometric model needs a few stars per term to be a fair judge
-    start_terms = ROBUST_START if n_used >= 3 * len(ROBUST_START) else ("IA", "IE")
+    start_terms = robust if n_used >= 3 * len(robust) else robust[:2]
     rejected = robust_outliers(obs, start_terms, reject_sigma, max_reject)
     while True:
         used = obs.used.copy()

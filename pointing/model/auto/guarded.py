@@ -27,9 +27,8 @@ import scipy.stats
 
 from pointing.errors import FitError
 from pointing.model.auto.pool import complexity
-from pointing.model.auto.screening import screen
+from pointing.model.auto.screening import design, screen, with_term
 from pointing.model.auto.screening import screening_fit as fit
-from pointing.model.design import term_design
 from pointing.model.fit import FitResult
 from pointing.model.model import ARCSEC
 from pointing.model.run import Observations
@@ -53,8 +52,8 @@ def _forward_step(obs: Observations, current: FitResult, chosen: list[str],
         u = current.used
         r = np.concatenate([current.dx[u], current.de[u]]) * ARCSEC
         rss = float(r @ r)
-        x_design = term_design([parse_term(n) for n in chosen], az, el)
-        cand = term_design(remaining, az, el)
+        x_design = design(obs, chosen, az, el)
+        cand = design(obs, remaining, az, el)
         gain, indep = screen(x_design, cand, r)
         k = len(chosen) + 1
         dof = n_res - k
@@ -81,7 +80,7 @@ def _forward_step(obs: Observations, current: FitResult, chosen: list[str],
         trials = []
         for _, j in ok[:shortlist]:
             try:
-                trials.append((fit(obs, [*chosen, remaining[j].name]), j))
+                trials.append((fit(obs, with_term(obs, chosen, remaining[j].name)), j))
             except FitError:
                 continue
         best: tuple[float, tuple[int, ...], FitResult] | None = None
@@ -104,7 +103,7 @@ def _forward_step(obs: Observations, current: FitResult, chosen: list[str],
             return None
         for j in sorted(best[1], reverse=True):
             term = remaining.pop(j)
-            chosen.append(term.name)
+            chosen[:] = with_term(obs, chosen, term.name)
             steps.append({"action": "add", "term": term.name,
                           "loo_rms_arcsec": best[2].loo_rms,
                           "sky_rms_arcsec": best[2].sky_rms})
@@ -154,7 +153,7 @@ def select_guarded(obs: Observations, pool: Sequence[Term], base: Sequence[str],
                     n_res, el_lo, el_hi, max_terms, opts)
     # Harmonics chosen before the geometry was complete may stand in for it:
     # regrow them from the final geometric set.
-    geo_only = [n for n in chosen if not parse_term(n).is_harmonic]
+    geo_only = [n for n in chosen if not parse_term(n, obs.mount).is_harmonic]
     if bonferroni and len(geo_only) < len(chosen):
         chosen = geo_only
         current = fit(obs, chosen)
@@ -207,17 +206,17 @@ def _swap(obs: Observations, current: FitResult, chosen: list[str], base: Sequen
                 continue
             u = without.used
             r = np.concatenate([without.dx[u], without.de[u]]) * ARCSEC
-            limit = complexity(parse_term(name))
+            limit = complexity(parse_term(name, obs.mount))
             others = [t for t in pool if t.name not in chosen
                       and (not simpler_only or complexity(t) <= limit)]
             if not others:
                 continue
-            gain, indep = screen(term_design([parse_term(n) for n in rest], az, el),
-                                  term_design(others, az, el), r)
+            gain, indep = screen(design(obs, rest, az, el),
+                                  design(obs, others, az, el), r)
             order = [j for j in np.argsort(-gain) if indep[j] > 0.01][:shortlist]
             for j in order:
                 try:
-                    trial = fit(obs, [*rest, others[j].name])
+                    trial = fit(obs, with_term(obs, rest, others[j].name))
                 except FitError:
                     continue
                 if trial.loo_rms < current.loo_rms * (1.0 - min_gain) and (
@@ -225,7 +224,10 @@ def _swap(obs: Observations, current: FitResult, chosen: list[str], base: Sequen
                     best = (trial.loo_rms, name, others[j].name, trial)
         if best is not None:
             _, out, into, current = best
-            chosen[chosen.index(out)] = into
+            if obs.is_equatorial:
+                chosen[:] = with_term(obs, [n for n in chosen if n != out], into)
+            else:
+                chosen[chosen.index(out)] = into
             steps.append({"action": "swap", "term": f"{out}->{into}",
                           "loo_rms_arcsec": current.loo_rms, "sky_rms_arcsec": current.sky_rms})
             improved = True
@@ -281,7 +283,7 @@ def _best_pair(obs: Observations, chosen: list[str], remaining: list[Term], gain
     best = None
     for _, i, j in scored[:shortlist]:
         try:
-            trial = fit(obs, [*chosen, remaining[i].name, remaining[j].name])
+            trial = fit(obs, with_term(obs, chosen, remaining[i].name, remaining[j].name))
         except FitError:
             continue
         if trial.loo_rms < loo_target and (best is None or trial.loo_rms < best[0]):

@@ -9,6 +9,7 @@ import numpy as np
 
 from pointing.model.auto.driver import auto_fit
 from pointing.model.auto.validation import folds
+from pointing.model.fit import sky_residuals
 from pointing.model.model import ARCSEC
 from pointing.model.run import Observations
 
@@ -32,10 +33,8 @@ def nested_cv_rms(obs: Observations, *, k: int = 5, seed: int = 0,
         keep = obs.used.copy()
         keep[fold] = False
         res = auto_fit(obs.with_used(keep), **auto_kwargs)
-        ta, te = res.fit.model.true_from_raw(obs.az_raw[fold], obs.el_raw[fold])
-        dx = ((obs.az_true[fold] - ta + math.pi) % (2 * math.pi) - math.pi) * np.cos(
-            obs.el_true[fold])
-        de = obs.el_true[fold] - te
+        test = obs.select(fold)
+        dx, de = sky_residuals(test, *res.fit.model.true_from_raw(test.az_raw, test.el_raw))
         sq.extend(((dx ** 2 + de ** 2) / ARCSEC ** 2).tolist())
         chosen.append(list(res.selected_terms))
     return {"rms_arcsec": math.sqrt(float(np.mean(sq))), "terms_per_fold": chosen,

@@ -9,14 +9,15 @@ from typing import Any
 import numpy as np
 import scipy.optimize
 
-from pointing.model.design import term_design
-from pointing.model.fit import FitResult
-from pointing.model.model import ARCSEC, PointingModel
+from pointing.model.auto.screening import terms_of
+from pointing.model.fit import FitResult, Geometry, sky_residuals
+from pointing.model.model import ARCSEC
 from pointing.model.run import Observations
-from pointing.model.terms import parse_term
 
 #: the basic geometric model of the robust start
 ROBUST_START = ("IA", "IE", "CA", "NPAE", "AN", "AW", "TF")
+#: the same for equatorial runs
+EQUATORIAL_ROBUST_START = ("IH", "ID", "CH", "NP", "MA", "ME")
 
 
 def robust_outliers(obs: Observations, terms: Sequence[str], reject_sigma: float,
@@ -24,19 +25,18 @@ def robust_outliers(obs: Observations, terms: Sequence[str], reject_sigma: float
     """Observations a soft-L1 fit of the basic model puts beyond ``reject_sigma``."""
     used = np.nonzero(obs.used)[0]
     sub = obs.select(obs.used)
-    term_list = [parse_term(t) for t in terms]
+    term_list = terms_of(obs, terms)
+    geometry = Geometry.of(obs)
     values = np.zeros(len(term_list))
-    free = list(range(len(term_list)))
 
     def resid(c: np.ndarray) -> np.ndarray:
-        a, e = PointingModel(term_list, c).true_from_raw(sub.az_raw, sub.el_raw)
-        dx = ((sub.az_true - a + math.pi) % (2 * math.pi) - math.pi) * np.cos(sub.el_true)
-        return np.concatenate([dx, sub.el_true - e]) / ARCSEC
+        a, e = geometry.model(term_list, c).true_from_raw(sub.az_raw, sub.el_raw)
+        return np.concatenate(sky_residuals(sub, a, e)) / ARCSEC
 
     def jac(c: np.ndarray) -> np.ndarray:
         # first order at the model's positions: a screening fit needs no more
-        a, e = PointingModel(term_list, c).true_from_raw(sub.az_raw, sub.el_raw)
-        return -term_design([term_list[i] for i in free], a, e)
+        a, e = geometry.model(term_list, c).true_from_raw(sub.az_raw, sub.el_raw)
+        return -geometry.design(term_list, a, e)
 
     r0 = resid(values)
     scale0 = 1.4826 * np.median(np.abs(r0 - np.median(r0))) + 1e-3

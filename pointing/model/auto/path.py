@@ -27,12 +27,12 @@ from typing import Any
 import numpy as np
 
 from pointing.errors import FitError
+from pointing.model.auto.screening import design
 from pointing.model.auto.screening import screening_fit as fit
-from pointing.model.design import term_design
 from pointing.model.fit import FitResult
 from pointing.model.model import ARCSEC
 from pointing.model.run import Observations
-from pointing.model.terms import Term, parse_term
+from pointing.model.terms import Term
 
 
 def greedy_path(x: np.ndarray, z: np.ndarray, r: np.ndarray, length: int,
@@ -134,8 +134,8 @@ def grow_along_path(obs: Observations, current: FitResult, chosen: list[str],
             continue
         u = current.used
         r = np.concatenate([current.dx[u], current.de[u]]) * ARCSEC
-        x = term_design([parse_term(n) for n in chosen], az, el)
-        z = term_design(tier, az, el)
+        x = design(obs, chosen, az, el)
+        z = design(obs, tier, az, el)
         ell, cv_rms = path_length(x, z, r, folds, room, min_independence, se_size)
         path = greedy_path(x, z, r, ell, min_independence)
         steps.append({"action": "path", "term": " ".join(tier[j].name for j in path),
