@@ -38,7 +38,7 @@ import numpy as np
 from pointing.errors import FitError
 from pointing.model.auto.path import grow_along_path, prefix_errors
 from pointing.model.auto.pool import complexity
-from pointing.model.auto.screening import EQUATORIAL_ORDER, design, screen, with_term
+from pointing.model.auto.screening import EQUATORIAL_ORDER, customary, design, screen
 from pointing.model.auto.screening import screening_fit as fit
 from pointing.model.fit import FitResult
 from pointing.model.model import ARCSEC
@@ -305,14 +305,11 @@ def _physical_core(obs: Observations, current: FitResult, chosen: list[str],
         # the coverage: each alone may harm while the pair helps
         current = _try_pair(obs, current, chosen, [names[p] for p in pair], steps,
                             refused, folds, az, el, min_independence, se_factor)
-    if obs.is_equatorial:
-        # terms that joined in a later pass go back to the customary order, which is
-        # the order they are applied in (an equatorial mount set up by eye has
-        # index and polar-axis errors of degrees, where the order matters)
-        canonical = with_term(obs, chosen)
-        if canonical != chosen:
-            chosen[:] = canonical
-            current = fit(obs, chosen)
+    # listed (and so applied) in the customary order, whatever order they joined in
+    canonical = customary(obs, chosen)
+    if canonical != chosen:
+        chosen[:] = canonical
+        current = fit(obs, chosen)
     return current
 
 

@@ -19,19 +19,28 @@ def screening_fit(observations: Observations, terms: Sequence[str], **kwargs: An
     return exact_fit(observations, terms, exact_jacobian=False, **kwargs)
 
 
-#: the order equatorial physical terms are listed, and so applied, in (TPOINT's customary one)
+#: the order physical terms are listed, and so applied, in (TPOINT's customary one)
 EQUATORIAL_ORDER = EQUATORIAL_BASE + EQUATORIAL_GEOMETRIC
+ALTAZ_ORDER = ("IA", "IE", "NPAE", "CA", "AN", "AW", "TF", "TX", "ECES", "NRX", "NRY")
+
+
+def customary(obs: Observations, names: Sequence[str]) -> list[str]:
+    """``names`` with the physical terms first, in TPOINT's customary order for the
+    run's mount; harmonics after them, in their own order.
+
+    Terms are applied in the listed order: a mount set up by eye (index errors
+    or polar-axis errors of degrees) points measurably differently otherwise.
+    """
+    order = EQUATORIAL_ORDER if obs.is_equatorial else ALTAZ_ORDER
+    rank = {n: i for i, n in enumerate(order)}
+    return sorted(names, key=lambda n: rank.get(n, len(rank)))  # stable
 
 
 def with_term(obs: Observations, chosen: Sequence[str], *names: str) -> list[str]:
-    """``chosen`` with ``names`` added: appended, or on an equatorial run, physical terms
-    in their customary place (terms are applied in the listed order, and an equatorial
-    mount set up by eye has index and polar-axis errors of degrees, where it matters)."""
+    """``chosen`` with ``names`` added: appended on an alt-az run, in the customary
+    order (:func:`customary`) on an equatorial one."""
     out = [*chosen, *names]
-    if not obs.is_equatorial:
-        return out
-    rank = {n: i for i, n in enumerate(EQUATORIAL_ORDER)}
-    return sorted(out, key=lambda n: rank.get(n, len(rank)))  # stable: harmonics keep order
+    return customary(obs, out) if obs.is_equatorial else out
 
 
 def terms_of(obs: Observations, names: Sequence[str | Term]) -> list[Term]:
