@@ -109,3 +109,24 @@ def test_cv_path_predicts_the_20200314_run_better_than_the_greedy_search(dataset
     path = nested_cv_rms(obs, **kw)["rms_arcsec"]
     greedy = nested_cv_rms(obs, cv_options={"search": "greedy"}, **kw)["rms_arcsec"]
     assert path < 15.0 < greedy
+
+
+def test_cv_mode_sets_aside_a_star_only_if_it_harms_the_others():
+    """A 15″ error (beyond the studentized test, below the robust start's 5σ) is set aside
+    with the prediction figure in its reason; a clean star is judged harmless."""
+    from pointing.model.auto.outliers import harms_others
+    from pointing.model.fit import fit
+    from pointing.model.model import ARCSEC
+    from pointing.model.run import Observations
+
+    truth = PointingModel(list(TRUTH), list(TRUTH.values()))
+    obs = simulate_run(truth, 60, seed=2, noise_arcsec=1.0)
+    raw_e = obs.el_raw.copy()
+    raw_e[11] += 15 * ARCSEC
+    bad = Observations(obs.az_true, obs.el_true, obs.az_raw, raw_e)
+    res = auto_fit(bad, mode="cv", kfold=3)
+    assert [r["index"] for r in res.rejected] == [12]
+    assert "predicted" in res.rejected[0]["reason"] and "worse" in res.rejected[0]["reason"]
+    clean = fit(obs, list(TRUTH))
+    assert not harms_others(obs, clean, 5)[0]
+    assert harms_others(bad, fit(bad, list(TRUTH)), 12)[0]

@@ -32,6 +32,7 @@ from pointing.model.auto.guarded import select_guarded
 from pointing.model.auto.outliers import (
     EQUATORIAL_ROBUST_START,
     ROBUST_START,
+    harms_others,
     robust_outliers,
     worst_studentized,
 )
@@ -189,6 +190,15 @@ def _auto_fit(observations: Observations, *, max_order: int, base: Sequence[str]
         worst = worst_studentized(final)
         if worst is None:
             break
+        if mode == "cv":  # prediction decides: an informative star is kept
+            harmful, change = harms_others(work, final, worst["index"])
+            if not harmful:
+                steps.append({"action": "keep", "term": "", "index": worst["index"],
+                              "reason": f"{worst['reason']}, but the other stars are "
+                                        f"predicted {-change:.1%} better with it in the fit"})
+                break
+            worst["reason"] += (f"; the other stars are predicted {change:.1%} worse with "
+                                "it in the fit")
         rejected.append(worst)
     result_fit = final
     comparison = []

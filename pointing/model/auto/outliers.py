@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import scipy.optimize
 
-from pointing.model.auto.screening import terms_of
+from pointing.model.auto.screening import design, terms_of
 from pointing.model.fit import FitResult, Geometry, sky_residuals
 from pointing.model.model import ARCSEC
 from pointing.model.run import Observations
@@ -74,3 +74,41 @@ def worst_studentized(res: FitResult, alpha: float = 0.05) -> dict[str, Any] | N
                       f"(residual {math.hypot(res.dx[j], res.de[j]):.1f}″)"}
 
 
+
+
+def harms_others(obs: Observations, res: FitResult, index: int, *, k: int = 5,
+                 repeats: int = 2, seed: int = 0) -> tuple[bool, float]:
+    """Does observation ``index`` (1-based) make the model predict the other stars worse?
+
+    Linear view around ``res`` (its terms, its residuals): the other stars
+    are cross-validated (``k`` folds, ``repeats`` shuffles) with the star in
+    every training set and without it.  Returns ``(harmful, change)``:
+    harmful when the others' mean squared prediction error is larger with
+    the star in; ``change`` is that error's relative change (with − without).
+    A star the studentized test flags but that is informative (it alone
+    samples a corner of the sky) is then kept, not set aside.
+    """
+    used = np.nonzero(res.used)[0]
+    sub = obs.select(res.used)
+    x = design(obs, list(res.model.names), sub.az_true, sub.el_true)
+    r = np.concatenate([res.dx[res.used], res.de[res.used]]) * ARCSEC
+    n = used.size
+    j = int(np.nonzero(used == index - 1)[0][0])
+    others = np.delete(np.arange(n), j)
+    rng = np.random.default_rng(seed)
+    with_star = without = 0.0
+    for _ in range(repeats):
+        for test in np.array_split(rng.permutation(others), min(k, others.size)):
+            train = np.setdiff1d(others, test)
+            for extra, acc in ((np.array([j]), "with"), (np.array([], int), "without")):
+                t = np.concatenate([train, extra])
+                rows = np.concatenate([t, t + n])
+                te = np.concatenate([test, test + n])
+                coef = np.linalg.lstsq(x[rows], r[rows], rcond=None)[0]
+                sse = float(np.sum((r[te] - x[te] @ coef) ** 2))
+                if acc == "with":
+                    with_star += sse
+                else:
+                    without += sse
+    change = (with_star - without) / without if without > 0 else 0.0
+    return change > 0.0, change
