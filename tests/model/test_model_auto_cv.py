@@ -99,7 +99,7 @@ def test_cv_path_predicts_the_20200314_run_better_than_the_greedy_search(dataset
     """The 2020-03-14 AuxTel run: an elevation pattern no single harmonic explains.
 
     Nested 5-fold CV (selection inside the folds), 22-term budget (FAUTO's):
-    the path search 14.7″, the greedy search 15.5″.  FAUTO's own list refitted
+    the path search 14.2″, the greedy search 15.5″ (before this search).  FAUTO's own list refitted
     gives 7.0″ k-fold, but chosen on all 44 stars; with the pool cut down to
     FAUTO's own terms, our nested figure is still 11.6″: the 7.0″ is mostly
     the flattery of a choice made on the test stars.

@@ -77,16 +77,18 @@ def worst_studentized(res: FitResult, alpha: float = 0.05) -> dict[str, Any] | N
 
 
 def harms_others(obs: Observations, res: FitResult, index: int, *, k: int = 5,
-                 repeats: int = 2, seed: int = 0) -> tuple[bool, float]:
+                 repeats: int = 2, seed: int = 0, se_factor: float = 1.0
+                 ) -> tuple[bool, float]:
     """Does observation ``index`` (1-based) make the model predict the other stars worse?
 
     Linear view around ``res`` (its terms, its residuals): the other stars
     are cross-validated (``k`` folds, ``repeats`` shuffles) with the star in
-    every training set and without it.  Returns ``(harmful, change)``:
-    harmful when the others' mean squared prediction error is larger with
-    the star in; ``change`` is that error's relative change (with − without).
-    A star the studentized test flags but that is informative (it alone
-    samples a corner of the sky) is then kept, not set aside.
+    every training set and without it.  Harmful when the others' squared
+    prediction errors are larger with the star in, by more than ``se_factor``
+    standard errors of the per-star differences.  Returns ``(harmful,
+    change)``, ``change`` the relative change of their mean squared error.
+    A star the studentized test flags but that does not clearly harm the
+    others (it may alone sample a corner of the sky) is kept.
     """
     used = np.nonzero(res.used)[0]
     sub = obs.select(res.used)
@@ -96,19 +98,18 @@ def harms_others(obs: Observations, res: FitResult, index: int, *, k: int = 5,
     j = int(np.nonzero(used == index - 1)[0][0])
     others = np.delete(np.arange(n), j)
     rng = np.random.default_rng(seed)
-    with_star = without = 0.0
+    err = np.zeros((2, n))  # per star: squared error with the star in, without it
     for _ in range(repeats):
         for test in np.array_split(rng.permutation(others), min(k, others.size)):
             train = np.setdiff1d(others, test)
-            for extra, acc in ((np.array([j]), "with"), (np.array([], int), "without")):
-                t = np.concatenate([train, extra])
+            te = np.concatenate([test, test + n])
+            for row, t in enumerate((np.append(train, j), train)):
                 rows = np.concatenate([t, t + n])
-                te = np.concatenate([test, test + n])
                 coef = np.linalg.lstsq(x[rows], r[rows], rcond=None)[0]
-                sse = float(np.sum((r[te] - x[te] @ coef) ** 2))
-                if acc == "with":
-                    with_star += sse
-                else:
-                    without += sse
-    change = (with_star - without) / without if without > 0 else 0.0
-    return change > 0.0, change
+                e = r[te] - x[te] @ coef
+                err[row, test] += e[:test.size] ** 2 + e[test.size:] ** 2
+    d = (err[0] - err[1])[others]
+    se = float(d.std(ddof=1)) / math.sqrt(d.size) if d.size > 1 else 0.0
+    base = float(err[1, others].mean())
+    change = float(d.mean()) / base if base > 0 else 0.0
+    return bool(d.mean() > se_factor * se), change

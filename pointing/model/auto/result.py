@@ -62,6 +62,9 @@ class AutoResult:
                  f"{self.cv_rms:.3f}″, k-fold {self.kfold_rms:.3f}″"]
         for r in self.rejected:
             lines.append(f"set aside observation {r['index']} ({r['stage']}): {r['reason']}")
+        for st in self.steps:
+            if st.get("action") == "keep":
+                lines.append(f"kept observation {st['index']}: {st['reason']}")
         if self.comparison:
             lines.append("")
             lines.append(f"  {'model':<22s}{'terms':>6s}{'RMS″':>9s}{'LOO″':>9s}{'k-fold″':>9s}")
