@@ -193,9 +193,12 @@ def _auto_fit(observations: Observations, *, max_order: int, base: Sequence[str]
         if mode == "cv":  # prediction decides: an informative star is kept
             harmful, change = harms_others(work, final, worst["index"])
             if not harmful:
+                effect = (f"{-change:.1%} better with it in the fit" if change < 0 else
+                          f"only {change:.1%} worse with it in the fit, within one standard "
+                          "error")
                 steps.append({"action": "keep", "term": "", "index": worst["index"],
                               "reason": f"{worst['reason']}, but the other stars are "
-                                        f"predicted {-change:.1%} better with it in the fit"})
+                                        f"predicted {effect}"})
                 break
             worst["reason"] += (f"; the other stars are predicted {change:.1%} worse with "
                                 "it in the fit")
