@@ -41,6 +41,7 @@ from pointing.model.auto.result import AutoResult
 from pointing.model.auto.screening import screening_fit as fit
 from pointing.model.auto.screening import terms_of
 from pointing.model.auto.validation import kfold_rms
+from pointing.model.equatorial import pier_side
 from pointing.model.fit import fit as exact_fit
 from pointing.model.run import Observations
 
@@ -135,6 +136,18 @@ def auto_fit(
                          product_order=product_order, cv_options=cv_options)
 
 
+#: observations a pier side needs before its own terms are candidates
+MIN_PER_SIDE = 5
+
+
+def _both_sides(obs: Observations) -> bool:
+    """Whether a German equatorial run has enough used stars on each side of the pier."""
+    if obs.mount != "gem":
+        return False
+    side = pier_side(obs.el_raw[obs.used])
+    return min(int((side == "far").sum()), int((side == "near").sum())) >= MIN_PER_SIDE
+
+
 def _auto_fit(observations: Observations, *, max_order: int, base: Sequence[str],
               extra_candidates: Iterable[str], compare: Mapping[str, Sequence[str]] | None,
               mode: str, min_t: float, min_gain: float, min_independence: float,
@@ -155,9 +168,12 @@ def _auto_fit(observations: Observations, *, max_order: int, base: Sequence[str]
                        f"(the base terms {' '.join(base)} alone need {len(base) + 1})",
                        tuple(base))
     if obs.is_equatorial:
+        sides = _both_sides(obs)
         pool = equatorial_pool(max_order, product_order=product_order,
-                               latitude=obs.latitude_deg is not None, extra=extra_candidates)
-        robust = EQUATORIAL_ROBUST_START
+                               latitude=obs.latitude_deg is not None,
+                               pier_sides=sides, extra=extra_candidates)
+        # a flip's offset between the sides is no outlier: the robust start fits it too
+        robust = EQUATORIAL_ROBUST_START + (("ID@FAR",) if sides else ())
     else:
         pool = candidate_pool(max_order, product_order=product_order,
                               rotator="rotator" in obs.extra, extra=extra_candidates)
