@@ -120,9 +120,13 @@ def mesh_background(b: np.ndarray, *, clipped: bool = False) -> np.ndarray | flo
     else:
         half = m2 * m2 // 2
         med = np.partition(blocks, half, axis=1)[:, half].astype(float).reshape(my, mx)
+    _, noise = robust_sigma(b[::4, ::4])
+    jit = compiled.kernels()
+    if jit is not None:  # the filter, the flat test and the level in one compiled call
+        med, flat, level = jit.mesh_level(med, noise)
+        return float(level) if flat else upsample(med, mesh, b.shape)
     if my >= 3 and mx >= 3:
         med = median_filter(med, size=3, mode="nearest")
-    _, noise = robust_sigma(b[::4, ::4])
     if float(np.ptp(med)) < 0.3 * noise:
         return median(med)
     return upsample(med, mesh, b.shape)
@@ -315,11 +319,15 @@ _DI = np.array([-1, 0, 1, -1, 1, -1, 0, 1])
 
 def _peaks(d: np.ndarray, thr: float) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """Local maxima of the detection image above *thr*, brightest 60 first."""
+    jit = compiled.kernels()
+    if jit is not None:  # the same maxima in the same order, one compiled call
+        jj, ii, vals = jit.peaks(d, float(thr), 4000, 60)
+        return (jj, ii, vals) if vals.size else None
     above = np.flatnonzero(d > thr)
     if above.size == 0:
         return None
-    if above.size > 4000:
-        above = above[np.argpartition(d.ravel()[above], -4000)[-4000:]]
+    if above.size > 4000:  # the 4000 brightest (ties in raster order), in raster order
+        above = np.sort(above[np.argsort(-d.ravel()[above], kind="stable")[:4000]])
     # a local maximum: no neighbour higher (off the edge: compared with itself)
     ny, nx = d.shape
     jj, ii = np.divmod(above, nx)
@@ -327,7 +335,7 @@ def _peaks(d: np.ndarray, thr: float) -> tuple[np.ndarray, np.ndarray, np.ndarra
     nbi = np.clip(ii[:, None] + _DI, 0, nx - 1)
     vals = d.ravel()[above]
     is_max = np.all(d[nbj, nbi] <= vals[:, None], axis=1)
-    order = np.argsort(-vals[is_max])[:60]
+    order = np.argsort(-vals[is_max], kind="stable")[:60]  # ties in raster order
     return jj[is_max][order], ii[is_max][order], vals[is_max][order]
 
 
@@ -340,23 +348,22 @@ def _confirm(sub: np.ndarray, ox: int, oy: int, d: np.ndarray, k: int, n: int,
     cands: list[Candidate] = []
     hot = 0
     h, w = sub.shape
+    jit = compiled.kernels()
     for j, i, v in zip(*(a.tolist() for a in peaks), strict=True):
         # the detection box plus a 1-pixel margin, at full resolution
         ya, yb = max(0, j * k - 1), min(h, (j + n) * k + 1)
         xa, xb = max(0, i * k - 1), min(w, (i + n) * k + 1)
-        reg = sub[ya:yb, xa:xb].astype(float) - back_pix
-        spiky = spikes(reg, noise_pix, ratios)
-        score = v
-        if spiky.any():
-            inbox = np.zeros_like(spiky)
-            inbox[j * k - ya:(j + n) * k - ya, i * k - xa:(i + n) * k - xa] = True
-            score -= float(np.sum(reg[spiky & inbox]))
-            reg = np.where(spiky, -np.inf, reg)
+        box = (j * k - ya, (j + n) * k - ya, i * k - xa, (i + n) * k - xa)
+        if jit is not None:  # the same test and peak in one compiled call
+            in_spikes, _, py, px = jit.confirm_box(sub, ya, yb, xa, xb, float(back_pix),
+                                                   float(noise_pix), *ratios, *box)
+            score = v - in_spikes
+        else:
+            score, py, px = _confirm_numpy(sub[ya:yb, xa:xb], back_pix, noise_pix, ratios,
+                                           v, box)
         if score <= thr:
             hot += 1
             continue
-        py, px = np.unravel_index(int(np.nanargmax(np.where(np.isnan(reg), -np.inf, reg))),
-                                  reg.shape)
         y, x = oy + ya + py, ox + xa + px
         if any((c.x - x) ** 2 + (c.y - y) ** 2 < sep2 or _same_object(d, k, n, c, x - ox, y - oy,
                                                                      ox, oy, score)
@@ -366,6 +373,24 @@ def _confirm(sub: np.ndarray, ox: int, oy: int, d: np.ndarray, k: int, n: int,
         if len(cands) >= 30:
             break
     return Detection(cands, back_pix, noise_pix, hot)
+
+
+def _confirm_numpy(part: np.ndarray, back_pix: float, noise_pix: float,
+                   ratios: tuple[float, float], v: float,
+                   box: tuple[int, int, int, int]) -> tuple[float, int, int]:
+    """A peak's score less the spikes in its detection *box* (rows, columns of *part*),
+    and its brightest pixel that is no spike (row, column of *part*)."""
+    reg = part.astype(float) - back_pix
+    spiky = spikes(reg, noise_pix, ratios)
+    score = v
+    if spiky.any():
+        inbox = np.zeros_like(spiky)
+        inbox[box[0]:box[1], box[2]:box[3]] = True
+        score -= float(np.sum(reg[spiky & inbox]))
+        reg = np.where(spiky, -np.inf, reg)
+    py, px = np.unravel_index(int(np.nanargmax(np.where(np.isnan(reg), -np.inf, reg))),
+                              reg.shape)
+    return score, int(py), int(px)
 
 
 def _same_object(d: np.ndarray, k: int, n: int, c: Candidate, x: int, y: int,

@@ -532,3 +532,186 @@ def first_guess_fast(rw, fx, fy, ok, cx, cy, g, sigma0):
     if not f0 > 0:
         f0 = max(top * 2 * math.pi * sigma0**2, 1e-6)
     return np.array([xc, yc, f0, sigma0, sigma0, 0.0])
+
+
+@njit
+def mesh_level(med, noise):
+    """The end of :func:`pointing.camera.detect.mesh_background`: the 3×3 median filter
+    over the meshes (``scipy.ndimage.median_filter``, mode "nearest"), then flat or not.
+
+    Returns the filtered meshes, whether they agree to 0.3 of *noise* and, if
+    they do, their median.
+    """
+    my, mx = med.shape
+    out = med.copy()
+    if my >= 3 and mx >= 3:
+        nine = np.empty(9)
+        for j in range(my):
+            for i in range(mx):
+                k = 0
+                for a in range(j - 1, j + 2):
+                    for c in range(i - 1, i + 2):
+                        v = med[min(max(a, 0), my - 1), min(max(c, 0), mx - 1)]
+                        m = k  # insertion sort, no allocation
+                        while m > 0 and nine[m - 1] > v:
+                            nine[m] = nine[m - 1]
+                            m -= 1
+                        nine[m] = v
+                        k += 1
+                out[j, i] = nine[4]
+    lo, hi = out[0, 0], out[0, 0]
+    for j in range(my):
+        for i in range(mx):
+            lo, hi = min(lo, out[j, i]), max(hi, out[j, i])
+    if hi - lo < 0.3 * noise:
+        return out, True, median(out.ravel())
+    return out, False, math.nan
+
+
+@njit
+def peaks(d, thr, keep, most):
+    """:func:`pointing.camera.detect._peaks`: local maxima of *d* above *thr*.
+
+    Of the pixels above, the *keep* brightest (ties in raster order) are
+    tested; a local maximum has no neighbour higher (off the edge: compared
+    with the edge pixel, as the numpy clip does); the *most* brightest
+    maxima are returned, brightest first, ties in raster order.
+    """
+    ny, nx = d.shape
+    flat = d.ravel()
+    n = 0
+    for k in range(flat.size):
+        if flat[k] > thr:
+            n += 1
+    above = np.empty(n, np.int64)
+    n = 0
+    for k in range(flat.size):
+        if flat[k] > thr:
+            above[n] = k
+            n += 1
+    if n > keep:
+        order = np.argsort(-flat[above], kind="mergesort")[:keep]
+        above = np.sort(above[order])
+    is_max = np.zeros(above.size, np.bool_)
+    for m in range(above.size):
+        j, i = above[m] // nx, above[m] % nx
+        v = flat[above[m]]
+        ok = True
+        for a in range(j - 1, j + 2):
+            for c in range(i - 1, i + 2):
+                nb = d[min(max(a, 0), ny - 1), min(max(c, 0), nx - 1)]
+                if (a != j or c != i) and not nb <= v:  # as numpy's test (NaN: no maximum)
+                    ok = False
+        is_max[m] = ok
+    idx = above[is_max]
+    vals = flat[idx]
+    order = np.argsort(-vals, kind="mergesort")[:most]
+    idx = idx[order]
+    return idx // nx, idx % nx, vals[order]
+
+
+@njit
+def confirm_box(sub, ya, yb, xa, xb, back, noise, axis_ratio, diag_ratio, by0, by1, bx0, bx1):
+    """One candidate of :func:`pointing.camera.detect._confirm` at full resolution.
+
+    The region ``sub[ya:yb, xa:xb]`` less *back*: its spikes, the sum of those
+    in the detection box (rows *by0:by1*, columns *bx0:bx1* of the region)
+    and the brightest pixel that is no spike (first in raster order; NaN
+    counts as -inf).  Returns the sum, whether any spike was found, the row
+    and the column.
+    """
+    reg = np.empty((yb - ya, xb - xa))
+    for j in range(ya, yb):
+        for i in range(xa, xb):
+            reg[j - ya, i - xa] = float(sub[j, i]) - back
+    floor = np.full(reg.shape, 5.0 * noise)
+    spiky = spikes(reg, floor, axis_ratio, diag_ratio)
+    total = 0.0
+    found = False
+    best, bj, bi = -math.inf, 0, 0
+    for j in range(reg.shape[0]):
+        for i in range(reg.shape[1]):
+            if spiky[j, i]:
+                found = True
+                if by0 <= j < by1 and bx0 <= i < bx1:
+                    total += reg[j, i]
+            elif reg[j, i] > best:
+                best, bj, bi = reg[j, i], j, i
+    return total, found, bj, bi
+
+
+@njit
+def prepare_cutout(raw, dx, dy, g, levels, background, noise, neighbour, r_in, r_out,
+                   iterations, read_noise, shot, axis_ratio, diag_ratio):
+    """:func:`pointing.camera.starfit._prepare` after the neighbour discs, in one call.
+
+    *dx, dy* are the columns' and rows' offsets from the target's pixel,
+    *levels* the configured and the type's saturation levels (NaN: none),
+    *background, noise* the detection's.  Returns data (non-finite zeroed),
+    the non-finite and the saturated masks, the background plane's
+    coefficients, the background variance, the plane, the signal above it
+    and its spikes.
+    """
+    # Long: the numpy steps one for one, to keep the two easy to compare.
+    ny, nx = raw.shape
+    data = np.empty((ny, nx))
+    bad = np.zeros((ny, nx), np.bool_)
+    for j in range(ny):
+        for i in range(nx):
+            v = float(raw[j, i])
+            if math.isfinite(v):
+                data[j, i] = v
+            else:
+                data[j, i], bad[j, i] = 0.0, True
+    # saturation_level: the lowest of the given levels and a flat top in the core
+    sat = math.inf
+    for v in levels:
+        if not math.isnan(v):
+            sat = min(sat, v)
+    core2 = (1.5 * g) ** 2
+    top, count, any_core = -math.inf, 0, False
+    for j in range(ny):
+        for i in range(nx):
+            if dx[i] * dx[i] + dy[j] * dy[j] <= core2 and not bad[j, i]:
+                any_core = True
+                top = max(top, data[j, i])
+    if any_core:
+        for j in range(ny):
+            for i in range(nx):
+                if (dx[i] * dx[i] + dy[j] * dy[j] <= core2 and not bad[j, i]
+                        and data[j, i] == top):
+                    count += 1
+        if count >= 3 and top > background + 20 * pymax(noise, 1e-12):
+            sat = min(sat, top)
+    at_limit = np.zeros((ny, nx), np.bool_)
+    if sat < math.inf:
+        for j in range(ny):
+            for i in range(nx):
+                at_limit[j, i] = data[j, i] >= sat and not bad[j, i]
+    # background: sigma-clipped plane through the annulus
+    free = ~(bad | at_limit | neighbour)
+    ann = np.zeros((ny, nx), np.bool_)
+    n_ann = 0
+    for j in range(ny):
+        for i in range(nx):
+            rad2 = dx[i] * dx[i] + dy[j] * dy[j]
+            ann[j, i] = rad2 >= r_in * r_in and rad2 <= r_out * r_out and free[j, i]
+            n_ann += ann[j, i]
+    if n_ann < 12:
+        n_ann = 0
+        for j in range(ny):
+            for i in range(nx):
+                ann[j, i] = dx[i] * dx[i] + dy[j] * dy[j] >= core2 and free[j, i]
+                n_ann += ann[j, i]
+    if n_ann >= 8:
+        coef, sig_b, _ = annulus_plane(data, dx, dy, ann, iterations)
+    else:
+        coef, sig_b = np.array([background, 0.0, 0.0]), noise
+    if not sig_b > 0:
+        sig_b = noise if noise > 0 else 1.0
+    if read_noise > 0:
+        sig_b = pymax(sig_b, 0.5 * read_noise)
+    var_b = sig_b * sig_b
+    plane, r, hot = signal_and_spikes(data, coef, dx, dy, bad | neighbour, var_b, shot,
+                                      axis_ratio, diag_ratio)
+    return data, bad, at_limit, coef, var_b, plane, r, hot

@@ -204,18 +204,11 @@ def _prepare(img: np.ndarray, target: Candidate, others: list[Candidate], det: D
     x0, x1 = max(0, cx - half), min(w, cx + half + 1)
     y0, y1 = max(0, cy - half), min(h, cy + half + 1)
     raw = img[y0:y1, x0:x1]
-    data = raw.astype(float)
     xs = np.arange(x0, x1, dtype=float)
     ys = np.arange(y0, y1, dtype=float)
     dx = xs[None, :] - cx
     dy = ys[:, None] - cy
-    rad2 = dx * dx + dy * dy
-    bad = ~np.isfinite(data)
-    data = np.where(bad, 0.0, data)
-    sat_level = saturation_level(data, bad, rad2 <= (1.5 * g) ** 2, opts, det.background,
-                                 det.noise)
-    at_limit = (data >= sat_level) & ~bad if sat_level is not None else np.zeros_like(bad)
-    neighbour = np.zeros_like(bad)
+    neighbour = np.zeros(raw.shape, bool)
     discs = []
     close = False
     crowd_r2 = (r_fit + 2.0 * g) ** 2
@@ -228,18 +221,32 @@ def _prepare(img: np.ndarray, target: Candidate, others: list[Candidate], det: D
             neighbour |= disc
         elif d2 <= crowd_r2:
             close = True
+    jit = compiled.kernels()
+    shot = 1.0 / opts.gain if opts.gain else 0.0
+    if jit is not None:  # the rest below in one compiled call
+        levels = np.array([math.nan if v is None else float(v)
+                           for v in (opts.saturation, opts.dtype_max)])
+        data, bad, at_limit, coef, var_b, plane, r, hot = jit.prepare_cutout(
+            raw, dx[0], dy[:, 0], float(g), levels, float(det.background), float(det.noise),
+            neighbour, r_in, r_out, 1 if fast else 4, float(opts.read_noise_adu or 0.0),
+            shot, *spike_ratios(g))
+        return _Prepared(raw, data, r, plane, coef, xs, ys, x0, y0, float(var_b), bad,
+                         at_limit, neighbour, hot, discs, close, crowd_r2, r_fit, (r_in, r_out))
+    data = raw.astype(float)
+    rad2 = dx * dx + dy * dy
+    bad = ~np.isfinite(data)
+    data = np.where(bad, 0.0, data)
+    sat_level = saturation_level(data, bad, rad2 <= (1.5 * g) ** 2, opts, det.background,
+                                 det.noise)
+    at_limit = (data >= sat_level) & ~bad if sat_level is not None else np.zeros_like(bad)
     # background: sigma-clipped plane through the annulus
     ann = (rad2 >= r_in * r_in) & (rad2 <= r_out * r_out) & ~(bad | at_limit | neighbour)
     if np.count_nonzero(ann) < 12:
         ann = (rad2 >= (1.5 * g) ** 2) & ~(bad | at_limit | neighbour)
-    jit = compiled.kernels()
     if np.count_nonzero(ann) >= 8:
-        if jit is not None:  # background_plane, the pixels gathered in the kernel
-            coef, sig_b, _ = jit.annulus_plane(data, dx[0], dy[:, 0], ann, 1 if fast else 4)
-        else:
-            coef, sig_b, _ = background_plane(data, np.broadcast_to(dx, data.shape),
-                                              np.broadcast_to(dy, data.shape), ann,
-                                              iterations=1 if fast else 4)
+        coef, sig_b, _ = background_plane(data, np.broadcast_to(dx, data.shape),
+                                          np.broadcast_to(dy, data.shape), ann,
+                                          iterations=1 if fast else 4)
     else:
         coef, sig_b = np.array([det.background, 0.0, 0.0]), det.noise
     if not (sig_b > 0):
@@ -247,18 +254,12 @@ def _prepare(img: np.ndarray, target: Candidate, others: list[Candidate], det: D
     if opts.read_noise_adu:
         sig_b = max(sig_b, 0.5 * opts.read_noise_adu)
     var_b = sig_b * sig_b
-    shot = 1.0 / opts.gain if opts.gain else 0.0
     # lone spikes (hot pixels, cosmic-ray hits), including hot pixels stuck at
     # full scale; what is left at the saturation level is a saturated star
-    if jit is not None:  # the same four lines in one compiled call
-        plane, r, hot = jit.signal_and_spikes(data, np.asarray(coef, dtype=float), dx[0],
-                                              dy[:, 0], bad | neighbour, float(var_b),
-                                              float(shot), *spike_ratios(g))
-    else:
-        plane = coef[0] + coef[1] * dx + coef[2] * dy
-        r = data - plane
-        noise = np.sqrt(var_b + shot * np.maximum(r, 0.0))
-        hot = spikes(np.where(bad | neighbour, np.nan, r), noise, spike_ratios(g))
+    plane = coef[0] + coef[1] * dx + coef[2] * dy
+    r = data - plane
+    noise = np.sqrt(var_b + shot * np.maximum(r, 0.0))
+    hot = spikes(np.where(bad | neighbour, np.nan, r), noise, spike_ratios(g))
     return _Prepared(raw, data, r, plane, coef, xs, ys, x0, y0, var_b, bad, at_limit,
                      neighbour, hot, discs, close, crowd_r2, r_fit, (r_in, r_out))
 
