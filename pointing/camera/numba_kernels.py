@@ -228,12 +228,25 @@ def bin_sum_int(img, k):
         for r in range(r0 + 1, r0 + k):
             for i in range(w * k):
                 acc[i] += np.float32(img[r, i])
-        blocks = acc.reshape(w, k)
-        for i in range(w):
-            s = blocks[i, 0]
-            for c in range(1, k):
-                s += blocks[i, c]
-            out[j, i] = s
+        o = out[j]
+        # the columns written out for the usual k: a loop over c does not vectorise
+        if k == 2:
+            for i in range(w):
+                o[i] = acc[2 * i] + acc[2 * i + 1]
+        elif k == 4:
+            for i in range(w):
+                o[i] = acc[4 * i] + acc[4 * i + 1] + acc[4 * i + 2] + acc[4 * i + 3]
+        elif k == 8:
+            for i in range(w):
+                c = 8 * i
+                o[i] = (acc[c] + acc[c + 1] + acc[c + 2] + acc[c + 3] + acc[c + 4]
+                        + acc[c + 5] + acc[c + 6] + acc[c + 7])
+        else:
+            for i in range(w):
+                t = acc[i * k]
+                for c in range(1, k):
+                    t += acc[i * k + c]
+                o[i] = t
     return out
 
 
