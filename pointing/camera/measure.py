@@ -40,6 +40,7 @@ convention); ``x`` is the column, ``y`` the row.
 from __future__ import annotations
 
 import enum
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -47,6 +48,7 @@ from typing import Any
 
 import numpy as np
 
+from pointing.camera import compiled
 from pointing.camera.config import Camera
 from pointing.camera.crlb import gaussian_crlb
 from pointing.camera.detect import Candidate, Detection, detect
@@ -304,8 +306,14 @@ def _options(img: np.ndarray, cam: Camera | None, *, fast: bool, fwhm: float | N
         min_snr=float(min_snr if min_snr is not None else (cam.min_snr if cam else 10.0)),
         max_elongation=float(max_elongation if max_elongation is not None
                              else (cam.max_elongation if cam else 1.5)),
-        dtype_max=float(np.iinfo(img.dtype).max) if img.dtype.kind in "ui" else None,
+        dtype_max=_dtype_max(img.dtype),
     )
+
+
+@functools.lru_cache(maxsize=16)
+def _dtype_max(dtype: np.dtype) -> float | None:
+    """An integer type's largest value (a hard saturation level), None for floats."""
+    return float(np.iinfo(dtype).max) if dtype.kind in "ui" else None
 
 
 def _resolve_camera(camera: Any) -> Camera | None:
@@ -421,22 +429,29 @@ def _finish(img: np.ndarray, st: StarFit, opts: MeasureOptions) -> StarMeasureme
         return None  # nothing distinguishable from noise
     fwhm = FWHM_PER_SIGMA * math.sqrt(sx * sy)
     r_ap = min(2.0 * fwhm, max(st.annulus[0] - 0.5, 1.5))
-    d2 = (xs[None, :] - x) ** 2 + (ys[:, None] - y) ** 2
     star = star_model(xs, ys, st.params)
-    fill = np.where(st.masked, star + b_const, st.signal)
-    aper = d2 <= r_ap * r_ap
-    flux = float(np.sum(fill[aper] - b_const))
+    jit = compiled.kernels()
+    if jit is not None:  # flux, peak and the saturation test in one compiled call
+        flux, peak, sat_in_aperture, fill = jit.aperture_figures(
+            xs, ys, x, y, r_ap, fwhm, star, st.masked, st.signal, b_const, st.hot, st.bad,
+            st.data, st.saturated)
+    else:
+        d2 = (xs[None, :] - x) ** 2 + (ys[:, None] - y) ** 2
+        fill = np.where(st.masked, star + b_const, st.signal)
+        aper = d2 <= r_ap * r_ap
+        flux = float(np.sum(fill[aper] - b_const))
+        valid = (d2 <= max(1.0, fwhm) ** 2) & ~st.hot & ~st.bad
+        peak = float(st.data[valid].max()) if valid.any() else math.nan
+        sat_in_aperture = bool(np.any(st.saturated & aper))
     coef = st.plane_coef
     background = float(coef[0] + coef[1] * (x - st.cx) + coef[2] * (y - st.cy) + b_const)
-    valid = (d2 <= max(1.0, fwhm) ** 2) & ~st.hot & ~st.bad
-    peak = float(st.data[valid].max()) if valid.any() else math.nan
     elong, significant = st.elongation, st.elongation_significant  # on the fit window
     if not opts.fast:  # on the whole cutout, with every pixel's noise
         var = st.var_b + st.shot * np.maximum(star, 0.0)
         el, sg = moments(fill - b_const, xs, ys, x, y, 2.0 * math.sqrt(sx * sy), var)
         if math.isfinite(el):
             elong, significant = el, sg
-    flags = _flags(img, st, opts, x, y, r_ap, aper, snr, elong, significant)
+    flags = _flags(img, st, opts, x, y, r_ap, sat_in_aperture, snr, elong, significant)
     if StarFlag.SATURATED in flags and not st.failed:
         sigma_x, sigma_y = _saturated_sigma(st, sigma_x, sigma_y)
     gain = opts.gain
@@ -455,7 +470,7 @@ def _finish(img: np.ndarray, st: StarFit, opts: MeasureOptions) -> StarMeasureme
 
 
 def _flags(img: np.ndarray, st: StarFit, opts: MeasureOptions, x: float, y: float,
-           r_ap: float, aper: np.ndarray, snr: float, elong: float,
+           r_ap: float, sat_in_aperture: bool, snr: float, elong: float,
            significant: bool) -> StarFlag:
     """The quality flags of a measurement (see :class:`StarFlag`)."""
     # combined as integers, one StarFlag at the end (Flag arithmetic is slow in Python)
@@ -463,7 +478,7 @@ def _flags(img: np.ndarray, st: StarFit, opts: MeasureOptions, x: float, y: floa
     bits = _F.FIT_FAILED if st.failed else 0
     if snr < opts.min_snr:
         bits |= _F.LOW_SNR
-    if np.any(st.saturated & aper):
+    if sat_in_aperture:
         bits |= _F.SATURATED
     if st.crowded:
         bits |= _F.CROWDED

@@ -728,3 +728,56 @@ def prepare_cutout(raw, dx, dy, g, levels, background, noise, neighbour, r_in, r
     plane, r, hot = signal_and_spikes(data, coef, dx, dy, bad | neighbour, var_b, shot,
                                       axis_ratio, diag_ratio)
     return data, bad, at_limit, coef, var_b, plane, r, hot
+
+
+@njit
+def crlb_sigmas(cx, cy, half, par, circular, var_b, shot, floor):
+    """:func:`pointing.camera.crlb.gaussian_crlb` on the window ±*half* about (cx, cy):
+    the bounds on x, y and the flux, and the SNR (flux over its bound)."""
+    xs = np.arange(cx - half, cx + half + 1).astype(np.float64)
+    ys = np.arange(cy - half, cy + half + 1).astype(np.float64)
+    cov = fisher_cov(xs, ys, par, circular, var_b, shot, floor)
+    bx, by, bf = (math.sqrt(pymax(cov[0, 0], 0.0)), math.sqrt(pymax(cov[1, 1], 0.0)),
+                  math.sqrt(pymax(cov[2, 2], 0.0)))
+    return bx, by, bf, (math.inf if bf == 0.0 else par[2] / bf)
+
+
+@njit
+def window_moments(rw, ok, fx, fy, p, sigma_w, var_b, shot):
+    """The fit window's elongation (:func:`moments`): the masked pixels filled with
+    the fitted star, every pixel's variance ``var_b + shot·star``."""
+    model = star_model(fx, fy, p[0], p[1], p[2], p[3], p[4])
+    ny, nx = model.shape
+    f = np.empty((ny, nx))
+    var = np.empty((ny, nx))
+    for j in range(ny):
+        for i in range(nx):
+            f[j, i] = rw[j, i] - p[5] if ok[j, i] else model[j, i]
+            var[j, i] = var_b + shot * max(model[j, i], 0.0)
+    return moments(f, fx, fy, p[0], p[1], sigma_w, var)
+
+
+@njit
+def aperture_figures(xs, ys, x, y, r_ap, r_core, star, masked, signal, b_const, hot, bad,
+                     data, saturated):
+    """The figures of :func:`pointing.camera.measure._finish` on the cut-out.
+
+    Returns the aperture flux (masked pixels filled with the fitted star),
+    the highest data value within *r_core* that is no spike and finite (NaN
+    if none), whether a saturated pixel lies in the aperture, and the filled
+    signal.
+    """
+    ny, nx = star.shape
+    fill = np.empty((ny, nx))
+    flux, peak, sat, any_valid = 0.0, -math.inf, False, False
+    for j in range(ny):
+        for i in range(nx):
+            fill[j, i] = star[j, i] + b_const if masked[j, i] else signal[j, i]
+            d2 = (xs[i] - x) ** 2 + (ys[j] - y) ** 2
+            if d2 <= r_ap * r_ap:
+                flux += fill[j, i] - b_const
+                sat = sat or saturated[j, i]
+            if d2 <= max(1.0, r_core) ** 2 and not hot[j, i] and not bad[j, i]:
+                any_valid = True
+                peak = max(peak, data[j, i])
+    return flux, (peak if any_valid else math.nan), sat, fill

@@ -381,10 +381,17 @@ class _CleanFit:
         # elongated (trail, wind shake): the Gaussian cannot fit it, so its
         # residuals say nothing about hot pixels or neighbours
         p = self.p
-        model = star_model(fx, fy, p)  # fills the masked pixels
-        self.elongation, self.significant = moments(
-            np.where(self.ok, rw - p[5], model), fx, fy, p[0], p[1],
-            2 * math.sqrt(p[3] * p[4]), self.var_b + self.shot * np.maximum(model, 0.0))
+        jit = compiled.kernels()
+        if jit is not None:  # the same three lines in one compiled call
+            el, sg = jit.window_moments(rw, self.ok, fx, fy, np.asarray(p, dtype=float),
+                                        2 * math.sqrt(p[3] * p[4]), float(self.var_b),
+                                        float(self.shot))
+            self.elongation, self.significant = float(el), bool(sg)
+        else:
+            model = star_model(fx, fy, p)  # fills the masked pixels
+            self.elongation, self.significant = moments(
+                np.where(self.ok, rw - p[5], model), fx, fy, p[0], p[1],
+                2 * math.sqrt(p[3] * p[4]), self.var_b + self.shot * np.maximum(model, 0.0))
         if self.significant and self.elongation > self.opts.max_elongation:
             return
         self._drop_outliers()
