@@ -320,19 +320,58 @@ def pymax(a, b):
 
 
 @njit
+def select(a, k):
+    """The k-th smallest value of *a* (``np.partition(a, k)[k]``), reordering *a* in place
+    so that the k values before it are no larger (Hoare's quickselect, median-of-three
+    pivots: some times faster than numba's ``np.sort`` on the few hundred values of a
+    background annulus)."""
+    lo, hi = 0, a.size - 1
+    while hi > lo:
+        mid = (lo + hi) >> 1
+        if a[mid] < a[lo]:
+            a[mid], a[lo] = a[lo], a[mid]
+        if a[hi] < a[lo]:
+            a[hi], a[lo] = a[lo], a[hi]
+        if a[hi] < a[mid]:
+            a[hi], a[mid] = a[mid], a[hi]
+        pv = a[mid]
+        i, j = lo, hi
+        while i <= j:
+            while a[i] < pv:
+                i += 1
+            while a[j] > pv:
+                j -= 1
+            if i <= j:
+                a[i], a[j] = a[j], a[i]
+                i += 1
+                j -= 1
+        if k <= j:
+            hi = j
+        elif k >= i:
+            lo = i
+        else:
+            break
+    return a[k]
+
+
+@njit
 def upper_median(a):
     """``np.partition(a, n // 2)[n // 2]``."""
-    return np.sort(a)[a.size // 2]
+    return select(a.copy(), a.size // 2)
 
 
 @njit
 def median(a):
     """:func:`pointing.camera.detect.median`."""
-    s = np.sort(a)
-    k = a.size // 2
-    if a.size % 2:
-        return s[k]
-    return (s[k - 1] + s[k]) / 2
+    b = a.copy()
+    k = b.size // 2
+    v = select(b, k)
+    if b.size % 2:
+        return v
+    below = b[0]  # the largest of the k values before the k-th
+    for i in range(1, k):
+        below = max(below, b[i])
+    return (below + v) / 2
 
 
 @njit
