@@ -408,7 +408,7 @@ def _measure_local(img: np.ndarray, target: Candidate, others: list[Candidate],
 
 def _finish(img: np.ndarray, st: StarFit, opts: MeasureOptions) -> StarMeasurement | None:
     """The measurement from a fit: uncertainty, bound, flux, shape, flags; None if no star."""
-    x, y, flux_fit, sx, sy, b_const = (float(v) for v in st.params)
+    x, y, flux_fit, sx, sy, b_const = st.params.tolist()
     xs, ys = st.xs, st.ys
     reach = 0.5 + st.g
     if not (xs[0] - reach <= x <= xs[-1] + reach and ys[0] - reach <= y <= ys[-1] + reach):
@@ -417,8 +417,8 @@ def _finish(img: np.ndarray, st: StarFit, opts: MeasureOptions) -> StarMeasureme
     # the reduced chi²: a symmetric profile mismatch (Moffat wings) inflates chi²
     # at high SNR but does not move the centroid.
     cov = st.cov
-    sigma_x = math.sqrt(cov[0, 0]) if np.isfinite(cov[0, 0]) else math.nan
-    sigma_y = math.sqrt(cov[1, 1]) if np.isfinite(cov[1, 1]) else math.nan
+    sigma_x = math.sqrt(cov[0, 0]) if math.isfinite(cov[0, 0]) else math.nan
+    sigma_y = math.sqrt(cov[1, 1]) if math.isfinite(cov[1, 1]) else math.nan
     gain_eff = opts.gain if opts.gain else (1.0 / st.shot if st.shot > 0 else None)
     bound = gaussian_crlb(flux_fit, sx, sy, background_var=st.var_b, gain=gain_eff, x0=x, y0=y,
                           circular=opts.fast)
@@ -490,7 +490,7 @@ def _flags(img: np.ndarray, st: StarFit, opts: MeasureOptions, x: float, y: floa
     # the fit window and one pixel around it, as cut-out slices (whole-pixel coordinates)
     win = (slice(max(0, wy0 - 1 - st.y0), max(0, wy1 + 2 - st.y0)),
            slice(max(0, wx0 - 1 - st.x0), max(0, wx1 + 2 - st.x0)))
-    if np.any(st.hot[win]):
+    if st.hot[win].any():
         bits |= _F.HOT_PIXELS_MASKED
     return StarFlag(bits)
 

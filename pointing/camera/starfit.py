@@ -206,8 +206,6 @@ def _prepare(img: np.ndarray, target: Candidate, others: list[Candidate], det: D
     raw = img[y0:y1, x0:x1]
     xs = np.arange(x0, x1, dtype=float)
     ys = np.arange(y0, y1, dtype=float)
-    dx = xs[None, :] - cx
-    dy = ys[:, None] - cy
     neighbour = np.zeros(raw.shape, bool)
     discs = []
     close = False
@@ -227,11 +225,13 @@ def _prepare(img: np.ndarray, target: Candidate, others: list[Candidate], det: D
         levels = np.array([math.nan if v is None else float(v)
                            for v in (opts.saturation, opts.dtype_max)])
         data, bad, at_limit, coef, var_b, plane, r, hot = jit.prepare_cutout(
-            raw, dx[0], dy[:, 0], float(g), levels, float(det.background), float(det.noise),
+            raw, xs - cx, ys - cy, float(g), levels, float(det.background), float(det.noise),
             neighbour, r_in, r_out, 1 if fast else 4, float(opts.read_noise_adu or 0.0),
             shot, *spike_ratios(g))
         return _Prepared(raw, data, r, plane, coef, xs, ys, x0, y0, float(var_b), bad,
                          at_limit, neighbour, hot, discs, close, crowd_r2, r_fit, (r_in, r_out))
+    dx = xs[None, :] - cx
+    dy = ys[:, None] - cy
     data = raw.astype(float)
     rad2 = dx * dx + dy * dy
     bad = ~np.isfinite(data)
@@ -312,18 +312,28 @@ def fit_star(img: np.ndarray, target: Candidate, others: list[Candidate], det: D
     p0 = _first_guess(prep.r[win], fx, fy, ok, cx, cy, g, opts.fast)
     fit = _CleanFit(prep.r[win], fx, fy, ok, prep.var_b,
                     1.0 / opts.gain if opts.gain else 0.0, opts, g)
-    own_wing = np.zeros_like(prep.bad)
+    own_wing = None
     try:
         fit.run(p0)
         own_wing = fit.unmask_own_wing(prep, win)
         failed = not fit.usable()
     except (np.linalg.LinAlgError, ArithmeticError, ValueError):  # overflow: absurd pixels
         failed = True
-    prep.hot[win] |= fit.hot
-    neighbour = prep.neighbour & ~own_wing
-    neighbour[win] |= fit.neighbour
+    # the masks after the clean-up (the usual case, nothing changed, costs no copies)
+    neighbour = prep.neighbour if own_wing is None else prep.neighbour & ~own_wing
+    changed = own_wing is not None
+    if fit.hot.any():
+        prep.hot[win] |= fit.hot
+        changed = True
+    if fit.neighbour.any():
+        neighbour = neighbour.copy() if neighbour is prep.neighbour else neighbour
+        neighbour[win] |= fit.neighbour
+        changed = True
+    if changed:
+        masked = prep.bad | saturated | neighbour | prep.hot
     crowded = prep.close or fit.crowded or any(
-        d2 <= prep.crowd_r2 and not np.any(disc & own_wing) for d2, disc in prep.discs)
+        d2 <= prep.crowd_r2 and (own_wing is None or not np.any(disc & own_wing))
+        for d2, disc in prep.discs)
     p, cov, chi2, dof = fit.p, fit.cov, fit.chi2, fit.dof
     if failed:
         p = np.array([p0[0], p0[1], p0[2], p0[3], p0[3], 0.0])
@@ -333,7 +343,7 @@ def fit_star(img: np.ndarray, target: Candidate, others: list[Candidate], det: D
         params=p, cov=cov, chi2=chi2, dof=dof, failed=failed, raw=prep.raw, data=prep.data,
         signal=prep.r, plane=prep.plane, plane_coef=prep.coef, xs=xs, ys=ys, x0=prep.x0,
         y0=prep.y0, cx=cx, cy=cy, var_b=prep.var_b, shot=fit.shot,
-        masked=prep.bad | saturated | neighbour | prep.hot, hot=prep.hot, bad=prep.bad,
+        masked=masked, hot=prep.hot, bad=prep.bad,
         saturated=saturated, crowded=crowded,
         window=(int(fx[0]), int(fx[-1]), int(fy[0]), int(fy[-1])), annulus=prep.annulus,
         g=g, elongation=fit.elongation, elongation_significant=fit.significant,
@@ -353,8 +363,8 @@ class _CleanFit:
                  var_b: float, shot: float, opts: MeasureOptions, g: float):
         self.rw, self.fx, self.fy, self.ok = rw, fx, fy, ok.copy()
         self.var_b, self.shot, self.opts, self.g = var_b, shot, opts, g
-        self.hot = np.zeros_like(ok)
-        self.neighbour = np.zeros_like(ok)
+        self.hot = np.zeros(ok.shape, bool)
+        self.neighbour = np.zeros(ok.shape, bool)
         self.crowded = False
         self.elongation, self.significant = math.nan, False
         self.p = np.full(6, np.nan)
@@ -424,7 +434,7 @@ class _CleanFit:
             self.hot |= confirmed
             self._keep(q if np.array_equal(cand, confirmed) else self.fit(self.ok, self.p))
 
-    def unmask_own_wing(self, prep: _Prepared, win: tuple) -> np.ndarray:
+    def unmask_own_wing(self, prep: _Prepared, win: tuple) -> np.ndarray | None:
         """Give back neighbour discs that hold nothing but this star's own wing.
 
         A detection in the wing of a bright or wide star (a wide-camera frame,
@@ -433,11 +443,11 @@ class _CleanFit:
         through the star's centre (a profile mismatch, Moffat wings, is
         symmetric): when it does not, by more than ``detect_sigma`` times the
         noise, the disc is unmasked and the star refitted.  Returns the
-        cut-out's pixels given back.
+        cut-out's pixels given back, None if none.
         """
-        back = np.zeros_like(prep.bad)
         if not prep.discs or not np.all(np.isfinite(self.p)):
-            return back
+            return None
+        back = np.zeros_like(prep.bad)
         star = star_model(prep.xs, prep.ys, self.p)
         res = prep.r - star - self.p[5]
         var = self.var_b + self.shot * np.maximum(star, 0.0)
@@ -453,16 +463,17 @@ class _CleanFit:
             noise = math.sqrt(float(np.sum(var[part]) + np.sum(var[twin])))
             if excess < self.opts.detect_sigma * noise:
                 back |= disc
-        if back.any():
-            self.ok |= back[win] & ~self.hot & usable[win]
-            self._keep(self.fit(self.ok, self.p))
+        if not back.any():
+            return None
+        self.ok |= back[win] & ~self.hot & usable[win]
+        self._keep(self.fit(self.ok, self.p))
         return back
 
     def usable(self) -> bool:
         """A converged fit with a positive flux and a covariance positive on the position
         (a fit run into a spike or off the window is a failed fit, not a measurement)."""
         p, cov = self.p, self.cov
-        return bool(self.converged and np.all(np.isfinite(p)) and p[2] > 0
+        return bool(self.converged and all(map(math.isfinite, p.tolist())) and p[2] > 0
                     and not (cov[0, 0] < 0 or cov[1, 1] < 0))
 
 
