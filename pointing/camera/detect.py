@@ -119,7 +119,10 @@ def mesh_background(b: np.ndarray, *, clipped: bool = False) -> np.ndarray | flo
         med = clipped_medians(blocks).reshape(my, mx)
     else:
         half = m2 * m2 // 2
-        med = np.partition(blocks, half, axis=1)[:, half].astype(float).reshape(my, mx)
+        if np.may_share_memory(blocks, b):  # a view (one mesh wide): never reorder b
+            blocks = blocks.copy()
+        blocks.partition(half, axis=1)
+        med = blocks[:, half].astype(float).reshape(my, mx)
     _, noise = robust_sigma(b[::4, ::4])
     jit = compiled.kernels()
     if jit is not None:  # the filter, the flat test and the level in one compiled call
@@ -186,8 +189,10 @@ def robust_sigma(a: np.ndarray) -> tuple[float, float]:
         a = a[:: a.size // 10000]
     mid = a.size // 2
     med = float(np.partition(a, mid)[mid])
-    mad = float(np.partition(np.abs(a - med), mid)[mid])
-    return med, 1.4826 * mad
+    dev = a - med
+    np.abs(dev, out=dev)
+    dev.partition(mid)  # in place: dev is our own
+    return med, 1.4826 * float(dev[mid])
 
 
 @functools.lru_cache(maxsize=64)

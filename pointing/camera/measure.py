@@ -429,13 +429,13 @@ def _finish(img: np.ndarray, st: StarFit, opts: MeasureOptions) -> StarMeasureme
         return None  # nothing distinguishable from noise
     fwhm = FWHM_PER_SIGMA * math.sqrt(sx * sy)
     r_ap = min(2.0 * fwhm, max(st.annulus[0] - 0.5, 1.5))
-    star = star_model(xs, ys, st.params)
     jit = compiled.kernels()
-    if jit is not None:  # flux, peak and the saturation test in one compiled call
-        flux, peak, sat_in_aperture, fill = jit.aperture_figures(
-            xs, ys, x, y, r_ap, fwhm, star, st.masked, st.signal, b_const, st.hot, st.bad,
-            st.data, st.saturated)
+    if jit is not None:  # the star, flux, peak and the saturation test in one compiled call
+        star, flux, peak, sat_in_aperture, fill = jit.aperture_figures(
+            xs, ys, st.params, r_ap, fwhm, st.masked, st.signal, st.hot, st.bad, st.data,
+            st.saturated)
     else:
+        star = star_model(xs, ys, st.params)
         d2 = (xs[None, :] - x) ** 2 + (ys[:, None] - y) ** 2
         fill = np.where(st.masked, star + b_const, st.signal)
         aper = d2 <= r_ap * r_ap

@@ -122,7 +122,7 @@ def normal(d, star, jac, p5, var_b, shot, w, a, grad):
 def lm_fit(r, xs, ys, use, p0, var_b, shot, circular, max_iter, tol, lo, hi):
     """:func:`pointing.camera.starfit.lm_fit` compiled: the same steps, the same tests.
 
-    Returns parameters, the free parameters' covariance (NaN if singular),
+    Returns parameters, the 6×6 covariance (NaN if singular, and for the fixed parameters),
     χ², the number of pixels fitted and convergence.  (Longer than 80 lines:
     it follows the numpy reference step by step, which keeps the two easy to
     compare; the compiled sub-steps are :func:`evaluate`, :func:`normal`, :func:`solve`.)
@@ -207,7 +207,13 @@ def lm_fit(r, xs, ys, use, p0, var_b, shot, circular, max_iter, tol, lo, hi):
         cov[:, c] = col
     if singular:
         cov[:, :] = np.nan
-    return p, cov, chi2, n, converged
+    full = np.full((6, 6), np.nan)  # as starfit._full_cov: NaN for the fixed parameters
+    for u in range(nf):
+        for v in range(nf):
+            full[free[u], free[v]] = cov[u, v]
+    if circular:
+        full[4, 4] = full[3, 3]
+    return p, full, chi2, n, converged
 
 
 @njit
@@ -797,15 +803,16 @@ def window_moments(rw, ok, fx, fy, p, sigma_w, var_b, shot):
 
 
 @njit
-def aperture_figures(xs, ys, x, y, r_ap, r_core, star, masked, signal, b_const, hot, bad,
-                     data, saturated):
+def aperture_figures(xs, ys, par, r_ap, r_core, masked, signal, hot, bad, data, saturated):
     """The figures of :func:`pointing.camera.measure._finish` on the cut-out.
 
-    Returns the aperture flux (masked pixels filled with the fitted star),
-    the highest data value within *r_core* that is no spike and finite (NaN
-    if none), whether a saturated pixel lies in the aperture, and the filled
-    signal.
+    Returns the fitted star (:func:`star_model` of *par*), the aperture flux
+    (masked pixels filled with the star), the highest data value within
+    *r_core* that is no spike and finite (NaN if none), whether a saturated
+    pixel lies in the aperture, and the filled signal.
     """
+    x, y, b_const = par[0], par[1], par[5]
+    star = star_model(xs, ys, x, y, par[2], par[3], par[4])
     ny, nx = star.shape
     fill = np.empty((ny, nx))
     flux, peak, sat, any_valid = 0.0, -math.inf, False, False
@@ -819,4 +826,4 @@ def aperture_figures(xs, ys, x, y, r_ap, r_core, star, masked, signal, b_const, 
             if d2 <= max(1.0, r_core) ** 2 and not hot[j, i] and not bad[j, i]:
                 any_valid = True
                 peak = max(peak, data[j, i])
-    return flux, (peak if any_valid else math.nan), sat, fill
+    return star, flux, (peak if any_valid else math.nan), sat, fill

@@ -547,7 +547,7 @@ def lm_fit(r: np.ndarray, xs: np.ndarray, ys: np.ndarray, use: np.ndarray,
     uncertainty.  Returns parameters, covariance, chi², degrees of freedom,
     convergence.
     """
-    free = np.array([0, 1, 2, 3, 5]) if circular else np.arange(6)
+    free = _FREE[bool(circular)]
     # the centre may sit a little beyond the window (a star cut by the frame edge)
     margin = 2.0 * p[3] * FWHM_PER_SIGMA
     wide = 0.5 * (xs.size + ys.size)
@@ -560,11 +560,12 @@ def lm_fit(r: np.ndarray, xs: np.ndarray, ys: np.ndarray, use: np.ndarray,
             np.ascontiguousarray(ys, dtype=float), np.ascontiguousarray(use, dtype=np.bool_),
             np.asarray(p, dtype=float), float(var_b), float(shot), bool(circular),
             int(max_iter), float(tol), lo, hi)
-        return p, _full_cov(cov, free, circular), float(chi2), max(int(n) - free.size, 1), \
-            bool(converged)
+        return p, cov, float(chi2), max(int(n) - free.size, 1), bool(converged)
     return _lm_numpy(r[use], xs, ys, use, p, var_b, shot, circular, max_iter, tol, free, lo, hi)
 
 
+#: the free parameters (circular, elliptical)
+_FREE = {True: np.array([0, 1, 2, 3, 5]), False: np.arange(6)}
 #: where the free parameters' covariance goes in the 6×6 one (circular, elliptical)
 _FREE_IX = {True: np.ix_([0, 1, 2, 3, 5], [0, 1, 2, 3, 5]), False: np.ix_(range(6), range(6))}
 
