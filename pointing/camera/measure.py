@@ -17,8 +17,11 @@ The rooms of the measurement, in order:
   masks (saturation, spikes, neighbours), Gaussian fit and clean-up, a typed
   :class:`~pointing.camera.starfit.StarFit`;
 * :mod:`pointing.camera.compiled` — numba kernels of the hot loops (binning,
-  spike test, background plane, the LM fit, moments, the Cramér–Rao bound),
-  the same arithmetic as the numpy code they stand in for;
+  the mesh filter, peaks and candidate confirmation of the detection, the
+  cut-out's preparation: saturation, background plane, spikes; the LM fit,
+  moments, the Cramér–Rao bound, the aperture figures), the same arithmetic
+  as the numpy code they stand in for (which stays the reference and the
+  fallback);
 * this module — the orchestration and the report: the uncertainty from the fit
   covariance beside the Cramér–Rao bound of the same star
   (:mod:`pointing.camera.crlb`), an aperture flux, the SNR (flux over its
