@@ -275,16 +275,16 @@ def detect(img: np.ndarray, *, fwhm: float, fast: bool, detect_sigma: float,
         b = bin_sum(sub, k)
     else:
         b = sub.astype(np.float32) if sub.dtype.kind != "f" else sub
-    finite = np.isfinite(b)
-    if not finite.all():
-        if not finite.any():
-            return Detection([], math.nan, math.nan, 0)
-        b = np.where(finite, b, median(b[finite]))
+    if sub.dtype.kind == "f":  # (sums of integers are finite)
+        finite = np.isfinite(b)
+        if not finite.all():
+            if not finite.any():
+                return Detection([], math.nan, math.nan, 0)
+            b = np.where(finite, b, median(b[finite]))
     big = min(b.shape) >= 64
     bkg_map = mesh_background(b, clipped=big and not fast)
-    r = b - bkg_map
     n = 2 if k > 1 else 3  # detection box: n×n bins
-    d = _box_sums(r, n)
+    d = _box_sums(b, bkg_map, n)
     _, sig_d = robust_sigma(d)
     # typical level per pixel (for the spike tests)
     back_pix = (bkg_map if isinstance(bkg_map, float) else median(bkg_map)) / (k * k)
@@ -299,11 +299,14 @@ def detect(img: np.ndarray, *, fwhm: float, fast: bool, detect_sigma: float,
     return _confirm(sub, ox, oy, d, k, n, peaks, thr, back_pix, noise_pix, fwhm)
 
 
-def _box_sums(r: np.ndarray, n: int) -> np.ndarray:
-    """Sums of n×n boxes (n = 2 or 3), rows first, in *r*'s own type."""
+def _box_sums(b: np.ndarray, bkg: np.ndarray | float, n: int) -> np.ndarray:
+    """Sums of n×n boxes (n = 2 or 3) of ``b - bkg``, rows first, in that difference's type."""
     jit = compiled.kernels()
+    if jit is not None and isinstance(bkg, float):  # one pass, the same differences and sums
+        return jit.box_sums(np.ascontiguousarray(b), np.array([bkg], dtype=b.dtype), n)
+    r = b - bkg
     if jit is not None:
-        return jit.box_sums(np.ascontiguousarray(r), n)  # one pass, the same sums
+        return jit.box_sums(np.ascontiguousarray(r), np.zeros(1, r.dtype), n)
     rows = r[:-1] + r[1:] if n == 2 else r[:-2] + r[1:-1] + r[2:]
     return rows[:, :-1] + rows[:, 1:] if n == 2 else rows[:, :-2] + rows[:, 1:-1] + rows[:, 2:]
 

@@ -439,17 +439,19 @@ def background_plane(z, x, y, iterations):
 
 
 @njit
-def box_sums(r, n):
-    """Sums of n×n boxes (n = 2 or 3) of *r*, in its own type, rows first (as numpy)."""
+def box_sums(r, level, n):
+    """Sums of n×n boxes (n = 2 or 3) of ``r - level[0]``, in *r*'s type, rows first
+    (as numpy: each difference rounded to the type, then the sums)."""
     ny, nx = r.shape[0] - n + 1, r.shape[1] - n + 1
     out = np.empty((ny, nx), r.dtype)
     rows = np.empty(r.shape[1], r.dtype)
+    lv = level[0]
     for j in range(ny):
         for i in range(r.shape[1]):
             if n == 2:
-                rows[i] = r[j, i] + r[j + 1, i]
+                rows[i] = (r[j, i] - lv) + (r[j + 1, i] - lv)
             else:
-                rows[i] = r[j, i] + r[j + 1, i] + r[j + 2, i]
+                rows[i] = (r[j, i] - lv) + (r[j + 1, i] - lv) + (r[j + 2, i] - lv)
         for i in range(nx):
             if n == 2:
                 out[j, i] = rows[i] + rows[i + 1]
