@@ -30,15 +30,25 @@ def ndtr(u):
 
 @njit
 def fractions(coords, centre, sigma, p, dp, sp):
-    """Fill *p, dp, sp* as :func:`pointing.camera.psf.integrated_gaussian_1d`."""
+    """Fill *p, dp, sp* as :func:`pointing.camera.psf.integrated_gaussian_1d`.
+
+    A pixel's lower edge is its left neighbour's upper edge (whole-pixel
+    coordinates): the edge's CDF and density are then computed once, the
+    same numbers as computing them twice.
+    """
+    u_prev, n_prev, phi_prev = math.nan, 0.0, 0.0
     for i in range(coords.size):
         u_hi = (coords[i] + 0.5 - centre) / sigma
         u_lo = (coords[i] - 0.5 - centre) / sigma
-        phi_hi = inv_sqrt_2pi * math.exp(-0.5 * u_hi * u_hi)
-        phi_lo = inv_sqrt_2pi * math.exp(-0.5 * u_lo * u_lo)
-        p[i] = ndtr(u_hi) - ndtr(u_lo)
+        if u_lo == u_prev:
+            n_lo, phi_lo = n_prev, phi_prev
+        else:
+            n_lo, phi_lo = ndtr(u_lo), inv_sqrt_2pi * math.exp(-0.5 * u_lo * u_lo)
+        n_hi, phi_hi = ndtr(u_hi), inv_sqrt_2pi * math.exp(-0.5 * u_hi * u_hi)
+        p[i] = n_hi - n_lo
         dp[i] = -(phi_hi - phi_lo) / sigma
         sp[i] = -(u_hi * phi_hi - u_lo * phi_lo) / sigma
+        u_prev, n_prev, phi_prev = u_hi, n_hi, phi_hi
 
 
 @njit
