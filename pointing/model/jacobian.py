@@ -22,7 +22,7 @@ from pointing.model import model as model_module
 from pointing.model.terms import Term
 from pointing.units import ARCSEC
 
-__all__ = ["available", "forward_and_jacobian"]
+__all__ = ["available", "forward", "forward_and_jacobian"]
 
 _TILT_STEP = 1e-5  # radians: central differences of the tilt matrix (error ~1e-11)
 _kernel: Any = None
@@ -106,3 +106,15 @@ def forward_and_jacobian(terms: Sequence[Term], values_arcsec: np.ndarray,
     jac = np.empty((2 * a.size, len(free)))
     _compiled()(*arrays, col_free, sgn, _tilt_derivatives(ops, tilts), a, e, out_a, out_e, jac)
     return out_a, out_e, jac
+
+
+def forward(terms: Sequence[Term], values_arcsec: np.ndarray, az: np.ndarray, el: np.ndarray
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """True positions of an alt-az model at raw ones (what ``PointingModel.true_from_raw``
+    gives for finite in-range input), without building the model object."""
+    plan = kernels.compile_plan(tuple(terms),
+                                tuple(float(v) * ARCSEC for v in values_arcsec))
+    if available():
+        return compiled.forward(compiled.encode(plan.ops), np.ascontiguousarray(az, float),
+                                np.ascontiguousarray(el, float))
+    return kernels.forward(plan, az, el, np)
