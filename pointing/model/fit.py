@@ -50,6 +50,7 @@ __all__ = ["DEFAULT_TERMS", "FitResult", "Geometry", "fit", "sky_residuals"]
 CORRELATION_WARNING = 0.95
 #: condition number above which the coverage is taken not to separate the terms
 DEGENERATE_CONDITION = 1e8
+_COEF_LIMIT_MIN = min(coefficient_limit(name) for name in ("IA", "IE", "CA"))
 
 
 @dataclass(frozen=True)
@@ -308,37 +309,20 @@ def _prepare_terms(terms: str | Sequence[str], fix: Mapping[str, float] | None,
     return term_list, fix
 
 
-def _check_coverage(free: Sequence[Term], sub: Observations, obs: Observations,
-                    used: np.ndarray, geo: Geometry) -> np.ndarray:
-    """Refuse a sky coverage that cannot separate the free terms, naming them.
-
-    First-order bases at the observed positions: exactly the coverage, so exact
-    degeneracies show as exact.  Returns that design (the fit's first step uses it).
-    """
-    coverage = geo.design(free, sub.az_true, sub.el_true)
-    norms = np.linalg.norm(coverage, axis=0)
-    if np.any(norms == 0):
-        dead = [t.name for t, v in zip(free, norms, strict=True) if v == 0]
-        raise FitError(f"terms {', '.join(dead)} have no effect at these positions", tuple(dead))
-    s0, vt0 = np.linalg.svd(coverage / norms, full_matrices=False)[1:]
-    if s0[-1] <= s0[0] / DEGENERATE_CONDITION:
-        msg, involved = _degeneracy_message(free, vt0[s0 <= s0[0] / DEGENERATE_CONDITION],
-                                            obs, used)
-        raise FitError(msg, involved)
-    return coverage
-
-
 @dataclass
 class _Solution:
     values: np.ndarray
-    jac: np.ndarray  # weighted, at the last Jacobian evaluation (within ~tolerance of the end)
+    jac: np.ndarray  # weighted, at the last Jacobian evaluation (≲ 0.05″ from the end)
     scale: np.ndarray
     iterations: int
     warnings: list[str]
     svd: tuple[np.ndarray, np.ndarray, np.ndarray]  # of jac / scale
+    residuals: tuple[np.ndarray, np.ndarray]  # dx, de (radians) of the used stars at values
 
 
 def _check_divergence(term_list: list[Term], values: np.ndarray, free_idx: list[int]) -> None:
+    if np.max(np.abs(values[free_idx])) <= _COEF_LIMIT_MIN:  # the usual case: far inside
+        return
     for i in free_idx:
         if not abs(values[i]) <= coefficient_limit(term_list[i].name):
             name = term_list[i].name
@@ -364,19 +348,43 @@ class _Step:
         return (vt.T @ ((u.T @ rw) * inv)) / self.scale / ARCSEC
 
 
+def _check_coverage(free: Sequence[Term], sub: Observations, obs: Observations,
+                    used: np.ndarray, geo: Geometry) -> _Step:
+    """Refuse a sky coverage that cannot separate the free terms, naming them.
+
+    First-order bases at the observed positions: exactly the coverage, so exact
+    degeneracies show as exact.  Returns that design, factorised (unweighted): the
+    fit's first step uses it.
+    """
+    coverage = geo.design(free, sub.az_true, sub.el_true)
+    norms = np.linalg.norm(coverage, axis=0)
+    if np.any(norms == 0):
+        dead = [t.name for t, v in zip(free, norms, strict=True) if v == 0]
+        raise FitError(f"terms {', '.join(dead)} have no effect at these positions", tuple(dead))
+    step = _Step(coverage, np.ones(coverage.shape[0]))
+    s0, vt0 = step.svd[1:]
+    if s0[-1] <= s0[0] / DEGENERATE_CONDITION:
+        msg, involved = _degeneracy_message(free, vt0[s0 <= s0[0] / DEGENERATE_CONDITION],
+                                            obs, used)
+        raise FitError(msg, involved)
+    return step
+
+
 def _solve(term_list: list[Term], values: np.ndarray, free_idx: list[int], sub: Observations,
            sw: np.ndarray, max_iterations: int, exact: bool = True,
-           geo: Geometry = Geometry(), coverage: np.ndarray | None = None) -> _Solution:
+           geo: Geometry = Geometry(), coverage: _Step | None = None) -> _Solution:
     """Gauss–Newton with the Jacobian of the rigorous model (quadratic convergence).
 
     The first step is linear, on the first-order design at the true positions
-    (``coverage``); then Gauss–Newton steps with the exact Jacobian, each followed
-    by a step reusing its factorisation at the rigorous residuals there: when that
-    one is below 1e-5″ the fit has converged (usually one exact Jacobian in all).
-    With ``exact`` False the Jacobian is the first-order one at the model's
-    positions (differs by ~1e-4 relative): the residuals stay rigorous, the
-    minimum moves by a few hundredths of a sigma; the automatic model's screening
-    refits use it.
+    (``coverage``).  Then each exact Jacobian is used twice: for a step at its own
+    point and, reusing its factorisation, for one at the rigorous residuals after
+    that step (near the minimum the Jacobian barely moves: ~1e-7 relative per
+    0.05″).  The fit has converged when the next step would be below 1e-5″: that
+    step is not taken, so the coefficients and residuals belong to one rigorous
+    evaluation (usually one exact Jacobian in all).  With ``exact`` False the
+    Jacobian is the first-order one at the model's positions, at every step
+    (differs by ~1e-4 relative): the residuals stay rigorous, the minimum moves by
+    a few hundredths of a sigma; the automatic model's screening refits use it.
     """
     tolerance = 1e-5  # arcsec, 10 µas: below this a step is noise
     a_raw, e_raw = sub.az_raw, sub.el_raw
@@ -386,40 +394,38 @@ def _solve(term_list: list[Term], values: np.ndarray, free_idx: list[int], sub: 
     else:
         a_mod, e_mod = a_raw, e_raw
     if coverage is None:
-        coverage = geo.design(free, a_mod, e_mod)
-    step_fn = _Step(coverage, sw)
-    step = step_fn(*sky_residuals(sub, a_mod, e_mod))
-    iterations = 1
-    biggest = math.inf
-    converged = False
-    while not converged and iterations < max_iterations:
+        step_fn = _Step(geo.design(free, a_mod, e_mod), sw)
+    elif np.all(sw == 1.0):  # unweighted: the coverage check's factorisation serves
+        step_fn = coverage
+    else:
+        step_fn = _Step(coverage.jac, sw)
+    residuals = sky_residuals(sub, a_mod, e_mod)
+    step = step_fn(*residuals)
+    iterations, own, fresh = 1, False, False
+    while True:
+        biggest = float(np.max(np.abs(step)))
+        if (biggest < tolerance and own) or iterations >= max_iterations:
+            break
         values[free_idx] += step
         _check_divergence(term_list, values, free_idx)
-        if exact:
-            a_mod, e_mod, jac = geo.jacobian(term_list, values, free_idx, a_raw, e_raw)
-        else:
+        if fresh and exact:  # the Jacobian of the step before, at the new residuals
             a_mod, e_mod = geo.forward(term_list, values, a_raw, e_raw)
-            jac = geo.design(free, a_mod, e_mod)
-        step_fn = _Step(jac, sw)
-        step = step_fn(*sky_residuals(sub, a_mod, e_mod))
+            fresh = False
+        else:
+            if exact:
+                a_mod, e_mod, jac = geo.jacobian(term_list, values, free_idx, a_raw, e_raw)
+            else:
+                a_mod, e_mod = geo.forward(term_list, values, a_raw, e_raw)
+                jac = geo.design(free, a_mod, e_mod)
+            step_fn = _Step(jac, sw)
+            own = fresh = True
+        residuals = sky_residuals(sub, a_mod, e_mod)
+        step = step_fn(*residuals)
         iterations += 1
-        biggest = float(np.max(np.abs(step)))
-        if biggest < tolerance:
-            converged = True
-        elif exact and iterations < max_iterations:
-            # the same factorisation at the new rigorous residuals: near the minimum
-            # the exact Jacobian barely moves (its change is ~1e-7 per 0.05″ step)
-            values[free_idx] += step
-            _check_divergence(term_list, values, free_idx)
-            step = step_fn(*sky_residuals(sub, *geo.forward(term_list, values, a_raw, e_raw)))
-            iterations += 1
-            biggest = float(np.max(np.abs(step)))
-            converged = biggest < tolerance
-    values[free_idx] += step
-    _check_divergence(term_list, values, free_idx)
-    warnings = [] if converged else [f"fit did not converge in {iterations} iterations "
-                                     f"(last step {biggest:.2g}″)"]
-    return _Solution(values, step_fn.jac, step_fn.scale, iterations, warnings, step_fn.svd)
+    warnings = [] if biggest < tolerance else [
+        f"fit did not converge in {iterations} iterations (last step {biggest:.2g}″)"]
+    return _Solution(values, step_fn.jac, step_fn.scale, iterations, warnings, step_fn.svd,
+                     residuals)
 
 
 @dataclass
@@ -469,20 +475,17 @@ def _leave_one_out(u: np.ndarray, rw: np.ndarray, w: np.ndarray, used: np.ndarra
     good = np.isfinite(loo_x[idx_used])
     loo_rms = (math.sqrt(float(np.mean(loo_x[idx_used][good] ** 2 + loo_e[idx_used][good] ** 2)))
                if np.any(good) else math.nan)
-    outliers = tuple(int(i + 1) for i, p in zip(idx_used, p_values, strict=True)
-                     if np.isfinite(p) and p < outlier_alpha / n)
+    with np.errstate(invalid="ignore"):
+        outliers = tuple((idx_used[p_values < outlier_alpha / n] + 1).tolist())
     return _LeaveOneOut(loo_x, loo_e, stud, loo_rms, outliers)
 
 
 def _diagnostics(free: Sequence[Term], corr: np.ndarray, cond: float) -> list[str]:
     """Warnings about correlated terms and a weakly determined model."""
     warnings = []
-    m = len(free)
-    for i in range(m):
-        for j in range(i + 1, m):
-            if abs(corr[i, j]) >= CORRELATION_WARNING:
-                warnings.append(f"terms {free[i].name} and {free[j].name} are correlated "
-                                f"({corr[i, j]:+.3f}): the coverage barely separates them")
+    for i, j in zip(*np.nonzero(np.triu(np.abs(corr) >= CORRELATION_WARNING, 1)), strict=True):
+        warnings.append(f"terms {free[i].name} and {free[j].name} are correlated "
+                        f"({corr[i, j]:+.3f}): the coverage barely separates them")
     if cond > 1e4:
         warnings.append(f"design matrix condition number {cond:.3g}: weakly determined model")
     return warnings
@@ -580,11 +583,14 @@ def fit(
     sol = _solve(term_list, values, free_idx, sub, sw, max_iterations, exact_jacobian, geo,
                  coverage)
     warnings = sol.warnings
-    # The last Jacobian is the one at the solution to ~1e-5″ (its factorisation
-    # gives the statistics); the residuals of every observation (masked ones too)
-    # come from one rigorous evaluation.
-    all_dx, all_de = _residuals(geo.model(term_list, values), obs)
-    dx, de = all_dx[used], all_de[used]
+    # The last Jacobian's factorisation gives the statistics; the residuals are the
+    # rigorous ones at the solution, those of stars not used (masked, rejected) too.
+    dx, de = sol.residuals
+    all_dx, all_de = np.full(n_obs, np.nan), np.full(n_obs, np.nan)
+    all_dx[used], all_de[used] = dx, de
+    if n < n_obs:
+        rest = obs.select(~used)
+        all_dx[~used], all_de[~used] = _residuals(geo.model(term_list, values), rest)
     u, s, vt = sol.svd
     cond = float(s[0] / s[-1]) if s[-1] > 0 else math.inf
 
