@@ -40,18 +40,21 @@ def across_d(se, ce, side, s, c):
 
 
 @helper
-def propagate(da, de, jaa, jae, jea, jee):
-    for m in range(da.size):
+def propagate(da, de, hi, jaa, jae, jea, jee):
+    # columns from hi on are still zero: no operation of theirs has been met
+    for m in range(hi):
         x, y = da[m], de[m]
         da[m] = jaa * x + jae * y
         de[m] = jea * x + jee * y
 
 
 @helper
-def add(da, de, col, ga, ge):
+def add(da, de, hi, col, ga, ge):
     if col >= 0:
         da[col] += ga
         de[col] += ge
+        return max(hi, col + 1)
+    return hi
 
 
 @njit
@@ -64,21 +67,22 @@ def jacobian_one(kind, coef, fcode, nfac, fac, par, col, sgn, dtilt, a, e, da, d
     """
     da[:] = 0.0
     de[:] = 0.0
+    hi = 0
     side = -1.0 if e > 0.5 * math.pi else 1.0
     sa, ca, se, ce = math.sin(a), math.cos(a), math.sin(e), math.cos(e)
     for i in range(kind.size):
         k = kind[i]
         if k == 0:  # A −= c
-            add(da, de, col[i, 0], -sgn[i], 0.0)
+            hi = add(da, de, hi, col[i, 0], -sgn[i], 0.0)
             sa, ca = turn(sa, ca, -par[i, 1], par[i, 0])
         elif k == 1:  # E += c
-            add(da, de, col[i, 0], 0.0, sgn[i])
+            hi = add(da, de, hi, col[i, 0], 0.0, sgn[i])
             se, ce, side = el_step(se, ce, par[i, 1], par[i, 0])
         elif k == 2:  # CA: across by −c
             s, c = -par[i, 1], par[i, 0]
             a_e, a_x, e_e, e_x = across_d(se, ce, side, s, c)
-            propagate(da, de, 1.0, a_e, 0.0, e_e)
-            add(da, de, col[i, 0], -sgn[i] * a_x, -sgn[i] * e_x)
+            propagate(da, de, hi, 1.0, a_e, 0.0, e_e)
+            hi = add(da, de, hi, col[i, 0], -sgn[i] * a_x, -sgn[i] * e_x)
             sa, ca, se, ce = across(sa, ca, se, ce, side, s, c)
         elif k == 3:  # NPAE: about the horizontal axis at A
             sn, cn = par[i, 1], par[i, 0]
@@ -86,8 +90,9 @@ def jacobian_one(kind, coef, fcode, nfac, fac, par, col, sgn, dtilt, a, e, da, d
             ce2 = side * math.sqrt(ce * ce + se * se * sn * sn)
             if ce2 != 0.0:
                 q = 1.0 / (ce2 * ce2)
-                propagate(da, de, 1.0, -sn * q, 0.0, cn * ce / ce2)
-                add(da, de, col[i, 0], -sgn[i] * ce * se * cn * q, -sgn[i] * se * sn / ce2)
+                propagate(da, de, hi, 1.0, -sn * q, 0.0, cn * ce / ce2)
+                hi = add(da, de, hi, col[i, 0], -sgn[i] * ce * se * cn * q,
+                         -sgn[i] * se * sn / ce2)
                 sa, ca = turn(sa, ca, -se * sn / ce2, ce / ce2)
             se, ce = se2, ce2
         elif k == 4:  # tilt: v' = R v
@@ -107,13 +112,13 @@ def jacobian_one(kind, coef, fcode, nfac, fac, par, col, sgn, dtilt, a, e, da, d
                        - wy * (r[0] * ex + r[1] * ey + r[2] * ez)) / h2
                 jea = (r[6] * ax + r[7] * ay + r[8] * az_) / ce2
                 jee = (r[6] * ex + r[7] * ey + r[8] * ez) / ce2
-                propagate(da, de, jaa, jae, jea, jee)
+                propagate(da, de, hi, jaa, jae, jea, jee)
                 for t in range(2):
                     d = dtilt[i, t]
                     ux = d[0] * vx + d[1] * vy + d[2] * vz
                     uy = d[3] * vx + d[4] * vy + d[5] * vz
                     uz = d[6] * vx + d[7] * vy + d[8] * vz
-                    add(da, de, col[i, t], (wx * uy - wy * ux) / h2, uz / ce2)
+                    hi = add(da, de, hi, col[i, t], (wx * uy - wy * ux) / h2, uz / ce2)
             sa, ca, se, ce = state(wx, wy, wz, side, sa, ca)
         elif k == 5 or k == 6:  # Nasmyth: E step, then across, both at this E
             c0 = coef[i]
@@ -127,8 +132,8 @@ def jacobian_one(kind, coef, fcode, nfac, fac, par, col, sgn, dtilt, a, e, da, d
             se, ce, side = el_step(se, ce, s, c)
             s, c = small_sc(x)
             a_e, a_x, e_e, e_x = across_d(se, ce, side, s, c)
-            propagate(da, de, 1.0, a_e * e1_e + a_x * x_e, 0.0, e_e * e1_e + e_x * x_e)
-            add(da, de, col[i, 0], sgn[i] * (a_e * e1_c + a_x * x_c),
+            propagate(da, de, hi, 1.0, a_e * e1_e + a_x * x_e, 0.0, e_e * e1_e + e_x * x_e)
+            hi = add(da, de, hi, col[i, 0], sgn[i] * (a_e * e1_c + a_x * x_c),
                 sgn[i] * (e_e * e1_c + e_x * x_c))
             sa, ca, se, ce = across(sa, ca, se, ce, side, s, c)
         else:  # additive: d = c·f(A, E) into E (7), A (8) or across (9)
@@ -137,18 +142,18 @@ def jacobian_one(kind, coef, fcode, nfac, fac, par, col, sgn, dtilt, a, e, da, d
             _, f_e = fvalue_d(fcode[i], nfac[i], fac, i, sa, ca, se, ce, True)
             s, c = small_sc(c0 * f)
             if k == 7:
-                propagate(da, de, 1.0, 0.0, c0 * f_a, 1.0 + c0 * f_e)
-                add(da, de, col[i, 0], 0.0, sgn[i] * f)
+                propagate(da, de, hi, 1.0, 0.0, c0 * f_a, 1.0 + c0 * f_e)
+                hi = add(da, de, hi, col[i, 0], 0.0, sgn[i] * f)
                 se, ce, side = el_step(se, ce, s, c)
             elif k == 8:
-                propagate(da, de, 1.0 + c0 * f_a, c0 * f_e, 0.0, 1.0)
-                add(da, de, col[i, 0], sgn[i] * f, 0.0)
+                propagate(da, de, hi, 1.0 + c0 * f_a, c0 * f_e, 0.0, 1.0)
+                hi = add(da, de, hi, col[i, 0], sgn[i] * f, 0.0)
                 sa, ca = turn(sa, ca, s, c)
             else:
                 a_e, a_x, e_e, e_x = across_d(se, ce, side, s, c)
-                propagate(da, de, 1.0 + a_x * c0 * f_a, a_e + a_x * c0 * f_e,
+                propagate(da, de, hi, 1.0 + a_x * c0 * f_a, a_e + a_x * c0 * f_e,
                           e_x * c0 * f_a, e_e + e_x * c0 * f_e)
-                add(da, de, col[i, 0], sgn[i] * a_x * f, sgn[i] * e_x * f)
+                hi = add(da, de, hi, col[i, 0], sgn[i] * a_x * f, sgn[i] * e_x * f)
                 sa, ca, se, ce = across(sa, ca, se, ce, side, s, c)
 
 
