@@ -8,7 +8,9 @@ derivatives of its azimuth and elevation with respect to every coefficient
 (forward-mode differentiation): each operation multiplies them by its own
 2×2 Jacobian and adds its derivative with respect to its coefficient,
 analytically.  One pass per observation, instead of the ``2M + 1`` passes of
-central differences.  The positions are ``fwd``'s own.
+central differences; the positions come out of the same pass, as ``fwd`` gives
+them (the same state updates in the same order; ``tests/model/test_fit_jacobian.py``
+checks the two agree).
 
 Imported lazily by :mod:`pointing.model.fit` (numba's import is slow);
 module-level functions so numba's on-disk cache serves later processes.
@@ -23,7 +25,15 @@ import math
 import numba
 import numpy as np
 
-from pointing.model.numba_kernels import across, el_step, fvalue_d, fwd, small_sc, state, turn
+from pointing.model.numba_kernels import (
+    across,
+    el_step,
+    fvalue_d,
+    small_angle,
+    small_sc,
+    state,
+    turn,
+)
 
 njit = numba.njit(cache=True, nogil=True)
 helper = numba.njit(cache=True, nogil=True, inline="always")
@@ -58,8 +68,9 @@ def add(da, de, hi, col, ga, ge):
 
 
 @njit
-def jacobian_one(kind, coef, fcode, nfac, fac, par, col, sgn, dtilt, a, e, da, de):
-    """Derivatives (radians per radian) of fwd's azimuth and elevation at one position.
+def jacobian_one(kind, coef, fcode, nfac, fac, par, off, col, sgn, dtilt, a, e, da, de):
+    """fwd's azimuth and elevation at one position, and their derivatives (radians per
+    radian) into ``da``, ``de``.
 
     ``col[i]`` names the Jacobian column of operation ``i``'s coefficient (−1: not
     wanted) and ``sgn[i]`` the sign between it and the encoded coefficient; a tilt
@@ -69,7 +80,8 @@ def jacobian_one(kind, coef, fcode, nfac, fac, par, col, sgn, dtilt, a, e, da, d
     de[:] = 0.0
     hi = 0
     side = -1.0 if e > 0.5 * math.pi else 1.0
-    sa, ca, se, ce = math.sin(a), math.cos(a), math.sin(e), math.cos(e)
+    sa0, ca0, se0, ce0 = math.sin(a), math.cos(a), math.sin(e), math.cos(e)
+    sa, ca, se, ce = sa0, ca0, se0, ce0
     for i in range(kind.size):
         k = kind[i]
         if k == 0:  # A −= c
@@ -155,6 +167,11 @@ def jacobian_one(kind, coef, fcode, nfac, fac, par, col, sgn, dtilt, a, e, da, d
                           e_x * c0 * f_a, e_e + e_x * c0 * f_e)
                 hi = add(da, de, hi, col[i, 0], sgn[i] * a_x * f, sgn[i] * e_x * f)
                 sa, ca, se, ce = across(sa, ca, se, ce, side, s, c)
+    # the state to angles exactly as fwd ends (small angles from the input, moved by IA)
+    el = e + small_angle(se * ce0 - ce * se0, ce * ce0 + se * se0)
+    sr, cr = turn(sa0, ca0, math.sin(off[0]), math.cos(off[0]))
+    az = a + off[0] + small_angle(sa * cr - ca * sr, ca * cr + sa * sr)
+    return az, el
 
 
 @njit
@@ -166,8 +183,8 @@ def forward_jacobian_many(kind, coef, fcode, nfac, fac, par, off, col, sgn, dtil
     da = np.empty(m)
     de = np.empty(m)
     for j in range(n):
-        out_a[j], out_e[j] = fwd(kind, coef, fcode, nfac, fac, par, off, a[j], e[j])
-        jacobian_one(kind, coef, fcode, nfac, fac, par, col, sgn, dtilt, a[j], e[j], da, de)
+        out_a[j], out_e[j] = jacobian_one(kind, coef, fcode, nfac, fac, par, off, col, sgn,
+                                          dtilt, a[j], e[j], da, de)
         cos_e = math.cos(out_e[j])
         for k in range(m):
             jac[j, k] = da[k] * cos_e

@@ -47,6 +47,10 @@ def test_compiled_jacobian_matches_central_differences(seed):
     assert jac.shape == (2 * n, len(free))
     np.testing.assert_allclose(fa, ga, atol=1e-12)
     np.testing.assert_allclose(fe, ge, atol=1e-12)
+    # the positions are the compiled forward model's own (to the last bits)
+    ta, te = model_module.PointingModel(terms, values).true_from_raw(a, e)
+    np.testing.assert_allclose(fa, ta, rtol=0, atol=1e-14)
+    np.testing.assert_allclose(fe, te, rtol=0, atol=1e-14)
     # central differences are good to ~1e-9 of the column scale
     np.testing.assert_allclose(jac, ref, atol=2e-8 * np.abs(ref).max(), rtol=1e-7)
 
