@@ -470,52 +470,54 @@ def _leave_one_out(u: np.ndarray, rw: np.ndarray, w: np.ndarray, used: np.ndarra
 
     ``u``: an orthonormal basis of the weighted design's columns (hat matrix ``u uᵀ``).
     """
-    n_obs, n = used.size, int(used.sum())
-    loo_x, loo_e, stud = (np.full(n_obs, np.nan) for _ in range(3))
-    idx_used = np.nonzero(used)[0]
+    idx_used = np.flatnonzero(used)
+    n = idx_used.size
     hx, he = u[:n], u[n:]
     h11 = np.einsum("ij,ij->i", hx, hx)
     h22 = np.einsum("ij,ij->i", he, he)
     h12 = np.einsum("ij,ij->i", hx, he)
-    a11, a22, a12 = 1.0 - h11, 1.0 - h22, -h12
-    det = a11 * a22 - a12 * a12
+    a11, a22 = 1.0 - h11, 1.0 - h22  # I − Hᵢᵢ, off-diagonal −h12
+    det = a11 * a22 - h12 * h12
     rx, re = rw[:n], rw[n:]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        lx = (a22 * rx - a12 * re) / det
-        le = (a11 * re - a12 * rx) / det
-        q = rx * lx + re * le  # rᵢᵀ(I − Hᵢᵢ)⁻¹rᵢ
     dof = 2 * n - m
-    p_values = np.full(n, np.nan)
-    if dof > 2:
-        s2_i = (sum_sq - q) / (dof - 2)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            stat = q / s2_i
-        stud[idx_used] = np.sqrt(np.maximum(stat, 0.0))
-        p_values = scipy.special.fdtrc(2, dof - 2, stat / 2.0)  # F(2, dof − 2) survival
-    wi = np.sqrt(w)
-    loo_x[idx_used] = lx / wi / ARCSEC
-    loo_e[idx_used] = le / wi / ARCSEC
-    bad_leverage = ~np.isfinite(det) | (det <= 1e-12)
-    if np.any(bad_leverage):
-        nums = ", ".join(str(i + 1) for i in idx_used[bad_leverage])
-        warnings.append(f"observations {nums} alone determine a term: their leave-one-out "
-                        "residual is undefined")
-        loo_x[idx_used[bad_leverage]] = np.nan
-        loo_e[idx_used[bad_leverage]] = np.nan
-    good = np.isfinite(loo_x[idx_used])
-    loo_rms = (math.sqrt(float(np.mean(loo_x[idx_used][good] ** 2 + loo_e[idx_used][good] ** 2)))
-               if np.any(good) else math.nan)
-    with np.errstate(invalid="ignore"):
+    stud = np.full(n, np.nan)
+    p_values = stud
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lx = (a22 * rx + h12 * re) / det
+        le = (a11 * re + h12 * rx) / det
+        if dof > 2:
+            q = rx * lx + re * le  # rᵢᵀ(I − Hᵢᵢ)⁻¹rᵢ
+            stat = q / ((sum_sq - q) / (dof - 2))
+            stud = np.sqrt(np.maximum(stat, 0.0))
+            p_values = scipy.special.fdtrc(2, dof - 2, stat / 2.0)  # F(2, dof − 2) survival
+        wi = np.sqrt(w) * ARCSEC
+        lx /= wi
+        le /= wi
+        bad_leverage = ~np.isfinite(det) | (det <= 1e-12)
+        if np.any(bad_leverage):
+            nums = ", ".join(str(i + 1) for i in idx_used[bad_leverage])
+            warnings.append(f"observations {nums} alone determine a term: their leave-one-out "
+                            "residual is undefined")
+            lx[bad_leverage] = np.nan
+            le[bad_leverage] = np.nan
+        good = np.isfinite(lx)
+        loo_rms = (math.sqrt(float(np.mean(lx[good] ** 2 + le[good] ** 2)))
+                   if np.any(good) else math.nan)
         outliers = tuple((idx_used[p_values < outlier_alpha / n] + 1).tolist())
-    return _LeaveOneOut(loo_x, loo_e, stud, loo_rms, outliers)
+    if n == used.size:
+        return _LeaveOneOut(lx, le, stud, loo_rms, outliers)
+    loo_x, loo_e, stud_all = (np.full(used.size, np.nan) for _ in range(3))
+    loo_x[idx_used], loo_e[idx_used], stud_all[idx_used] = lx, le, stud
+    return _LeaveOneOut(loo_x, loo_e, stud_all, loo_rms, outliers)
 
 
 def _diagnostics(free: Sequence[Term], corr: np.ndarray, cond: float) -> list[str]:
     """Warnings about correlated terms and a weakly determined model."""
     warnings = []
-    for i, j in zip(*np.nonzero(np.triu(np.abs(corr) >= CORRELATION_WARNING, 1)), strict=True):
-        warnings.append(f"terms {free[i].name} and {free[j].name} are correlated "
-                        f"({corr[i, j]:+.3f}): the coverage barely separates them")
+    for i, j in zip(*np.nonzero(np.abs(corr) >= CORRELATION_WARNING), strict=True):
+        if j > i:
+            warnings.append(f"terms {free[i].name} and {free[j].name} are correlated "
+                            f"({corr[i, j]:+.3f}): the coverage barely separates them")
     if cond > 1e4:
         warnings.append(f"design matrix condition number {cond:.3g}: weakly determined model")
     return warnings
@@ -640,8 +642,10 @@ def fit(
     sigmas: list[float | None] = [None] * len(term_list)
     for k, i in enumerate(free_idx):
         sigmas[i] = float(sig_free[k])
-    full_cov = np.zeros((len(term_list), len(term_list)))
-    full_cov[np.ix_(free_idx, free_idx)] = cov * rms_w**2  # arcsec², TPOINT scaling
+    full_cov = cov * rms_w**2  # arcsec², TPOINT scaling
+    if m < len(term_list):
+        full_cov = np.zeros((len(term_list), len(term_list)))
+        full_cov[np.ix_(free_idx, free_idx)] = cov * rms_w**2
     stats = {
         "n_obs": n_obs,
         "n_used": n,
