@@ -5,10 +5,14 @@ The fit minimises the sum over stars of ``w·(dx² + de²)`` where
 sky residuals after applying the model to the raw positions
 (:meth:`PointingModel.true_from_raw`, rigorous), and ``w`` the optional
 per-observation weight ``1/σ²`` (normalised to mean 1).  It is solved by
-Gauss–Newton with the Jacobian of the rigorous model
-(:func:`pointing.model.model.forward_and_jacobian`), iterated until the
-coefficients move by less than 1e-5″, so the solution is the exact
-least-squares minimum even for azimuth offsets of degrees.
+Gauss–Newton with the exact Jacobian of the rigorous model (alt-az: compiled
+forward-mode derivatives, :mod:`pointing.model.jacobian`; equatorial, or
+without numba: central differences, :func:`pointing.model.model.forward_and_jacobian`),
+started by one linear step on the first-order design and iterated until the
+next step would move the coefficients by less than 1e-5″, so the solution is
+the exact least-squares minimum even for azimuth offsets of degrees.  Every
+linearisation is factorised once (QR): steps, covariance, condition number and
+the hat matrix of the leave-one-out residuals all come from it.
 
 Statistics, with ``N`` stars used and ``M`` fitted terms:
 
@@ -409,9 +413,9 @@ def _solve(term_list: list[Term], values: np.ndarray, free_idx: list[int], sub: 
     0.05″).  The fit has converged when the next step would be below 1e-5″: that
     step is not taken, so the coefficients and residuals belong to one rigorous
     evaluation (usually one exact Jacobian in all).  With ``exact`` False the
-    Jacobian is the first-order one at the model's positions, at every step
-    (differs by ~1e-4 relative): the residuals stay rigorous, the minimum moves by
-    a few hundredths of a sigma; the automatic model's screening refits use it.
+    Jacobian is the first-order one at the model's positions (differs by ~1e-4
+    relative): the residuals stay rigorous, the minimum moves by up to a few
+    hundredths of a sigma; the automatic model's screening refits use it.
     """
     tolerance = 1e-5  # arcsec, 10 µas: below this a step is noise
     a_raw, e_raw = sub.az_raw, sub.el_raw
@@ -436,7 +440,7 @@ def _solve(term_list: list[Term], values: np.ndarray, free_idx: list[int], sub: 
             break
         values[free_idx] += step
         _check_divergence(term_list, values, free_idx)
-        if fresh and exact:  # the Jacobian of the step before, at the new residuals
+        if fresh:  # the Jacobian of the step before, at the new residuals
             a_mod, e_mod = geo.forward(term_list, values, a_raw, e_raw)
             fresh = False
         else:
@@ -571,8 +575,9 @@ def fit(
     exact_jacobian : bool
         True (default): Gauss–Newton with the exact Jacobian of the sequential
         model, so the solution is the exact least-squares minimum.  False: the
-        first-order Jacobian at the model's positions (several times faster,
-        for screening many candidate models; coefficients move by ~1e-4 sigma).
+        first-order Jacobian at the model's positions (the automatic model's
+        screening; coefficients move by up to a few hundredths of a sigma, and
+        since the exact Jacobian is compiled it is no longer the faster one).
 
     Returns
     -------
