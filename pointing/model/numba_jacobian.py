@@ -76,6 +76,8 @@ def jacobian_one(kind, coef, fcode, nfac, fac, par, off, col, sgn, dtilt, a, e, 
     wanted) and ``sgn[i]`` the sign between it and the encoded coefficient; a tilt
     has two (AN, AW) with ``dtilt[i]`` the derivatives of its rotation matrix.
     """
+    # Over 80 lines: one branch per operation kind, in the order and shape of
+    # numba_kernels.fwd, so the two can be read side by side.
     da[:] = 0.0
     de[:] = 0.0
     hi = 0
