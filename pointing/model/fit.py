@@ -350,7 +350,8 @@ class _Step:
         self.r = np.triu(qr[: jac.shape[1]])
         self.q = scipy.linalg.lapack.dorgqr(qr, tau)[0]
         rinv, info = scipy.linalg.lapack.dtrtri(self.r)
-        if info != 0 or not np.all(np.isfinite(rinv)):
+        self.invertible = info == 0 and bool(np.all(np.isfinite(rinv)))
+        if not self.invertible:
             u, s, vt = np.linalg.svd(self.r)
             with np.errstate(divide="ignore"):
                 inv = np.where(s > s[0] * 1e-15, 1.0 / s, 0.0)
@@ -367,6 +368,8 @@ class _Step:
     def surely_conditioned(self, limit: float) -> bool:
         """Whether the condition number is certainly below ``limit`` (no SVD needed):
         κ₂(R) ≤ sqrt(κ₁(R)·κ∞(R))."""
+        if not self.invertible:  # R⁻¹ is a pseudo-inverse: its norms prove nothing
+            return False
         r, ri = np.abs(self.r), np.abs(self.rinv)
         bound = math.sqrt(r.sum(0).max() * ri.sum(0).max() * r.sum(1).max() * ri.sum(1).max())
         return bound < limit
