@@ -346,9 +346,11 @@ class _Step:
         self.jac = jac if sw is None else jac * sw[:, None]
         self.sw = sw
         self.scale = np.sqrt(np.einsum("ij,ij->j", self.jac, self.jac))
-        qr, tau, _, _ = scipy.linalg.lapack.dgeqrf(self.jac / self.scale)
+        scaled = np.empty(self.jac.shape[::-1]).T  # column-major: LAPACK works in place
+        np.divide(self.jac, self.scale, out=scaled)
+        qr, tau, _, _ = scipy.linalg.lapack.dgeqrf(scaled, overwrite_a=True)
         self.r = np.triu(qr[: jac.shape[1]])
-        self.q = scipy.linalg.lapack.dorgqr(qr, tau)[0]
+        self.q = scipy.linalg.lapack.dorgqr(qr, tau, overwrite_a=True)[0]
         rinv, info = scipy.linalg.lapack.dtrtri(self.r)
         self.invertible = info == 0 and bool(np.all(np.isfinite(rinv)))
         if not self.invertible:
