@@ -44,8 +44,10 @@ def _compiled() -> Any:
 
 
 @functools.lru_cache(maxsize=512)
-def _layout(terms: tuple[Term, ...]) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
-    """Per operation of the full plan: the term (column) its coefficient is, and the sign.
+def _layout(terms: tuple[Term, ...], free: tuple[int, ...]
+            ) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
+    """Per operation of the full plan: the Jacobian column (−1: a fixed term) its
+    coefficient is, and the sign.
 
     Found by compiling the plan with unit-vector coefficients: an operation's
     coefficient is ``sign · e_k`` for term ``k``; a tilt carries two (AN, AW).
@@ -64,7 +66,9 @@ def _layout(terms: tuple[Term, ...]) -> tuple[np.ndarray, np.ndarray, tuple[int,
                 if op[0] != "tilt":
                     sgn[i] = float(x[k])
     tilts = tuple(i for i, op in enumerate(ops) if op[0] == "tilt")
-    return col, sgn, tilts
+    where = np.full(len(terms) + 1, -1, np.int64)  # term index → free column (−1: fixed)
+    where[np.asarray(free, dtype=np.int64)] = np.arange(len(free))
+    return where[col], sgn, tilts  # col −1 reads where[−1] = −1
 
 
 def _tilt_derivatives(ops: tuple[tuple[Any, ...], ...], tilts: tuple[int, ...]) -> np.ndarray:
@@ -91,7 +95,7 @@ def forward_and_jacobian(terms: Sequence[Term], values_arcsec: np.ndarray,
     terms = tuple(terms)
     if not available() or any(t.mount != "altaz" for t in terms):
         return model_module.forward_and_jacobian(terms, values_arcsec, free, az, el)
-    col, sgn, tilts = _layout(terms)
+    col, sgn, tilts = _layout(terms, tuple(free))
     # 0-d arrays, not floats: the plan keeps the terms whose value is zero
     coefs = tuple(np.asarray(v * ARCSEC) for v in np.asarray(values_arcsec, dtype=float))
     ops = kernels.compile_plan(terms, coefs).ops
@@ -101,14 +105,11 @@ def forward_and_jacobian(terms: Sequence[Term], values_arcsec: np.ndarray,
     if (arrays[0].size != len(ops) or len(ops) != col.shape[0]
             or (arrays[0].size and int(arrays[0].max()) > _LAST_KIND)):  # pragma: no cover
         return model_module.forward_and_jacobian(terms, values_arcsec, free, az, el)
-    where = np.full(len(terms) + 1, -1, np.int64)  # term index → free column (−1: fixed)
-    where[np.asarray(free, dtype=np.int64)] = np.arange(len(free))
-    col_free = where[col]  # col −1 reads where[−1] = −1
     a = np.ascontiguousarray(az, dtype=float)
     e = np.ascontiguousarray(el, dtype=float)
     out_a, out_e = np.empty_like(a), np.empty_like(e)
     jac = np.empty((2 * a.size, len(free)))
-    _compiled()(*arrays, col_free, sgn, _tilt_derivatives(ops, tilts), a, e, out_a, out_e, jac)
+    _compiled()(*arrays, col, sgn, _tilt_derivatives(ops, tilts), a, e, out_a, out_e, jac)
     return out_a, out_e, jac
 
 
