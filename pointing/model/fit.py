@@ -481,10 +481,9 @@ def _leave_one_out(u: np.ndarray, rw: np.ndarray, w: np.ndarray, used: np.ndarra
     """
     idx_used = np.flatnonzero(used)
     n = idx_used.size
-    hx, he = u[:n], u[n:]
-    h11 = np.einsum("ij,ij->i", hx, hx)
-    h22 = np.einsum("ij,ij->i", he, he)
-    h12 = np.einsum("ij,ij->i", hx, he)
+    hh = np.einsum("ij,ij->i", u, u)  # the hat matrix's diagonal: h11 then h22
+    h11, h22 = hh[:n], hh[n:]
+    h12 = np.einsum("ij,ij->i", u[:n], u[n:])
     a11, a22 = 1.0 - h11, 1.0 - h22  # I − Hᵢᵢ, off-diagonal −h12
     det = a11 * a22 - h12 * h12
     rx, re = rw[:n], rw[n:]
@@ -509,9 +508,13 @@ def _leave_one_out(u: np.ndarray, rw: np.ndarray, w: np.ndarray, used: np.ndarra
                             "residual is undefined")
             lx[bad_leverage] = np.nan
             le[bad_leverage] = np.nan
-        good = np.isfinite(lx)
-        loo_rms = (math.sqrt(float(np.mean(lx[good] ** 2 + le[good] ** 2)))
-                   if np.any(good) else math.nan)
+        sum_loo = float(lx @ lx + le @ le)
+        if math.isfinite(sum_loo):
+            loo_rms = math.sqrt(sum_loo / n)
+        else:
+            good = np.isfinite(lx)
+            loo_rms = (math.sqrt(float(np.mean(lx[good] ** 2 + le[good] ** 2)))
+                       if np.any(good) else math.nan)
         outliers = tuple((idx_used[p_values < outlier_alpha / n] + 1).tolist())
     if n == used.size:
         return _LeaveOneOut(lx, le, stud, loo_rms, outliers)
