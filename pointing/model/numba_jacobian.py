@@ -14,6 +14,9 @@ checks the two agree).
 
 Imported lazily by :mod:`pointing.model.fit` (numba's import is slow);
 module-level functions so numba's on-disk cache serves later processes.
+numba keys that cache on this file alone: after a change to the helpers it
+inlines from :mod:`pointing.model.numba_kernels`, touch this file (or delete
+its ``__pycache__/*.nbi``) so the kernel is compiled again.
 Checked against central differences of the numpy kernels in
 ``tests/model/test_fit_jacobian.py``.
 """
