@@ -8,9 +8,9 @@ the 54 × 17 fit with every statistic; the vectorised throughput of
 katpoint's ``apply`` on the same positions with as many parameters (issue 12's
 yardstick), and katpoint's ``reverse``; scalar call latency; and the ratios.
 Then an equatorial (German-equatorial, both pier sides) model of 10 terms with
-degree-size IH, MA, ME: fit time and application on 10⁵ positions (numpy
-kernels) beside the alt-az model of as many terms on the numpy kernels and
-katpoint's apply (katpoint has no equatorial model).
+degree-size IH, MA, ME: fit time and application on 10⁵ positions on the
+numpy and the compiled (numba) kernels, beside the alt-az model of as many
+terms (compiled) and katpoint's apply (katpoint has no equatorial model).
 The machine may be shared: figures are wall clock, best of a few repeats, and
 move with the load.  Run from the repository root::
 
@@ -193,45 +193,67 @@ def application(terms: list[str], kparams: list[int]) -> None:
     print(f"round-trip error on 10⁵ positions: {err:.1e} rad\n")
 
 
+def _numpy_kernels(fn):
+    """``fn`` run with the compiled kernels switched off (the numpy reference path)."""
+    def run():
+        model_module.USE_COMPILED = False
+        try:
+            return fn()
+        finally:
+            model_module.USE_COMPILED = True
+    return run
+
+
 def equatorial() -> None:
-    """The German-equatorial model beside the alt-az one of as many terms."""
+    """The German-equatorial model, numpy and compiled, beside the alt-az one of as many
+    terms (compiled) and katpoint's apply (katpoint has no equatorial model)."""
     print(f"## equatorial (GEM, both pier sides), {len(TEQ)} terms ({' '.join(TEQ)}), "
           "IH 2°, MA/ME 0.7°/0.8°")
     gem = PointingModel(TEQ, VEQ, mount="gem", latitude_deg=48.0)
     altaz = truth(T10)
-    print(f"{'':42s} {'equatorial':>16s} {'alt-az (numpy)':>16s} {'katpoint':>16s}")
+    print(f"{'':30s} {'equatorial':>17s} {'alt-az':>17s}")
     for n in (50, 500):
         run = simulate_equatorial_run(gem, n, seed=n)
         obs = simulate_run(altaz, n, seed=n)
         ours = best_time(lambda run=run: fit(run, TEQ), repeat=5)
         peer = best_time(lambda obs=obs: fit(obs, T10), repeat=5)
-        print(f"{f'fit, {n} observations':42s} {fmt(ours):>16s} {fmt(peer):>16s}")
+        print(f"{f'fit, {n} observations':30s} {fmt(ours):>17s} {fmt(peer):>17s}")
     rng = np.random.default_rng(8)
     n = 100_000
     ha, dec = rng.uniform(-np.pi, np.pi, n), rng.uniform(-1.2, 1.2 + np.pi, n)
     az, el = rng.uniform(0, 2 * np.pi, n), rng.uniform(np.radians(5), np.radians(85), n)
+    th, td = gem.true_from_raw(ha, dec)  # compile (numba) outside the timing
+    gem.raw_from_true(th[:10], td[:10])
+    altaz.raw_from_true(az[:10], el[:10])
     kpm = katpoint_model(KP10) if katpoint else None
     kp_apply = best_time(lambda: kpm.apply(az, el), repeat=3) if kpm else math.nan
-    model_module.USE_COMPILED = False  # the alt-az yardstick on the same (numpy) kernels
-    try:
-        for label, eq_fn, az_fn in (
-                ("true_from_raw, 10⁵", lambda: gem.true_from_raw(ha, dec),
-                 lambda: altaz.true_from_raw(az, el)),
-                ("raw_from_true, 10⁵", lambda: gem.raw_from_true(ha, dec),
-                 lambda: altaz.raw_from_true(az, el))):
-            ours, peer = best_time(eq_fn, repeat=3), best_time(az_fn, repeat=3)
-            print(f"{label:42s} {n / ours:10.3g} pos/s {n / peer:10.3g} pos/s "
-                  f"{n / kp_apply:10.3g} pos/s")
-        ours = best_time(lambda: gem.true_from_raw(0.4, 0.7), repeat=5, number=2000)
-        peer = best_time(lambda: altaz.true_from_raw(0.4, 0.7), repeat=5, number=2000)
-        print(f"{'true_from_raw scalar call':42s} {fmt(ours):>16s} {fmt(peer):>16s}")
-    finally:
-        model_module.USE_COMPILED = True
-    th, td = gem.true_from_raw(ha, dec)
+    print(f"{'':30s} {'equatorial numpy':>17s} {'equatorial numba':>17s} "
+          f"{'alt-az numba':>17s} {'katpoint apply':>17s}")
+    for label, eq_fn, az_fn in (
+            ("true_from_raw, 10⁵", lambda: gem.true_from_raw(ha, dec),
+             lambda: altaz.true_from_raw(az, el)),
+            ("raw_from_true, 10⁵", lambda: gem.raw_from_true(th, td),
+             lambda: altaz.raw_from_true(az, el))):
+        slow = best_time(_numpy_kernels(eq_fn), repeat=3)
+        ours, peer = best_time(eq_fn, repeat=3), best_time(az_fn, repeat=3)
+        print(f"{label:30s} {n / slow:11.3g} pos/s {n / ours:11.3g} pos/s "
+              f"{n / peer:11.3g} pos/s {n / kp_apply:11.3g} pos/s")
+    for label, eq_fn, az_fn in (
+            ("true_from_raw scalar call", lambda: gem.true_from_raw(0.4, 2.2),
+             lambda: altaz.true_from_raw(1.1, 0.7)),
+            ("raw_from_true scalar call", lambda: gem.raw_from_true(0.4, 2.2),
+             lambda: altaz.raw_from_true(1.1, 0.7))):
+        slow = best_time(_numpy_kernels(eq_fn), repeat=5, number=2000)
+        ours = best_time(eq_fn, repeat=5, number=2000)
+        peer = best_time(az_fn, repeat=5, number=2000)
+        print(f"{label:30s} {fmt(slow):>17s} {fmt(ours):>17s} {fmt(peer):>17s}")
     rh, rd = gem.raw_from_true(th, td)
     fh, fd = gem.true_from_raw(rh, rd)
     err = np.nanmax(np.hypot((fh - th) * np.cos(td), fd - td))
-    print(f"round-trip error on 10⁵ positions (both pier sides): {err:.1e} rad\n")
+    nh, nd = _numpy_kernels(lambda: gem.true_from_raw(ha, dec))()
+    agree = np.nanmax(np.hypot(np.angle(np.exp(1j * (nh - th))) * np.cos(td), nd - td))
+    print(f"round-trip error on 10⁵ positions (both pier sides, numba): {err:.1e} rad; "
+          f"numba vs numpy: {agree:.1e} rad\n")
 
 
 if __name__ == "__main__":
