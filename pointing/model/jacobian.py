@@ -4,9 +4,10 @@
 :func:`pointing.model.model.forward_and_jacobian` (true positions at raw ones
 and ``d(A·cos E, E)/dc`` of the sequential model), computed in one compiled
 pass per observation (:mod:`pointing.model.numba_jacobian`) where numba is
-installed, the model is alt-az and the compiled kernels are enabled
-(``pointing.model.model.USE_COMPILED``); elsewhere it is that function
-(central differences on the numpy kernels).  Both agree to ~1e-9 relative.
+installed, the model is alt-az without TPOINT's parallel (``&``) terms and the
+compiled kernels are enabled (``pointing.model.model.USE_COMPILED``); elsewhere
+it is that function (central differences on the numpy kernels).  Both agree to
+~1e-9 relative.
 """
 
 from __future__ import annotations
@@ -93,7 +94,8 @@ def forward_and_jacobian(terms: Sequence[Term], values_arcsec: np.ndarray,
     ``N..2N−1``: dE; alt-az models (see the module docstring for the fallback).
     """
     terms = tuple(terms)
-    if not available() or any(t.mount != "altaz" for t in terms):
+    # the compiled kernels know neither equatorial terms nor TPOINT's parallel (&) ones
+    if not available() or any(t.mount != "altaz" or t.parallel for t in terms):
         return model_module.forward_and_jacobian(terms, values_arcsec, free, az, el)
     col, sgn, tilts = _layout(terms, tuple(free))
     # 0-d arrays, not floats: the plan keeps the terms whose value is zero
@@ -116,10 +118,10 @@ def forward_and_jacobian(terms: Sequence[Term], values_arcsec: np.ndarray,
 def forward(terms: Sequence[Term], values_arcsec: np.ndarray, az: np.ndarray, el: np.ndarray
             ) -> tuple[np.ndarray, np.ndarray]:
     """True positions of an alt-az model at raw ones (what ``PointingModel.true_from_raw``
-    gives for finite in-range input), without building the model object."""
+    gives for finite in-range input, on the same kernels), without building the model."""
     plan = kernels.compile_plan(tuple(terms),
                                 tuple(float(v) * ARCSEC for v in values_arcsec))
-    if available():
+    if available() and plan.sequential:
         return compiled.forward(compiled.encode(plan.ops), np.ascontiguousarray(az, float),
                                 np.ascontiguousarray(el, float))
     return kernels.forward(plan, az, el, np)

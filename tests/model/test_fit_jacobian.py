@@ -100,3 +100,21 @@ def test_degree_offsets_converge_quickly_to_the_exact_minimum():
             dx = ((obs.az_true - ta + np.pi) % (2 * np.pi) - np.pi) * np.cos(obs.el_true)
             de = obs.el_true - te
             assert np.sum(dx**2 + de**2) / ARCSEC**2 >= base - 1e-9, name
+
+
+def test_parallel_terms_are_fitted_with_their_own_kernels():
+    """TPOINT's & terms (not in the compiled kernels): residuals are the model's own."""
+    names = ["IA", "IE", "CA", "NPAE", "AN", "AW", "TF", "HESE", "&HECE2", "&HASA"]
+    truth = model_module.PointingModel(names, [3000, -120, 30, -20, 600, -450, 25, 80, 50,
+                                               -40])
+    obs = simulate_run(truth, 60, seed=3, noise_arcsec=1.0)
+    fa, fe = jacobian.forward(truth.terms, np.array(list(truth.values.values())), obs.az_raw,
+                              obs.el_raw)
+    ta, te = truth.true_from_raw(obs.az_raw, obs.el_raw)
+    np.testing.assert_allclose(fa, ta, rtol=0, atol=1e-14)
+    np.testing.assert_allclose(fe, te, rtol=0, atol=1e-14)
+    res = fit(obs, names)
+    ta, te = res.model.true_from_raw(obs.az_raw, obs.el_raw)
+    dx = ((obs.az_true - ta + np.pi) % (2 * np.pi) - np.pi) * np.cos(obs.el_true) / ARCSEC
+    np.testing.assert_allclose(res.dx, dx, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(res.de, (obs.el_true - te) / ARCSEC, rtol=0, atol=1e-9)
