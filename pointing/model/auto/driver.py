@@ -15,7 +15,10 @@
 4. **Studentized rejection** (:mod:`.outliers`).  The chosen model is refitted;
    the worst star whose externally studentized residual fails the Bonferroni
    test is set aside, with its reason, and the selection runs again (at most
-   ``max_reject_fraction`` of the run is ever set aside).
+   ``max_reject_fraction`` of the run is ever set aside).  In mode "cv" such a
+   star is set aside only if it makes the other stars' cross-validated
+   prediction worse (:func:`.outliers.harms_others`); otherwise it is kept and
+   the step says why.
 """
 
 from __future__ import annotations
@@ -73,7 +76,7 @@ def auto_fit(
     ----------
     observations : Observations
     max_order : int
-        Highest harmonic multiple in A and in E.
+        Highest harmonic multiple in A and in E (in H and D on an equatorial run).
     base : sequence of str
         Terms always kept (default the zero points IA, IE).
     extra_candidates : iterable of str
@@ -203,23 +206,27 @@ def _auto_fit(observations: Observations, *, max_order: int, base: Sequence[str]
             worst["reason"] += (f"; the other stars are predicted {change:.1%} worse with "
                                 "it in the fit")
         rejected.append(worst)
-    result_fit = final
-    comparison = []
-    rows = {"automatic": chosen, **{k: list(v) for k, v in (compare or {}).items()}}
+    comparison = _comparison(work, {"automatic": chosen, **(compare or {})}, kfold)
+    return AutoResult(fit=final, selected_terms=tuple(chosen), cv_rms=final.loo_rms,
+                      kfold_rms=comparison[0]["kfold_rms_arcsec"], rejected=tuple(rejected),
+                      steps=tuple(steps), refused=refused, comparison=tuple(comparison))
+
+
+def _comparison(work: Observations, rows: Mapping[str, Sequence[str]], kfold: int
+                ) -> list[dict[str, Any]]:
+    """The comparison table: each term list refitted on the same stars (RMS, LOO, k-fold)."""
+    table = []
     for label, terms in rows.items():
         try:
             r = fit(work, list(terms))
             kf = kfold_rms(work, list(terms), k=kfold)
         except FitError as exc:
-            comparison.append({"label": label, "terms": list(terms), "n_terms": len(terms),
-                               "sky_rms_arcsec": math.nan, "loo_rms_arcsec": math.nan,
-                               "kfold_rms_arcsec": math.nan, "error": str(exc)})
+            table.append({"label": label, "terms": list(terms), "n_terms": len(terms),
+                          "sky_rms_arcsec": math.nan, "loo_rms_arcsec": math.nan,
+                          "kfold_rms_arcsec": math.nan, "error": str(exc)})
             continue
-        comparison.append({"label": label, "terms": list(r.model.names),
-                           "n_terms": len(r.fitted_terms), "sky_rms_arcsec": r.sky_rms,
-                           "loo_rms_arcsec": r.loo_rms, "kfold_rms_arcsec": kf})
-    kf_auto = comparison[0]["kfold_rms_arcsec"]
-    return AutoResult(fit=result_fit, selected_terms=tuple(chosen), cv_rms=result_fit.loo_rms,
-                      kfold_rms=kf_auto, rejected=tuple(rejected), steps=tuple(steps),
-                      refused=refused, comparison=tuple(comparison))
+        table.append({"label": label, "terms": [t.spelling for t in r.model.terms],
+                      "n_terms": len(r.fitted_terms), "sky_rms_arcsec": r.sky_rms,
+                      "loo_rms_arcsec": r.loo_rms, "kfold_rms_arcsec": kf})
+    return table
 
