@@ -34,6 +34,7 @@ from pointing.model.auto.cv import check_cv_options, select_cv
 from pointing.model.auto.guarded import select_guarded
 from pointing.model.auto.outliers import (
     EQUATORIAL_ROBUST_START,
+    GEM_ROBUST_START,
     ROBUST_START,
     harms_others,
     robust_outliers,
@@ -158,9 +159,11 @@ def _auto_fit(observations: Observations, *, max_order: int, base: Sequence[str]
                        f"(the base terms {' '.join(base)} alone need {len(base) + 1})",
                        tuple(base))
     if obs.is_equatorial:
+        sides = _both_pier_sides(obs)
         pool = equatorial_pool(max_order, product_order=product_order,
-                               latitude=obs.latitude_deg is not None, extra=extra_candidates)
-        robust = EQUATORIAL_ROBUST_START
+                               latitude=obs.latitude_deg is not None, pier_sides=sides,
+                               extra=extra_candidates)
+        robust = GEM_ROBUST_START if sides else EQUATORIAL_ROBUST_START
     else:
         pool = candidate_pool(max_order, product_order=product_order,
                               rotator="rotator" in obs.extra, extra=extra_candidates)
@@ -210,6 +213,18 @@ def _auto_fit(observations: Observations, *, max_order: int, base: Sequence[str]
     return AutoResult(fit=final, selected_terms=tuple(chosen), cv_rms=final.loo_rms,
                       kfold_rms=comparison[0]["kfold_rms_arcsec"], rejected=tuple(rejected),
                       steps=tuple(steps), refused=refused, comparison=tuple(comparison))
+
+
+#: stars needed on each pier side before pier-side terms are candidates
+PIER_SIDE_MIN_STARS = 5
+
+
+def _both_pier_sides(obs: Observations) -> bool:
+    """A German equatorial run with enough used stars on each side of the pier."""
+    if obs.mount != "gem":
+        return False
+    far = obs.far_side[obs.used]
+    return min(int(far.sum()), int((~far).sum())) >= PIER_SIDE_MIN_STARS
 
 
 def _comparison(work: Observations, rows: Mapping[str, Sequence[str]], kfold: int

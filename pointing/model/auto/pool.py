@@ -13,6 +13,9 @@ GEOMETRIC_CANDIDATES = ("CA", "NPAE", "AN", "AW", "TF", "TX", "ECES")
 #: the equatorial zero points and physical candidates (TF, TX, DAF need the site latitude)
 EQUATORIAL_BASE = ("IH", "ID")
 EQUATORIAL_GEOMETRIC = ("CH", "NP", "MA", "ME", "TF", "FO", "DAF")
+#: pier-side candidates of a German equatorial observed on both sides: what differs
+#: between the sides beyond the sign flips (index, collimation, axis perpendicularity)
+PIER_SIDE_CANDIDATES = ("IH@FAR", "ID@FAR", "CH@FAR", "NP@FAR")
 #: equatorial harmonics that are exactly a physical term: HXCD ≡ −IH, HXSD ≡ −NP, HDCH ≡ −FO
 EQUATORIAL_DUPLICATES = ("HXCD", "HXSD", "HDCH")
 #: highest harmonic order the automatic search accepts (the pool grows as its square)
@@ -58,7 +61,8 @@ def candidate_pool(max_order: int = 3, *, product_order: int | None = None,
 
 
 def equatorial_pool(max_order: int = 3, *, product_order: int | None = None,
-                    latitude: bool = True, extra: Iterable[str] = ()) -> tuple[Term, ...]:
+                    latitude: bool = True, pier_sides: bool = False,
+                    extra: Iterable[str] = ()) -> tuple[Term, ...]:
     """Equatorial candidates: physical terms, harmonics in H and D up to ``max_order``, products.
 
     Results Δh (``HH…``), Δδ (``HD…``) and Δh·cosδ (``HX…``), each of sines
@@ -66,10 +70,13 @@ def equatorial_pool(max_order: int = 3, *, product_order: int | None = None,
     products of one H and one D factor up to ``product_order`` (default
     ``min(max_order, 3)``).  Without the site latitude TF and DAF are left
     out (their formulas need it).  Exact duplicates of physical terms
-    (:data:`EQUATORIAL_DUPLICATES`) are left out.
+    (:data:`EQUATORIAL_DUPLICATES`) are left out.  ``pier_sides`` (a German
+    equatorial observed on both sides) adds :data:`PIER_SIDE_CANDIDATES`.
     """
     _check_orders(max_order, product_order)
     names = [n for n in EQUATORIAL_GEOMETRIC if latitude or n not in ("TF", "DAF")]
+    if pier_sides:
+        names += PIER_SIDE_CANDIDATES
     ks = [("" if k == 1 else str(k)) for k in range(1, max_order + 1)]
     for result in ("H", "D", "X"):
         for arg in ("H", "D"):
