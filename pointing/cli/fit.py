@@ -111,6 +111,7 @@ def _run(args: argparse.Namespace) -> int:
     for option, path in (("--model-out", args.model_out), ("--mod-out", args.mod_out),
                          ("--plot", args.plot)):
         writable_file(path, option)  # before the fit: a bad path costs nothing
+    _check_auto_options(args)
     obs = read_observations(args.file)
     info = {"provenance": {"source": str(args.file), "command": "pointing fit"}}
     auto = None
@@ -158,6 +159,19 @@ def _run(args: argparse.Namespace) -> int:
         for kind, path in written.items():
             print(f"wrote {kind}: {path}")
     return 0
+
+
+def _check_auto_options(args: argparse.Namespace) -> None:
+    """Options of --auto that cannot apply: one line naming them (ConfigError)."""
+    from pointing.errors import ConfigError
+
+    if args.product_order is None:
+        return
+    if not args.auto:
+        raise ConfigError("--product-order applies to --auto only")
+    if args.product_order > args.max_order:
+        raise ConfigError(f"--product-order {args.product_order} exceeds --max-order "
+                          f"{args.max_order}: products reach at most the highest multiple")
 
 
 def _keep(n: int, mask: list[int]):

@@ -416,6 +416,17 @@ def _mod_mount(lines: list[str]) -> str:
     return found
 
 
+#: a term name and its signed value with no blank between them (``HSCA5CE8-1234.5000``)
+_GLUED = re.compile(r"^([A-Za-z0-9@&]+)([+-](?:\d|\.\d).*)$")
+
+
+def _unglue(fields: list[str]) -> list[str]:
+    """Split a name glued to its value: OUTMOD's fixed columns (name in 8, signed value
+    in 10) leave no blank when an 8-character name has a value of 1000″ or more."""
+    m = _GLUED.match(fields[0]) if fields else None
+    return [m[1], m[2], *fields[1:]] if m else fields
+
+
 def read_mod(path: str | Path, mount: str | None = None,
              latitude_deg: float | None = None) -> PointingModel:
     """Read a TPOINT model file (OUTMOD layout) into a :class:`PointingModel`.
@@ -460,7 +471,7 @@ def read_mod(path: str | Path, mount: str | None = None,
         prefix, rest = line[:2], line[2:]
         if set(prefix) - set(" =&"):
             prefix, rest = "", stripped
-        fields = rest.split()
+        fields = _unglue(rest.split())
         if len(fields) not in (2, 3):
             raise FileFormatError(path, lineno, "expected a term line 'NAME value [sigma]' "
                                   f"(arcsec), found {stripped!r}")

@@ -1,7 +1,8 @@
 """The pointing model the station daemon applies: raw (encoder) ↔ true positions.
 
 How a model is applied is TPOINT's: the terms one after the other **in the
-model's listed order**, each evaluated at the position reached so far, every
+model's listed order**, each evaluated at the position reached so far (a
+term flagged with TPOINT's ``&``, ``"&HESE"``, at its head's input instead), every
 one an exact map of the sphere (the rotations of the mount's geometry are
 rigorous, so IA of degrees and tilts of tenths of a degree stay exact).  The
 full convention, term by term, is in :mod:`pointing.model.kernels`.  A model

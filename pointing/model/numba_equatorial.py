@@ -46,10 +46,14 @@ def _kernels() -> Any:
     if not _tried:
         _tried = True
         try:  # lazy: numba's import cost is paid by the first compiled call only
-            from pointing.model import numba_equatorial_jit
+            import numba  # noqa: F401
         except ImportError:  # pragma: no cover - numba is a declared dependency
             _jit = None
         else:
+            # not inside the try: a helper missing from numba_kernels is a bug to see,
+            # not a reason to fall back to the numpy kernels without a word
+            from pointing.model import numba_equatorial_jit
+
             _jit = numba_equatorial_jit
     return _jit
 

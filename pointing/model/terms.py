@@ -376,6 +376,9 @@ def _pier_side_term(name: str, key: str, family: str) -> Term:
 
 def _parallel(name: str, key: str, family: str) -> Term:
     """``&`` + a harmonic: TPOINT's parallel term (evaluated with the term before it)."""
+    if not key or key.startswith("&"):
+        raise TermError(f"term {name.strip()!r}: '&' (TPOINT's parallel flag) must be "
+                        "followed by one term name, e.g. &HESE")
     base = parse_term(key, family)
     if family != "altaz" or not base.is_harmonic:
         where = "alt-az harmonic terms" if family == "altaz" else "alt-az models"

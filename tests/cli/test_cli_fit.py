@@ -84,10 +84,15 @@ def test_absurd_option_values_are_refused(capsys, args, message):
     assert message in capsys.readouterr().err
 
 
-def test_product_order_beyond_max_order_is_one_line(capsys):
-    assert main(["fit", str(EXAMPLE), "--auto", "--max-order", "2", "--product-order", "3"]) == 2
+@pytest.mark.parametrize("args, message", [
+    (["--auto", "--max-order", "2", "--product-order", "3"],
+     "--product-order 3 exceeds --max-order 2"),
+    (["--product-order", "2"], "--product-order applies to --auto only"),
+])
+def test_product_order_that_cannot_apply_is_one_line(capsys, args, message):
+    assert main(["fit", str(EXAMPLE), *args]) == 2
     err = capsys.readouterr().err
-    assert "product_order must be a whole number 0..max_order (2)" in err
+    assert message in err
     assert err.count("\n") == 1
 
 

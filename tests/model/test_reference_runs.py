@@ -153,6 +153,21 @@ def test_mod_file_keeps_tpoint_parallel_flags(datasets, tmp_path):
     np.testing.assert_array_equal(js.true_from_raw(a, e), ref.true_from_raw(a, e))
 
 
+def test_parallel_model_scalar_calls_agree_with_arrays(datasets):
+    """The daemon's scalar path (a separate route through the kernels) keeps the '&'
+    rule too: TPOINT's 2020-03-14 model, scalar against array, both directions."""
+    ref = read_mod(datasets / "rubin_auxtel" / AUXTEL_0314[1])
+    plain = PointingModel(list(ref.names), list(ref.values.values()))
+    a, e = np.radians([10.0, 135.0, 250.0]), np.radians([20.0, 45.0, 80.0])
+    ta, te = ref.true_from_raw(a, e)
+    assert np.max(np.abs(np.array(plain.true_from_raw(a, e)) - [ta, te])) > 1e-6  # '&' matters
+    for i in range(a.size):
+        assert ref.true_from_raw(float(a[i]), float(e[i])) == pytest.approx(
+            (ta[i], te[i]), abs=1e-12)
+        assert ref.raw_from_true(float(ta[i]), float(te[i])) == pytest.approx(
+            (a[i], e[i]), abs=1e-10)
+
+
 def test_parallel_terms_are_evaluated_at_their_heads_input():
     """'&' terms: evaluated where the nearest term before them without '&' is
     (its input, also when it moves nothing), applied in order; exact inverse."""

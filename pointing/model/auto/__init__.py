@@ -21,12 +21,12 @@ One concept per module:
 from pointing.model.auto.driver import MODES, auto_fit
 from pointing.model.auto.nested import nested_cv_rms
 from pointing.model.auto.pool import (
-                                      BASE_TERMS,
-                                      GEOMETRIC_CANDIDATES,
-                                      MAX_ORDER,
-                                      candidate_pool,
-                                      complexity,
-                                      equatorial_pool,
+    BASE_TERMS,
+    GEOMETRIC_CANDIDATES,
+    MAX_ORDER,
+    candidate_pool,
+    complexity,
+    equatorial_pool,
 )
 from pointing.model.auto.result import AutoResult
 from pointing.model.auto.validation import kfold_rms

@@ -15,7 +15,10 @@
 4. **Studentized rejection** (:mod:`.outliers`).  The chosen model is refitted;
    the worst star whose externally studentized residual fails the Bonferroni
    test is set aside, with its reason, and the selection runs again (at most
-   ``max_reject_fraction`` of the run is ever set aside).
+   ``max_reject_fraction`` of the run is ever set aside).  In mode "cv" such a
+   star is set aside only if it makes the other stars' cross-validated
+   prediction worse (:func:`.outliers.harms_others`); otherwise it is kept and
+   the step says why.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from pointing.model.auto.cv import check_cv_options, select_cv
 from pointing.model.auto.guarded import select_guarded
 from pointing.model.auto.outliers import (
     EQUATORIAL_ROBUST_START,
+    GEM_ROBUST_START,
     ROBUST_START,
     harms_others,
     robust_outliers,
@@ -41,7 +45,6 @@ from pointing.model.auto.result import AutoResult
 from pointing.model.auto.screening import screening_fit as fit
 from pointing.model.auto.screening import terms_of
 from pointing.model.auto.validation import kfold_rms
-from pointing.model.equatorial import pier_side
 from pointing.model.fit import fit as exact_fit
 from pointing.model.run import Observations
 
@@ -74,7 +77,7 @@ def auto_fit(
     ----------
     observations : Observations
     max_order : int
-        Highest harmonic multiple in A and in E.
+        Highest harmonic multiple in A and in E (in H and D on an equatorial run).
     base : sequence of str
         Terms always kept (default the zero points IA, IE).
     extra_candidates : iterable of str
@@ -136,18 +139,6 @@ def auto_fit(
                          product_order=product_order, cv_options=cv_options)
 
 
-#: observations a pier side needs before its own terms are candidates
-MIN_PER_SIDE = 5
-
-
-def _both_sides(obs: Observations) -> bool:
-    """Whether a German equatorial run has enough used stars on each side of the pier."""
-    if obs.mount != "gem":
-        return False
-    side = pier_side(obs.el_raw[obs.used])
-    return min(int((side == "far").sum()), int((side == "near").sum())) >= MIN_PER_SIDE
-
-
 def _auto_fit(observations: Observations, *, max_order: int, base: Sequence[str],
               extra_candidates: Iterable[str], compare: Mapping[str, Sequence[str]] | None,
               mode: str, min_t: float, min_gain: float, min_independence: float,
@@ -168,12 +159,11 @@ def _auto_fit(observations: Observations, *, max_order: int, base: Sequence[str]
                        f"(the base terms {' '.join(base)} alone need {len(base) + 1})",
                        tuple(base))
     if obs.is_equatorial:
-        sides = _both_sides(obs)
+        sides = _both_pier_sides(obs)
         pool = equatorial_pool(max_order, product_order=product_order,
-                               latitude=obs.latitude_deg is not None,
-                               pier_sides=sides, extra=extra_candidates)
-        # a flip's offset between the sides is no outlier: the robust start fits it too
-        robust = EQUATORIAL_ROBUST_START + (("ID@FAR",) if sides else ())
+                               latitude=obs.latitude_deg is not None, pier_sides=sides,
+                               extra=extra_candidates)
+        robust = GEM_ROBUST_START if sides else EQUATORIAL_ROBUST_START
     else:
         pool = candidate_pool(max_order, product_order=product_order,
                               rotator="rotator" in obs.extra, extra=extra_candidates)
@@ -219,23 +209,39 @@ def _auto_fit(observations: Observations, *, max_order: int, base: Sequence[str]
             worst["reason"] += (f"; the other stars are predicted {change:.1%} worse with "
                                 "it in the fit")
         rejected.append(worst)
-    result_fit = final
-    comparison = []
-    rows = {"automatic": chosen, **{k: list(v) for k, v in (compare or {}).items()}}
+    comparison = _comparison(work, {"automatic": chosen, **(compare or {})}, kfold)
+    return AutoResult(fit=final, selected_terms=tuple(chosen), cv_rms=final.loo_rms,
+                      kfold_rms=comparison[0]["kfold_rms_arcsec"], rejected=tuple(rejected),
+                      steps=tuple(steps), refused=refused, comparison=tuple(comparison))
+
+
+#: stars needed on each pier side before pier-side terms are candidates
+PIER_SIDE_MIN_STARS = 5
+
+
+def _both_pier_sides(obs: Observations) -> bool:
+    """A German equatorial run with enough used stars on each side of the pier."""
+    if obs.mount != "gem":
+        return False
+    far = obs.far_side[obs.used]
+    return min(int(far.sum()), int((~far).sum())) >= PIER_SIDE_MIN_STARS
+
+
+def _comparison(work: Observations, rows: Mapping[str, Sequence[str]], kfold: int
+                ) -> list[dict[str, Any]]:
+    """The comparison table: each term list refitted on the same stars (RMS, LOO, k-fold)."""
+    table = []
     for label, terms in rows.items():
         try:
             r = fit(work, list(terms))
             kf = kfold_rms(work, list(terms), k=kfold)
         except FitError as exc:
-            comparison.append({"label": label, "terms": list(terms), "n_terms": len(terms),
-                               "sky_rms_arcsec": math.nan, "loo_rms_arcsec": math.nan,
-                               "kfold_rms_arcsec": math.nan, "error": str(exc)})
+            table.append({"label": label, "terms": list(terms), "n_terms": len(terms),
+                          "sky_rms_arcsec": math.nan, "loo_rms_arcsec": math.nan,
+                          "kfold_rms_arcsec": math.nan, "error": str(exc)})
             continue
-        comparison.append({"label": label, "terms": list(r.model.names),
-                           "n_terms": len(r.fitted_terms), "sky_rms_arcsec": r.sky_rms,
-                           "loo_rms_arcsec": r.loo_rms, "kfold_rms_arcsec": kf})
-    kf_auto = comparison[0]["kfold_rms_arcsec"]
-    return AutoResult(fit=result_fit, selected_terms=tuple(chosen), cv_rms=result_fit.loo_rms,
-                      kfold_rms=kf_auto, rejected=tuple(rejected), steps=tuple(steps),
-                      refused=refused, comparison=tuple(comparison))
+        table.append({"label": label, "terms": [t.spelling for t in r.model.terms],
+                      "n_terms": len(r.fitted_terms), "sky_rms_arcsec": r.sky_rms,
+                      "loo_rms_arcsec": r.loo_rms, "kfold_rms_arcsec": kf})
+    return table
 

@@ -18,6 +18,9 @@ from pointing.model.run import Observations
 ROBUST_START = ("IA", "IE", "CA", "NPAE", "AN", "AW", "TF")
 #: the same for equatorial runs
 EQUATORIAL_ROBUST_START = ("IH", "ID", "CH", "NP", "MA", "ME")
+#: a German equatorial observed on both sides: the far side's zero points too, or a
+#: far-side index error makes every far-side star look like an outlier
+GEM_ROBUST_START = (*EQUATORIAL_ROBUST_START, "IH@FAR", "ID@FAR")
 
 
 def robust_outliers(obs: Observations, terms: Sequence[str], reject_sigma: float,

@@ -13,11 +13,11 @@ GEOMETRIC_CANDIDATES = ("CA", "NPAE", "AN", "AW", "TF", "TX", "ECES")
 #: the equatorial zero points and physical candidates (TF, TX, DAF need the site latitude)
 EQUATORIAL_BASE = ("IH", "ID")
 EQUATORIAL_GEOMETRIC = ("CH", "NP", "MA", "ME", "TF", "FO", "DAF")
+#: pier-side candidates of a German equatorial observed on both sides: what differs
+#: between the sides beyond the sign flips (index, collimation, axis perpendicularity)
+PIER_SIDE_CANDIDATES = ("IH@FAR", "ID@FAR", "CH@FAR", "NP@FAR")
 #: equatorial harmonics that are exactly a physical term: HXCD ≡ −IH, HXSD ≡ −NP, HDCH ≡ −FO
 EQUATORIAL_DUPLICATES = ("HXCD", "HXSD", "HDCH")
-#: pier-side candidates of a German equatorial observed on both sides: the far side's own
-#: zero points and collimation (the flip's usual signature; MA/ME are one axis for both)
-PIER_SIDE_CANDIDATES = ("ID@FAR", "IH@FAR", "CH@FAR")
 #: highest harmonic order the automatic search accepts (the pool grows as its square)
 MAX_ORDER = 12
 
@@ -71,12 +71,12 @@ def equatorial_pool(max_order: int = 3, *, product_order: int | None = None,
     ``min(max_order, 3)``).  Without the site latitude TF and DAF are left
     out (their formulas need it).  Exact duplicates of physical terms
     (:data:`EQUATORIAL_DUPLICATES`) are left out.  ``pier_sides`` (a German
-    equatorial observed on both sides of the pier) adds
-    :data:`PIER_SIDE_CANDIDATES`.
+    equatorial observed on both sides) adds :data:`PIER_SIDE_CANDIDATES`.
     """
     _check_orders(max_order, product_order)
     names = [n for n in EQUATORIAL_GEOMETRIC if latitude or n not in ("TF", "DAF")]
-    names += list(PIER_SIDE_CANDIDATES) if pier_sides else []
+    if pier_sides:
+        names += PIER_SIDE_CANDIDATES
     ks = [("" if k == 1 else str(k)) for k in range(1, max_order + 1)]
     for result in ("H", "D", "X"):
         for arg in ("H", "D"):
