@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from pointing.photometry.background import background_grid
-from pointing.photometry.efficiency import PhotometryConfig, expected_star_counts
+from pointing.photometry.config import PhotometryConfig
+from pointing.photometry.efficiency import expected_star_counts
 from pointing.photometry.sky_model import Receiver, SkyBackgroundModel, truth_background
 from pointing.photometry.table import make_observation_table
 

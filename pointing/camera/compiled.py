@@ -7,7 +7,9 @@ analytic Jacobian, weights ``var_b + shot·star``), the same damping, bounds
 and convergence test, so the figures of precision and bias do not move; the
 sums run in another order than numpy's, so results agree to rounding.  A
 fast measurement otherwise spends most of its fit in the overhead of some
-hundred small numpy calls.
+hundred small numpy calls.  The other kernels (detection, cut-out
+preparation, aperture figures, bounds) follow the numpy functions they stand
+in for in the same way, each named in its docstring.
 
 numba is imported lazily (its import costs ~0.3 s; ``import pointing`` must
 stay numpy-only) and is optional: :func:`available` says whether it is

@@ -83,15 +83,15 @@ def gaussian_crlb(
     if half_size is None:
         half_size = math.ceil(5.0 * max(sigma_x, sigma_y)) + 1
     cx, cy = round(x0), round(y0)
+    params = np.array([x0, y0, flux, sigma_x, sigma_y, 0.0], dtype=float)
+    jit = compiled.kernels()
+    if jit is not None:  # the same Fisher matrix and bounds in one compiled call
+        bx, by, bf, snr = jit.crlb_sigmas(cx, cy, half_size, params, bool(circular),
+                                          float(background_var), 1.0 / gain if gain else 0.0,
+                                          1e-12 * max(flux, 1.0))
+        return CramerRaoBound(bx, by, bf, snr)
     xs = np.arange(cx - half_size, cx + half_size + 1, dtype=float)
     ys = np.arange(cy - half_size, cy + half_size + 1, dtype=float)
-    params = np.array([x0, y0, flux, sigma_x, sigma_y, 0.0])
-    jit = compiled.kernels()
-    if jit is not None:  # the same Fisher matrix in one compiled call
-        cov = jit.fisher_cov(xs, ys, params, bool(circular), float(background_var),
-                             1.0 / gain if gain else 0.0, 1e-12 * max(flux, 1.0))
-        d = np.sqrt(np.maximum(np.diag(cov), 0.0))
-        return CramerRaoBound(float(d[0]), float(d[1]), float(d[2]), float(flux / d[2]))
     star, jac, _ = model_and_jacobian(xs, ys, params, circular=circular)
     var = np.full(star.size, float(background_var))
     if gain:

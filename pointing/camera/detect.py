@@ -13,6 +13,12 @@ computes the same kind of map at a fixed cost of 4–5 ms per frame, more than
 the whole measurement may take.  Each candidate is checked at full
 resolution: a lone spike (hot pixel, cosmic-ray hit) that carries the
 detection is rejected (:func:`spikes`).
+
+With numba (:mod:`pointing.camera.compiled`) the binning, the mesh filter
+and flat test, the box sums, the peak search and each candidate's check run
+compiled, the same arithmetic in one call each; the medians stay numpy's
+``np.partition``, whose vectorised selection no compiled loop here beats.
+Peaks of equal value are taken in raster order on both paths.
 """
 
 from __future__ import annotations
@@ -119,10 +125,17 @@ def mesh_background(b: np.ndarray, *, clipped: bool = False) -> np.ndarray | flo
         med = clipped_medians(blocks).reshape(my, mx)
     else:
         half = m2 * m2 // 2
-        med = np.partition(blocks, half, axis=1)[:, half].astype(float).reshape(my, mx)
+        if np.may_share_memory(blocks, b):  # a view (one mesh wide): never reorder b
+            blocks = blocks.copy()
+        blocks.partition(half, axis=1)
+        med = blocks[:, half].astype(float).reshape(my, mx)
+    _, noise = robust_sigma(b[::4, ::4])
+    jit = compiled.kernels()
+    if jit is not None:  # the filter, the flat test and the level in one compiled call
+        med, flat, level = jit.mesh_level(med, noise)
+        return float(level) if flat else upsample(med, mesh, b.shape)
     if my >= 3 and mx >= 3:
         med = median_filter(med, size=3, mode="nearest")
-    _, noise = robust_sigma(b[::4, ::4])
     if float(np.ptp(med)) < 0.3 * noise:
         return median(med)
     return upsample(med, mesh, b.shape)
@@ -182,8 +195,10 @@ def robust_sigma(a: np.ndarray) -> tuple[float, float]:
         a = a[:: a.size // 10000]
     mid = a.size // 2
     med = float(np.partition(a, mid)[mid])
-    mad = float(np.partition(np.abs(a - med), mid)[mid])
-    return med, 1.4826 * mad
+    dev = a - med
+    np.abs(dev, out=dev)
+    dev.partition(mid)  # in place: dev is our own
+    return med, 1.4826 * float(dev[mid])
 
 
 @functools.lru_cache(maxsize=64)
@@ -260,16 +275,16 @@ def detect(img: np.ndarray, *, fwhm: float, fast: bool, detect_sigma: float,
         b = bin_sum(sub, k)
     else:
         b = sub.astype(np.float32) if sub.dtype.kind != "f" else sub
-    finite = np.isfinite(b)
-    if not finite.all():
-        if not finite.any():
-            return Detection([], math.nan, math.nan, 0)
-        b = np.where(finite, b, median(b[finite]))
+    if sub.dtype.kind == "f":  # (sums of integers are finite)
+        finite = np.isfinite(b)
+        if not finite.all():
+            if not finite.any():
+                return Detection([], math.nan, math.nan, 0)
+            b = np.where(finite, b, median(b[finite]))
     big = min(b.shape) >= 64
     bkg_map = mesh_background(b, clipped=big and not fast)
-    r = b - bkg_map
     n = 2 if k > 1 else 3  # detection box: n×n bins
-    d = _box_sums(r, n)
+    d = _box_sums(b, bkg_map, n)
     _, sig_d = robust_sigma(d)
     # typical level per pixel (for the spike tests)
     back_pix = (bkg_map if isinstance(bkg_map, float) else median(bkg_map)) / (k * k)
@@ -284,11 +299,14 @@ def detect(img: np.ndarray, *, fwhm: float, fast: bool, detect_sigma: float,
     return _confirm(sub, ox, oy, d, k, n, peaks, thr, back_pix, noise_pix, fwhm)
 
 
-def _box_sums(r: np.ndarray, n: int) -> np.ndarray:
-    """Sums of n×n boxes (n = 2 or 3), rows first, in *r*'s own type."""
+def _box_sums(b: np.ndarray, bkg: np.ndarray | float, n: int) -> np.ndarray:
+    """Sums of n×n boxes (n = 2 or 3) of ``b - bkg``, rows first, in that difference's type."""
     jit = compiled.kernels()
+    if jit is not None and isinstance(bkg, float):  # one pass, the same differences and sums
+        return jit.box_sums(np.ascontiguousarray(b), np.array([bkg], dtype=b.dtype), n)
+    r = b - bkg
     if jit is not None:
-        return jit.box_sums(np.ascontiguousarray(r), n)  # one pass, the same sums
+        return jit.box_sums(np.ascontiguousarray(r), np.zeros(1, r.dtype), n)
     rows = r[:-1] + r[1:] if n == 2 else r[:-2] + r[1:-1] + r[2:]
     return rows[:, :-1] + rows[:, 1:] if n == 2 else rows[:, :-2] + rows[:, 1:-1] + rows[:, 2:]
 
@@ -315,11 +333,15 @@ _DI = np.array([-1, 0, 1, -1, 1, -1, 0, 1])
 
 def _peaks(d: np.ndarray, thr: float) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """Local maxima of the detection image above *thr*, brightest 60 first."""
+    jit = compiled.kernels()
+    if jit is not None:  # the same maxima in the same order, one compiled call
+        jj, ii, vals = jit.peaks(d, float(thr), 4000, 60)
+        return (jj, ii, vals) if vals.size else None
     above = np.flatnonzero(d > thr)
     if above.size == 0:
         return None
-    if above.size > 4000:
-        above = above[np.argpartition(d.ravel()[above], -4000)[-4000:]]
+    if above.size > 4000:  # the 4000 brightest (ties in raster order), in raster order
+        above = np.sort(above[np.argsort(-d.ravel()[above], kind="stable")[:4000]])
     # a local maximum: no neighbour higher (off the edge: compared with itself)
     ny, nx = d.shape
     jj, ii = np.divmod(above, nx)
@@ -327,7 +349,7 @@ def _peaks(d: np.ndarray, thr: float) -> tuple[np.ndarray, np.ndarray, np.ndarra
     nbi = np.clip(ii[:, None] + _DI, 0, nx - 1)
     vals = d.ravel()[above]
     is_max = np.all(d[nbj, nbi] <= vals[:, None], axis=1)
-    order = np.argsort(-vals[is_max])[:60]
+    order = np.argsort(-vals[is_max], kind="stable")[:60]  # ties in raster order
     return jj[is_max][order], ii[is_max][order], vals[is_max][order]
 
 
@@ -340,23 +362,22 @@ def _confirm(sub: np.ndarray, ox: int, oy: int, d: np.ndarray, k: int, n: int,
     cands: list[Candidate] = []
     hot = 0
     h, w = sub.shape
+    jit = compiled.kernels()
     for j, i, v in zip(*(a.tolist() for a in peaks), strict=True):
         # the detection box plus a 1-pixel margin, at full resolution
         ya, yb = max(0, j * k - 1), min(h, (j + n) * k + 1)
         xa, xb = max(0, i * k - 1), min(w, (i + n) * k + 1)
-        reg = sub[ya:yb, xa:xb].astype(float) - back_pix
-        spiky = spikes(reg, noise_pix, ratios)
-        score = v
-        if spiky.any():
-            inbox = np.zeros_like(spiky)
-            inbox[j * k - ya:(j + n) * k - ya, i * k - xa:(i + n) * k - xa] = True
-            score -= float(np.sum(reg[spiky & inbox]))
-            reg = np.where(spiky, -np.inf, reg)
+        box = (j * k - ya, (j + n) * k - ya, i * k - xa, (i + n) * k - xa)
+        if jit is not None:  # the same test and peak in one compiled call
+            in_spikes, _, py, px = jit.confirm_box(sub, ya, yb, xa, xb, float(back_pix),
+                                                   float(noise_pix), *ratios, *box)
+            score = v - in_spikes
+        else:
+            score, py, px = _confirm_numpy(sub[ya:yb, xa:xb], back_pix, noise_pix, ratios,
+                                           v, box)
         if score <= thr:
             hot += 1
             continue
-        py, px = np.unravel_index(int(np.nanargmax(np.where(np.isnan(reg), -np.inf, reg))),
-                                  reg.shape)
         y, x = oy + ya + py, ox + xa + px
         if any((c.x - x) ** 2 + (c.y - y) ** 2 < sep2 or _same_object(d, k, n, c, x - ox, y - oy,
                                                                      ox, oy, score)
@@ -366,6 +387,24 @@ def _confirm(sub: np.ndarray, ox: int, oy: int, d: np.ndarray, k: int, n: int,
         if len(cands) >= 30:
             break
     return Detection(cands, back_pix, noise_pix, hot)
+
+
+def _confirm_numpy(part: np.ndarray, back_pix: float, noise_pix: float,
+                   ratios: tuple[float, float], v: float,
+                   box: tuple[int, int, int, int]) -> tuple[float, int, int]:
+    """A peak's score less the spikes in its detection *box* (rows, columns of *part*),
+    and its brightest pixel that is no spike (row, column of *part*)."""
+    reg = part.astype(float) - back_pix
+    spiky = spikes(reg, noise_pix, ratios)
+    score = v
+    if spiky.any():
+        inbox = np.zeros_like(spiky)
+        inbox[box[0]:box[1], box[2]:box[3]] = True
+        score -= float(np.sum(reg[spiky & inbox]))
+        reg = np.where(spiky, -np.inf, reg)
+    py, px = np.unravel_index(int(np.nanargmax(np.where(np.isnan(reg), -np.inf, reg))),
+                              reg.shape)
+    return score, int(py), int(px)
 
 
 def _same_object(d: np.ndarray, k: int, n: int, c: Candidate, x: int, y: int,

@@ -59,6 +59,8 @@ def _as_image(frame: Any) -> np.ndarray:
         raise ValueError(f"frame must hold integers or floats, got dtype {arr.dtype}")
     if not arr.dtype.isnative:
         arr = arr.astype(arr.dtype.newbyteorder("="))
+    if arr.dtype.kind == "f" and arr.dtype.itemsize < 4:
+        arr = arr.astype(np.float32)  # half floats: exact in float32, which every step handles
     return arr
 
 

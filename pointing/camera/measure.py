@@ -17,8 +17,11 @@ The rooms of the measurement, in order:
   masks (saturation, spikes, neighbours), Gaussian fit and clean-up, a typed
   :class:`~pointing.camera.starfit.StarFit`;
 * :mod:`pointing.camera.compiled` — numba kernels of the hot loops (binning,
-  spike test, background plane, the LM fit, moments, the Cramér–Rao bound),
-  the same arithmetic as the numpy code they stand in for;
+  the mesh filter, peaks and candidate confirmation of the detection, the
+  cut-out's preparation: saturation, background plane, spikes; the LM fit,
+  moments, the Cramér–Rao bound, the aperture figures), the same arithmetic
+  as the numpy code they stand in for (which stays the reference and the
+  fallback);
 * this module — the orchestration and the report: the uncertainty from the fit
   covariance beside the Cramér–Rao bound of the same star
   (:mod:`pointing.camera.crlb`), an aperture flux, the SNR (flux over its
@@ -40,6 +43,7 @@ convention); ``x`` is the column, ``y`` the row.
 from __future__ import annotations
 
 import enum
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -47,6 +51,7 @@ from typing import Any
 
 import numpy as np
 
+from pointing.camera import compiled
 from pointing.camera.config import Camera
 from pointing.camera.crlb import gaussian_crlb
 from pointing.camera.detect import Candidate, Detection, detect
@@ -304,8 +309,14 @@ def _options(img: np.ndarray, cam: Camera | None, *, fast: bool, fwhm: float | N
         min_snr=float(min_snr if min_snr is not None else (cam.min_snr if cam else 10.0)),
         max_elongation=float(max_elongation if max_elongation is not None
                              else (cam.max_elongation if cam else 1.5)),
-        dtype_max=float(np.iinfo(img.dtype).max) if img.dtype.kind in "ui" else None,
+        dtype_max=_dtype_max(img.dtype),
     )
+
+
+@functools.lru_cache(maxsize=16)
+def _dtype_max(dtype: np.dtype) -> float | None:
+    """An integer type's largest value (a hard saturation level), None for floats."""
+    return float(np.iinfo(dtype).max) if dtype.kind in "ui" else None
 
 
 def _resolve_camera(camera: Any) -> Camera | None:
@@ -400,7 +411,7 @@ def _measure_local(img: np.ndarray, target: Candidate, others: list[Candidate],
 
 def _finish(img: np.ndarray, st: StarFit, opts: MeasureOptions) -> StarMeasurement | None:
     """The measurement from a fit: uncertainty, bound, flux, shape, flags; None if no star."""
-    x, y, flux_fit, sx, sy, b_const = (float(v) for v in st.params)
+    x, y, flux_fit, sx, sy, b_const = st.params.tolist()
     xs, ys = st.xs, st.ys
     reach = 0.5 + st.g
     if not (xs[0] - reach <= x <= xs[-1] + reach and ys[0] - reach <= y <= ys[-1] + reach):
@@ -409,8 +420,8 @@ def _finish(img: np.ndarray, st: StarFit, opts: MeasureOptions) -> StarMeasureme
     # the reduced chi²: a symmetric profile mismatch (Moffat wings) inflates chi²
     # at high SNR but does not move the centroid.
     cov = st.cov
-    sigma_x = math.sqrt(cov[0, 0]) if np.isfinite(cov[0, 0]) else math.nan
-    sigma_y = math.sqrt(cov[1, 1]) if np.isfinite(cov[1, 1]) else math.nan
+    sigma_x = math.sqrt(cov[0, 0]) if math.isfinite(cov[0, 0]) else math.nan
+    sigma_y = math.sqrt(cov[1, 1]) if math.isfinite(cov[1, 1]) else math.nan
     gain_eff = opts.gain if opts.gain else (1.0 / st.shot if st.shot > 0 else None)
     bound = gaussian_crlb(flux_fit, sx, sy, background_var=st.var_b, gain=gain_eff, x0=x, y0=y,
                           circular=opts.fast)
@@ -421,22 +432,29 @@ def _finish(img: np.ndarray, st: StarFit, opts: MeasureOptions) -> StarMeasureme
         return None  # nothing distinguishable from noise
     fwhm = FWHM_PER_SIGMA * math.sqrt(sx * sy)
     r_ap = min(2.0 * fwhm, max(st.annulus[0] - 0.5, 1.5))
-    d2 = (xs[None, :] - x) ** 2 + (ys[:, None] - y) ** 2
-    star = star_model(xs, ys, st.params)
-    fill = np.where(st.masked, star + b_const, st.signal)
-    aper = d2 <= r_ap * r_ap
-    flux = float(np.sum(fill[aper] - b_const))
+    jit = compiled.kernels()
+    if jit is not None:  # the star, flux, peak and the saturation test in one compiled call
+        star, flux, peak, sat_in_aperture, fill = jit.aperture_figures(
+            xs, ys, st.params, r_ap, fwhm, st.masked, st.signal, st.hot, st.bad, st.data,
+            st.saturated)
+    else:
+        star = star_model(xs, ys, st.params)
+        d2 = (xs[None, :] - x) ** 2 + (ys[:, None] - y) ** 2
+        fill = np.where(st.masked, star + b_const, st.signal)
+        aper = d2 <= r_ap * r_ap
+        flux = float(np.sum(fill[aper] - b_const))
+        valid = (d2 <= max(1.0, fwhm) ** 2) & ~st.hot & ~st.bad
+        peak = float(st.data[valid].max()) if valid.any() else math.nan
+        sat_in_aperture = bool(np.any(st.saturated & aper))
     coef = st.plane_coef
     background = float(coef[0] + coef[1] * (x - st.cx) + coef[2] * (y - st.cy) + b_const)
-    valid = (d2 <= max(1.0, fwhm) ** 2) & ~st.hot & ~st.bad
-    peak = float(st.data[valid].max()) if valid.any() else math.nan
     elong, significant = st.elongation, st.elongation_significant  # on the fit window
     if not opts.fast:  # on the whole cutout, with every pixel's noise
         var = st.var_b + st.shot * np.maximum(star, 0.0)
         el, sg = moments(fill - b_const, xs, ys, x, y, 2.0 * math.sqrt(sx * sy), var)
         if math.isfinite(el):
             elong, significant = el, sg
-    flags = _flags(img, st, opts, x, y, r_ap, aper, snr, elong, significant)
+    flags = _flags(img, st, opts, x, y, r_ap, sat_in_aperture, snr, elong, significant)
     if StarFlag.SATURATED in flags and not st.failed:
         sigma_x, sigma_y = _saturated_sigma(st, sigma_x, sigma_y)
     gain = opts.gain
@@ -455,7 +473,7 @@ def _finish(img: np.ndarray, st: StarFit, opts: MeasureOptions) -> StarMeasureme
 
 
 def _flags(img: np.ndarray, st: StarFit, opts: MeasureOptions, x: float, y: float,
-           r_ap: float, aper: np.ndarray, snr: float, elong: float,
+           r_ap: float, sat_in_aperture: bool, snr: float, elong: float,
            significant: bool) -> StarFlag:
     """The quality flags of a measurement (see :class:`StarFlag`)."""
     # combined as integers, one StarFlag at the end (Flag arithmetic is slow in Python)
@@ -463,7 +481,7 @@ def _flags(img: np.ndarray, st: StarFit, opts: MeasureOptions, x: float, y: floa
     bits = _F.FIT_FAILED if st.failed else 0
     if snr < opts.min_snr:
         bits |= _F.LOW_SNR
-    if np.any(st.saturated & aper):
+    if sat_in_aperture:
         bits |= _F.SATURATED
     if st.crowded:
         bits |= _F.CROWDED
@@ -475,7 +493,7 @@ def _flags(img: np.ndarray, st: StarFit, opts: MeasureOptions, x: float, y: floa
     # the fit window and one pixel around it, as cut-out slices (whole-pixel coordinates)
     win = (slice(max(0, wy0 - 1 - st.y0), max(0, wy1 + 2 - st.y0)),
            slice(max(0, wx0 - 1 - st.x0), max(0, wx1 + 2 - st.x0)))
-    if np.any(st.hot[win]):
+    if st.hot[win].any():
         bits |= _F.HOT_PIXELS_MASKED
     return StarFlag(bits)
 

@@ -1,7 +1,9 @@
 """The numba-compiled kernels behind :mod:`pointing.camera.compiled` (see there).
 
 Module-level functions, so numba's on-disk cache serves every later process.
-Imported only by :mod:`pointing.camera.compiled`, lazily.
+Imported only by :mod:`pointing.camera.compiled`, lazily.  The detection's
+kernels and the selection helpers live in :mod:`pointing.camera.numba_detect`
+and are re-exported here: this module is the kernels' one namespace.
 """
 
 from __future__ import annotations
@@ -10,6 +12,44 @@ import math
 
 import numba
 import numpy as np
+
+from pointing.camera.numba_detect import (
+    bin_sum_int,
+    box_sums,
+    confirm_box,
+    median,
+    mesh_level,
+    peaks,
+    pymax,
+    select,
+    spikes,
+    upper_median,
+)
+
+__all__ = [
+    "annulus_plane",
+    "aperture_figures",
+    "background_plane",
+    "bin_sum_int",
+    "box_sums",
+    "confirm_box",
+    "crlb_sigmas",
+    "first_guess_fast",
+    "fisher_cov",
+    "lm_fit",
+    "median",
+    "mesh_level",
+    "moments",
+    "peaks",
+    "prepare_cutout",
+    "robust_sigma",
+    "select",
+    "signal_and_spikes",
+    "spikes",
+    "star_model",
+    "upper_median",
+    "window_moments",
+]
 
 njit = numba.njit(cache=True, nogil=True)
 helper = numba.njit(cache=True, nogil=True, inline="always")
@@ -30,15 +70,25 @@ def ndtr(u):
 
 @njit
 def fractions(coords, centre, sigma, p, dp, sp):
-    """Fill *p, dp, sp* as :func:`pointing.camera.psf.integrated_gaussian_1d`."""
+    """Fill *p, dp, sp* as :func:`pointing.camera.psf.integrated_gaussian_1d`.
+
+    A pixel's lower edge is its left neighbour's upper edge (whole-pixel
+    coordinates): the edge's CDF and density are then computed once, the
+    same numbers as computing them twice.
+    """
+    u_prev, n_prev, phi_prev = math.nan, 0.0, 0.0
     for i in range(coords.size):
         u_hi = (coords[i] + 0.5 - centre) / sigma
         u_lo = (coords[i] - 0.5 - centre) / sigma
-        phi_hi = inv_sqrt_2pi * math.exp(-0.5 * u_hi * u_hi)
-        phi_lo = inv_sqrt_2pi * math.exp(-0.5 * u_lo * u_lo)
-        p[i] = ndtr(u_hi) - ndtr(u_lo)
+        if u_lo == u_prev:
+            n_lo, phi_lo = n_prev, phi_prev
+        else:
+            n_lo, phi_lo = ndtr(u_lo), inv_sqrt_2pi * math.exp(-0.5 * u_lo * u_lo)
+        n_hi, phi_hi = ndtr(u_hi), inv_sqrt_2pi * math.exp(-0.5 * u_hi * u_hi)
+        p[i] = n_hi - n_lo
         dp[i] = -(phi_hi - phi_lo) / sigma
         sp[i] = -(u_hi * phi_hi - u_lo * phi_lo) / sigma
+        u_prev, n_prev, phi_prev = u_hi, n_hi, phi_hi
 
 
 @njit
@@ -122,7 +172,7 @@ def normal(d, star, jac, p5, var_b, shot, w, a, grad):
 def lm_fit(r, xs, ys, use, p0, var_b, shot, circular, max_iter, tol, lo, hi):
     """:func:`pointing.camera.starfit.lm_fit` compiled: the same steps, the same tests.
 
-    Returns parameters, the free parameters' covariance (NaN if singular),
+    Returns parameters, the 6×6 covariance (NaN if singular, and for the fixed parameters),
     χ², the number of pixels fitted and convergence.  (Longer than 80 lines:
     it follows the numpy reference step by step, which keeps the two easy to
     compare; the compiled sub-steps are :func:`evaluate`, :func:`normal`, :func:`solve`.)
@@ -207,34 +257,13 @@ def lm_fit(r, xs, ys, use, p0, var_b, shot, circular, max_iter, tol, lo, hi):
         cov[:, c] = col
     if singular:
         cov[:, :] = np.nan
-    return p, cov, chi2, n, converged
-
-
-@njit
-def bin_sum_int(img, k):
-    """k×k block sums (k ≤ 8) of a 16-bit integer frame as float32, exact.
-
-    float32 sums of up to 8×8 16-bit values are exact (< 2^24): rows are
-    added first into one buffer (a vectorised pass over contiguous memory),
-    then each block's k columns.
-    """
-    h, w = img.shape[0] // k, img.shape[1] // k
-    out = np.empty((h, w), np.float32)
-    acc = np.empty(w * k, np.float32)
-    for j in range(h):
-        r0 = j * k
-        for i in range(w * k):
-            acc[i] = np.float32(img[r0, i])
-        for r in range(r0 + 1, r0 + k):
-            for i in range(w * k):
-                acc[i] += np.float32(img[r, i])
-        blocks = acc.reshape(w, k)
-        for i in range(w):
-            s = blocks[i, 0]
-            for c in range(1, k):
-                s += blocks[i, c]
-            out[j, i] = s
-    return out
+    full = np.full((6, 6), np.nan)  # as starfit._full_cov: NaN for the fixed parameters
+    for u in range(nf):
+        for v in range(nf):
+            full[free[u], free[v]] = cov[u, v]
+    if circular:
+        full[4, 4] = full[3, 3]
+    return p, full, chi2, n, converged
 
 
 @njit
@@ -269,57 +298,6 @@ def fisher_cov(xs, ys, par, circular, var_b, shot, floor):
             break
         cov[:, c] = col
     return cov
-
-
-@helper
-def neighbour(r, j, i):
-    """A neighbour's value; +inf outside the array or where not finite (cannot judge)."""
-    if j < 0 or i < 0 or j >= r.shape[0] or i >= r.shape[1]:
-        return math.inf
-    v = r[j, i]
-    return v if math.isfinite(v) else math.inf
-
-
-@njit
-def spikes(r, floor, axis_ratio, diag_ratio):
-    """:func:`pointing.camera.detect.spikes` with ``floor`` = 5·noise per pixel."""
-    ny, nx = r.shape
-    out = np.zeros((ny, nx), np.bool_)
-    for j in range(ny):
-        for i in range(nx):
-            v = r[j, i]
-            f = floor[j, i]
-            if not (math.isfinite(v) and v > f):
-                continue
-            for dy, dx, ratio in ((0, 1, axis_ratio), (1, 0, axis_ratio),
-                                  (1, 1, diag_ratio), (1, -1, diag_ratio)):
-                top = max(max(neighbour(r, j - dy, i - dx), neighbour(r, j + dy, i + dx)), 0.0)
-                if v > ratio * top + f:
-                    out[j, i] = True
-                    break
-    return out
-
-
-@helper
-def pymax(a, b):
-    """Python's ``max(a, b)``: *a* unless *b* is greater (a NaN *a* stays)."""
-    return b if b > a else a
-
-
-@njit
-def upper_median(a):
-    """``np.partition(a, n // 2)[n // 2]``."""
-    return np.sort(a)[a.size // 2]
-
-
-@njit
-def median(a):
-    """:func:`pointing.camera.detect.median`."""
-    s = np.sort(a)
-    k = a.size // 2
-    if a.size % 2:
-        return s[k]
-    return (s[k - 1] + s[k]) / 2
 
 
 @njit
@@ -378,26 +356,6 @@ def background_plane(z, x, y, iterations):
     res = z[keep] - (coef[0] + coef[1] * x[keep] + coef[2] * y[keep])
     std = np.std(res) * 1.0135 if res.size > 3 else sigma
     return coef, std, np.count_nonzero(keep)
-
-
-@njit
-def box_sums(r, n):
-    """Sums of n×n boxes (n = 2 or 3) of *r*, in its own type, rows first (as numpy)."""
-    ny, nx = r.shape[0] - n + 1, r.shape[1] - n + 1
-    out = np.empty((ny, nx), r.dtype)
-    rows = np.empty(r.shape[1], r.dtype)
-    for j in range(ny):
-        for i in range(r.shape[1]):
-            if n == 2:
-                rows[i] = r[j, i] + r[j + 1, i]
-            else:
-                rows[i] = r[j, i] + r[j + 1, i] + r[j + 2, i]
-        for i in range(nx):
-            if n == 2:
-                out[j, i] = rows[i] + rows[i + 1]
-            else:
-                out[j, i] = rows[i] + rows[i + 1] + rows[i + 2]
-    return out
 
 
 @njit
@@ -532,3 +490,134 @@ def first_guess_fast(rw, fx, fy, ok, cx, cy, g, sigma0):
     if not f0 > 0:
         f0 = max(top * 2 * math.pi * sigma0**2, 1e-6)
     return np.array([xc, yc, f0, sigma0, sigma0, 0.0])
+
+
+@njit
+def prepare_cutout(raw, dx, dy, g, levels, background, noise, neighbour, r_in, r_out,
+                   iterations, read_noise, shot, axis_ratio, diag_ratio):
+    """:func:`pointing.camera.starfit._prepare` after the neighbour discs, in one call.
+
+    *dx, dy* are the columns' and rows' offsets from the target's pixel,
+    *levels* the configured and the type's saturation levels (NaN: none),
+    *background, noise* the detection's.  Returns data (non-finite zeroed),
+    the non-finite and the saturated masks, the background plane's
+    coefficients, the background variance, the plane, the signal above it
+    and its spikes.
+    """
+    # Long: the numpy steps one for one, to keep the two easy to compare.
+    ny, nx = raw.shape
+    data = np.empty((ny, nx))
+    bad = np.zeros((ny, nx), np.bool_)
+    for j in range(ny):
+        for i in range(nx):
+            v = float(raw[j, i])
+            if math.isfinite(v):
+                data[j, i] = v
+            else:
+                data[j, i], bad[j, i] = 0.0, True
+    # saturation_level: the lowest of the given levels and a flat top in the core
+    sat = math.inf
+    for v in levels:
+        if not math.isnan(v):
+            sat = min(sat, v)
+    core2 = (1.5 * g) ** 2
+    top, count, any_core = -math.inf, 0, False
+    for j in range(ny):
+        for i in range(nx):
+            if dx[i] * dx[i] + dy[j] * dy[j] <= core2 and not bad[j, i]:
+                any_core = True
+                top = max(top, data[j, i])
+    if any_core:
+        for j in range(ny):
+            for i in range(nx):
+                if (dx[i] * dx[i] + dy[j] * dy[j] <= core2 and not bad[j, i]
+                        and data[j, i] == top):
+                    count += 1
+        if count >= 3 and top > background + 20 * pymax(noise, 1e-12):
+            sat = min(sat, top)
+    at_limit = np.zeros((ny, nx), np.bool_)
+    if sat < math.inf:
+        for j in range(ny):
+            for i in range(nx):
+                at_limit[j, i] = data[j, i] >= sat and not bad[j, i]
+    # background: sigma-clipped plane through the annulus
+    free = ~(bad | at_limit | neighbour)
+    ann = np.zeros((ny, nx), np.bool_)
+    n_ann = 0
+    for j in range(ny):
+        for i in range(nx):
+            rad2 = dx[i] * dx[i] + dy[j] * dy[j]
+            ann[j, i] = rad2 >= r_in * r_in and rad2 <= r_out * r_out and free[j, i]
+            n_ann += ann[j, i]
+    if n_ann < 12:
+        n_ann = 0
+        for j in range(ny):
+            for i in range(nx):
+                ann[j, i] = dx[i] * dx[i] + dy[j] * dy[j] >= core2 and free[j, i]
+                n_ann += ann[j, i]
+    if n_ann >= 8:
+        coef, sig_b, _ = annulus_plane(data, dx, dy, ann, iterations)
+    else:
+        coef, sig_b = np.array([background, 0.0, 0.0]), noise
+    if not sig_b > 0:
+        sig_b = noise if noise > 0 else 1.0
+    if read_noise > 0:
+        sig_b = pymax(sig_b, 0.5 * read_noise)
+    var_b = sig_b * sig_b
+    plane, r, hot = signal_and_spikes(data, coef, dx, dy, bad | neighbour, var_b, shot,
+                                      axis_ratio, diag_ratio)
+    return data, bad, at_limit, coef, var_b, plane, r, hot
+
+
+@njit
+def crlb_sigmas(cx, cy, half, par, circular, var_b, shot, floor):
+    """:func:`pointing.camera.crlb.gaussian_crlb` on the window ±*half* about (cx, cy):
+    the bounds on x, y and the flux, and the SNR (flux over its bound)."""
+    xs = np.arange(cx - half, cx + half + 1).astype(np.float64)
+    ys = np.arange(cy - half, cy + half + 1).astype(np.float64)
+    cov = fisher_cov(xs, ys, par, circular, var_b, shot, floor)
+    bx, by, bf = (math.sqrt(pymax(cov[0, 0], 0.0)), math.sqrt(pymax(cov[1, 1], 0.0)),
+                  math.sqrt(pymax(cov[2, 2], 0.0)))
+    return bx, by, bf, (math.inf if bf == 0.0 else par[2] / bf)
+
+
+@njit
+def window_moments(rw, ok, fx, fy, p, sigma_w, var_b, shot):
+    """The fit window's elongation (:func:`moments`): the masked pixels filled with
+    the fitted star, every pixel's variance ``var_b + shot·star``."""
+    model = star_model(fx, fy, p[0], p[1], p[2], p[3], p[4])
+    ny, nx = model.shape
+    f = np.empty((ny, nx))
+    var = np.empty((ny, nx))
+    for j in range(ny):
+        for i in range(nx):
+            f[j, i] = rw[j, i] - p[5] if ok[j, i] else model[j, i]
+            var[j, i] = var_b + shot * max(model[j, i], 0.0)
+    return moments(f, fx, fy, p[0], p[1], sigma_w, var)
+
+
+@njit
+def aperture_figures(xs, ys, par, r_ap, r_core, masked, signal, hot, bad, data, saturated):
+    """The figures of :func:`pointing.camera.measure._finish` on the cut-out.
+
+    Returns the fitted star (:func:`star_model` of *par*), the aperture flux
+    (masked pixels filled with the star), the highest data value within
+    *r_core* that is no spike and finite (NaN if none), whether a saturated
+    pixel lies in the aperture, and the filled signal.
+    """
+    x, y, b_const = par[0], par[1], par[5]
+    star = star_model(xs, ys, x, y, par[2], par[3], par[4])
+    ny, nx = star.shape
+    fill = np.empty((ny, nx))
+    flux, peak, sat, any_valid = 0.0, -math.inf, False, False
+    for j in range(ny):
+        for i in range(nx):
+            fill[j, i] = star[j, i] + b_const if masked[j, i] else signal[j, i]
+            d2 = (xs[i] - x) ** 2 + (ys[j] - y) ** 2
+            if d2 <= r_ap * r_ap:
+                flux += fill[j, i] - b_const
+                sat = sat or saturated[j, i]
+            if d2 <= max(1.0, r_core) ** 2 and not hot[j, i] and not bad[j, i]:
+                any_valid = True
+                peak = max(peak, data[j, i])
+    return star, flux, (peak if any_valid else math.nan), sat, fill

@@ -204,18 +204,9 @@ def _prepare(img: np.ndarray, target: Candidate, others: list[Candidate], det: D
     x0, x1 = max(0, cx - half), min(w, cx + half + 1)
     y0, y1 = max(0, cy - half), min(h, cy + half + 1)
     raw = img[y0:y1, x0:x1]
-    data = raw.astype(float)
     xs = np.arange(x0, x1, dtype=float)
     ys = np.arange(y0, y1, dtype=float)
-    dx = xs[None, :] - cx
-    dy = ys[:, None] - cy
-    rad2 = dx * dx + dy * dy
-    bad = ~np.isfinite(data)
-    data = np.where(bad, 0.0, data)
-    sat_level = saturation_level(data, bad, rad2 <= (1.5 * g) ** 2, opts, det.background,
-                                 det.noise)
-    at_limit = (data >= sat_level) & ~bad if sat_level is not None else np.zeros_like(bad)
-    neighbour = np.zeros_like(bad)
+    neighbour = np.zeros(raw.shape, bool)
     discs = []
     close = False
     crowd_r2 = (r_fit + 2.0 * g) ** 2
@@ -228,18 +219,34 @@ def _prepare(img: np.ndarray, target: Candidate, others: list[Candidate], det: D
             neighbour |= disc
         elif d2 <= crowd_r2:
             close = True
+    jit = compiled.kernels()
+    shot = 1.0 / opts.gain if opts.gain else 0.0
+    if jit is not None:  # the rest below in one compiled call
+        levels = np.array([math.nan if v is None else float(v)
+                           for v in (opts.saturation, opts.dtype_max)])
+        data, bad, at_limit, coef, var_b, plane, r, hot = jit.prepare_cutout(
+            raw, xs - cx, ys - cy, float(g), levels, float(det.background), float(det.noise),
+            neighbour, r_in, r_out, 1 if fast else 4, float(opts.read_noise_adu or 0.0),
+            shot, *spike_ratios(g))
+        return _Prepared(raw, data, r, plane, coef, xs, ys, x0, y0, float(var_b), bad,
+                         at_limit, neighbour, hot, discs, close, crowd_r2, r_fit, (r_in, r_out))
+    dx = xs[None, :] - cx
+    dy = ys[:, None] - cy
+    data = raw.astype(float)
+    rad2 = dx * dx + dy * dy
+    bad = ~np.isfinite(data)
+    data = np.where(bad, 0.0, data)
+    sat_level = saturation_level(data, bad, rad2 <= (1.5 * g) ** 2, opts, det.background,
+                                 det.noise)
+    at_limit = (data >= sat_level) & ~bad if sat_level is not None else np.zeros_like(bad)
     # background: sigma-clipped plane through the annulus
     ann = (rad2 >= r_in * r_in) & (rad2 <= r_out * r_out) & ~(bad | at_limit | neighbour)
     if np.count_nonzero(ann) < 12:
         ann = (rad2 >= (1.5 * g) ** 2) & ~(bad | at_limit | neighbour)
-    jit = compiled.kernels()
     if np.count_nonzero(ann) >= 8:
-        if jit is not None:  # background_plane, the pixels gathered in the kernel
-            coef, sig_b, _ = jit.annulus_plane(data, dx[0], dy[:, 0], ann, 1 if fast else 4)
-        else:
-            coef, sig_b, _ = background_plane(data, np.broadcast_to(dx, data.shape),
-                                              np.broadcast_to(dy, data.shape), ann,
-                                              iterations=1 if fast else 4)
+        coef, sig_b, _ = background_plane(data, np.broadcast_to(dx, data.shape),
+                                          np.broadcast_to(dy, data.shape), ann,
+                                          iterations=1 if fast else 4)
     else:
         coef, sig_b = np.array([det.background, 0.0, 0.0]), det.noise
     if not (sig_b > 0):
@@ -247,18 +254,12 @@ def _prepare(img: np.ndarray, target: Candidate, others: list[Candidate], det: D
     if opts.read_noise_adu:
         sig_b = max(sig_b, 0.5 * opts.read_noise_adu)
     var_b = sig_b * sig_b
-    shot = 1.0 / opts.gain if opts.gain else 0.0
     # lone spikes (hot pixels, cosmic-ray hits), including hot pixels stuck at
     # full scale; what is left at the saturation level is a saturated star
-    if jit is not None:  # the same four lines in one compiled call
-        plane, r, hot = jit.signal_and_spikes(data, np.asarray(coef, dtype=float), dx[0],
-                                              dy[:, 0], bad | neighbour, float(var_b),
-                                              float(shot), *spike_ratios(g))
-    else:
-        plane = coef[0] + coef[1] * dx + coef[2] * dy
-        r = data - plane
-        noise = np.sqrt(var_b + shot * np.maximum(r, 0.0))
-        hot = spikes(np.where(bad | neighbour, np.nan, r), noise, spike_ratios(g))
+    plane = coef[0] + coef[1] * dx + coef[2] * dy
+    r = data - plane
+    noise = np.sqrt(var_b + shot * np.maximum(r, 0.0))
+    hot = spikes(np.where(bad | neighbour, np.nan, r), noise, spike_ratios(g))
     return _Prepared(raw, data, r, plane, coef, xs, ys, x0, y0, var_b, bad, at_limit,
                      neighbour, hot, discs, close, crowd_r2, r_fit, (r_in, r_out))
 
@@ -311,18 +312,28 @@ def fit_star(img: np.ndarray, target: Candidate, others: list[Candidate], det: D
     p0 = _first_guess(prep.r[win], fx, fy, ok, cx, cy, g, opts.fast)
     fit = _CleanFit(prep.r[win], fx, fy, ok, prep.var_b,
                     1.0 / opts.gain if opts.gain else 0.0, opts, g)
-    own_wing = np.zeros_like(prep.bad)
+    own_wing = None
     try:
         fit.run(p0)
         own_wing = fit.unmask_own_wing(prep, win)
         failed = not fit.usable()
     except (np.linalg.LinAlgError, ArithmeticError, ValueError):  # overflow: absurd pixels
         failed = True
-    prep.hot[win] |= fit.hot
-    neighbour = prep.neighbour & ~own_wing
-    neighbour[win] |= fit.neighbour
+    # the masks after the clean-up (the usual case, nothing changed, costs no copies)
+    neighbour = prep.neighbour if own_wing is None else prep.neighbour & ~own_wing
+    changed = own_wing is not None
+    if fit.hot.any():
+        prep.hot[win] |= fit.hot
+        changed = True
+    if fit.neighbour.any():
+        neighbour = neighbour.copy() if neighbour is prep.neighbour else neighbour
+        neighbour[win] |= fit.neighbour
+        changed = True
+    if changed:
+        masked = prep.bad | saturated | neighbour | prep.hot
     crowded = prep.close or fit.crowded or any(
-        d2 <= prep.crowd_r2 and not np.any(disc & own_wing) for d2, disc in prep.discs)
+        d2 <= prep.crowd_r2 and (own_wing is None or not np.any(disc & own_wing))
+        for d2, disc in prep.discs)
     p, cov, chi2, dof = fit.p, fit.cov, fit.chi2, fit.dof
     if failed:
         p = np.array([p0[0], p0[1], p0[2], p0[3], p0[3], 0.0])
@@ -332,7 +343,7 @@ def fit_star(img: np.ndarray, target: Candidate, others: list[Candidate], det: D
         params=p, cov=cov, chi2=chi2, dof=dof, failed=failed, raw=prep.raw, data=prep.data,
         signal=prep.r, plane=prep.plane, plane_coef=prep.coef, xs=xs, ys=ys, x0=prep.x0,
         y0=prep.y0, cx=cx, cy=cy, var_b=prep.var_b, shot=fit.shot,
-        masked=prep.bad | saturated | neighbour | prep.hot, hot=prep.hot, bad=prep.bad,
+        masked=masked, hot=prep.hot, bad=prep.bad,
         saturated=saturated, crowded=crowded,
         window=(int(fx[0]), int(fx[-1]), int(fy[0]), int(fy[-1])), annulus=prep.annulus,
         g=g, elongation=fit.elongation, elongation_significant=fit.significant,
@@ -352,8 +363,8 @@ class _CleanFit:
                  var_b: float, shot: float, opts: MeasureOptions, g: float):
         self.rw, self.fx, self.fy, self.ok = rw, fx, fy, ok.copy()
         self.var_b, self.shot, self.opts, self.g = var_b, shot, opts, g
-        self.hot = np.zeros_like(ok)
-        self.neighbour = np.zeros_like(ok)
+        self.hot = np.zeros(ok.shape, bool)
+        self.neighbour = np.zeros(ok.shape, bool)
         self.crowded = False
         self.elongation, self.significant = math.nan, False
         self.p = np.full(6, np.nan)
@@ -380,10 +391,17 @@ class _CleanFit:
         # elongated (trail, wind shake): the Gaussian cannot fit it, so its
         # residuals say nothing about hot pixels or neighbours
         p = self.p
-        model = star_model(fx, fy, p)  # fills the masked pixels
-        self.elongation, self.significant = moments(
-            np.where(self.ok, rw - p[5], model), fx, fy, p[0], p[1],
-            2 * math.sqrt(p[3] * p[4]), self.var_b + self.shot * np.maximum(model, 0.0))
+        jit = compiled.kernels()
+        if jit is not None:  # the same three lines in one compiled call
+            el, sg = jit.window_moments(rw, self.ok, fx, fy, np.asarray(p, dtype=float),
+                                        2 * math.sqrt(p[3] * p[4]), float(self.var_b),
+                                        float(self.shot))
+            self.elongation, self.significant = float(el), bool(sg)
+        else:
+            model = star_model(fx, fy, p)  # fills the masked pixels
+            self.elongation, self.significant = moments(
+                np.where(self.ok, rw - p[5], model), fx, fy, p[0], p[1],
+                2 * math.sqrt(p[3] * p[4]), self.var_b + self.shot * np.maximum(model, 0.0))
         if self.significant and self.elongation > self.opts.max_elongation:
             return
         self._drop_outliers()
@@ -416,7 +434,7 @@ class _CleanFit:
             self.hot |= confirmed
             self._keep(q if np.array_equal(cand, confirmed) else self.fit(self.ok, self.p))
 
-    def unmask_own_wing(self, prep: _Prepared, win: tuple) -> np.ndarray:
+    def unmask_own_wing(self, prep: _Prepared, win: tuple) -> np.ndarray | None:
         """Give back neighbour discs that hold nothing but this star's own wing.
 
         A detection in the wing of a bright or wide star (a wide-camera frame,
@@ -425,11 +443,11 @@ class _CleanFit:
         through the star's centre (a profile mismatch, Moffat wings, is
         symmetric): when it does not, by more than ``detect_sigma`` times the
         noise, the disc is unmasked and the star refitted.  Returns the
-        cut-out's pixels given back.
+        cut-out's pixels given back, None if none.
         """
-        back = np.zeros_like(prep.bad)
         if not prep.discs or not np.all(np.isfinite(self.p)):
-            return back
+            return None
+        back = np.zeros_like(prep.bad)
         star = star_model(prep.xs, prep.ys, self.p)
         res = prep.r - star - self.p[5]
         var = self.var_b + self.shot * np.maximum(star, 0.0)
@@ -445,16 +463,17 @@ class _CleanFit:
             noise = math.sqrt(float(np.sum(var[part]) + np.sum(var[twin])))
             if excess < self.opts.detect_sigma * noise:
                 back |= disc
-        if back.any():
-            self.ok |= back[win] & ~self.hot & usable[win]
-            self._keep(self.fit(self.ok, self.p))
+        if not back.any():
+            return None
+        self.ok |= back[win] & ~self.hot & usable[win]
+        self._keep(self.fit(self.ok, self.p))
         return back
 
     def usable(self) -> bool:
         """A converged fit with a positive flux and a covariance positive on the position
         (a fit run into a spike or off the window is a failed fit, not a measurement)."""
         p, cov = self.p, self.cov
-        return bool(self.converged and np.all(np.isfinite(p)) and p[2] > 0
+        return bool(self.converged and all(map(math.isfinite, p.tolist())) and p[2] > 0
                     and not (cov[0, 0] < 0 or cov[1, 1] < 0))
 
 
@@ -528,7 +547,7 @@ def lm_fit(r: np.ndarray, xs: np.ndarray, ys: np.ndarray, use: np.ndarray,
     uncertainty.  Returns parameters, covariance, chi², degrees of freedom,
     convergence.
     """
-    free = np.array([0, 1, 2, 3, 5]) if circular else np.arange(6)
+    free = _FREE[bool(circular)]
     # the centre may sit a little beyond the window (a star cut by the frame edge)
     margin = 2.0 * p[3] * FWHM_PER_SIGMA
     wide = 0.5 * (xs.size + ys.size)
@@ -541,11 +560,12 @@ def lm_fit(r: np.ndarray, xs: np.ndarray, ys: np.ndarray, use: np.ndarray,
             np.ascontiguousarray(ys, dtype=float), np.ascontiguousarray(use, dtype=np.bool_),
             np.asarray(p, dtype=float), float(var_b), float(shot), bool(circular),
             int(max_iter), float(tol), lo, hi)
-        return p, _full_cov(cov, free, circular), float(chi2), max(int(n) - free.size, 1), \
-            bool(converged)
+        return p, cov, float(chi2), max(int(n) - free.size, 1), bool(converged)
     return _lm_numpy(r[use], xs, ys, use, p, var_b, shot, circular, max_iter, tol, free, lo, hi)
 
 
+#: the free parameters (circular, elliptical)
+_FREE = {True: np.array([0, 1, 2, 3, 5]), False: np.arange(6)}
 #: where the free parameters' covariance goes in the 6×6 one (circular, elliptical)
 _FREE_IX = {True: np.ix_([0, 1, 2, 3, 5], [0, 1, 2, 3, 5]), False: np.ix_(range(6), range(6))}
 

@@ -71,8 +71,13 @@ def _add(p: argparse.ArgumentParser) -> None:
     auto.add_argument("--auto", action="store_true",
                       help="choose the terms automatically (judged by leave-one-out prediction)")
     auto.add_argument("--max-order", type=count(1, MAX_AUTO_ORDER), default=3, metavar="N",
-                      help=f"highest harmonic multiple in A and E for --auto "
+                      help=f"highest harmonic multiple in A and E (H and D on an "
+                           f"equatorial run) for --auto "
                            f"(1..{MAX_AUTO_ORDER}, default 3)")
+    auto.add_argument("--product-order", type=count(0, MAX_AUTO_ORDER), default=None,
+                      metavar="N",
+                      help="highest multiple in products of two harmonics for --auto "
+                           "(0..--max-order, default min(--max-order, 3); FAUTO's reach 8)")
     auto.add_argument("--auto-mode", choices=("parsimony", "prediction", "cv"),
                       default="parsimony",
                       help="parsimony: guard against spurious terms (default); prediction: "
@@ -106,6 +111,7 @@ def _run(args: argparse.Namespace) -> int:
     for option, path in (("--model-out", args.model_out), ("--mod-out", args.mod_out),
                          ("--plot", args.plot)):
         writable_file(path, option)  # before the fit: a bad path costs nothing
+    _check_auto_options(args)
     obs = read_observations(args.file)
     info = {"provenance": {"source": str(args.file), "command": "pointing fit"}}
     auto = None
@@ -116,9 +122,11 @@ def _run(args: argparse.Namespace) -> int:
             obs = obs.with_used(obs.used & _keep(len(obs), args.mask))
         compare = {"--terms": args.terms} if args.terms else None
         auto = auto_fit(obs, max_order=args.max_order, mode=args.auto_mode,
-                        max_terms=args.max_terms, compare=compare)
+                        max_terms=args.max_terms, compare=compare,
+                        product_order=args.product_order)
         result = auto.fit
-        info["provenance"]["auto"] = {"mode": args.auto_mode, "max_order": args.max_order}
+        info["provenance"]["auto"] = {"mode": args.auto_mode, "max_order": args.max_order,
+                                      "product_order": args.product_order}
         result = fit(obs.with_used(result.used), list(auto.selected_terms), info=info,
                      weighted=not args.unweighted)
     else:
@@ -151,6 +159,19 @@ def _run(args: argparse.Namespace) -> int:
         for kind, path in written.items():
             print(f"wrote {kind}: {path}")
     return 0
+
+
+def _check_auto_options(args: argparse.Namespace) -> None:
+    """Options of --auto that cannot apply: one line naming them (ConfigError)."""
+    from pointing.errors import ConfigError
+
+    if args.product_order is None:
+        return
+    if not args.auto:
+        raise ConfigError("--product-order applies to --auto only")
+    if args.product_order > args.max_order:
+        raise ConfigError(f"--product-order {args.product_order} exceeds --max-order "
+                          f"{args.max_order}: products reach at most the highest multiple")
 
 
 def _keep(n: int, mask: list[int]):

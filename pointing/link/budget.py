@@ -45,7 +45,8 @@ import numpy as np
 from pointing.errors import ConfigError, FileFormatError
 from pointing.link.coupling import field_coupling_for_jitter
 from pointing.photometry.background import BackgroundModel
-from pointing.photometry.efficiency import DetectorConfig, PhotometryConfig, airmass
+from pointing.photometry.config import DetectorConfig, PhotometryConfig
+from pointing.photometry.extinction import airmass
 
 __all__ = ["Calibration", "LinkBudget", "db", "link_budget", "load_calibration"]
 

@@ -65,7 +65,8 @@ from pointing.model.compiled_layout import (
 from pointing.model.kernels import tilt_matrix
 from pointing.model.terms import TX_COT_LIMIT
 
-__all__ = ["CHECK", "PARALLEL_MIN", "available", "encode", "forward", "inverse", "threads"]
+__all__ = ["CHECK", "PARALLEL_MIN", "available", "encode", "encode_arrays", "forward", "inverse",
+           "threads"]
 
 #: positions from which the array kernels run on numba's threads: below, a thread
 #: wake-up would cost more than it saves (and the servo cycle's calls stay serial)
@@ -161,6 +162,19 @@ def threads() -> int:
 def _parallel(n: int) -> bool:
     """Whether n positions go to the threaded kernel (and take its lock: see below)."""
     return n >= PARALLEL_MIN and threads() > 1 and _pool.acquire(blocking=False)
+
+
+def encode_arrays(ops: tuple[tuple[Any, ...], ...]) -> tuple[np.ndarray, ...]:
+    """The table of :func:`encode` as per-kind arrays, one position at a time's layout:
+    (kind, coef, fcode, nfac, fac (n, 3, 3), par (n, 9), off (1,)) — what the fit's
+    compiled Jacobian (:mod:`pointing.model.numba_jacobian`) reads."""
+    tab, off = encode(ops)
+    n = tab.shape[0]
+    ints = tab[:, [KIND, FCODE, NFAC]].astype(np.int64)
+    fac = tab[:, FAC:FAC + 9].astype(np.int64).reshape(n, 3, 3)
+    return (np.ascontiguousarray(ints[:, 0]), tab[:, COEF].copy(),
+            np.ascontiguousarray(ints[:, 1]), np.ascontiguousarray(ints[:, 2]), fac,
+            tab[:, PAR:PAR + 9].copy(), off[:1].copy())
 
 
 def _elevation_reach(op: tuple[Any, ...]) -> float:

@@ -43,6 +43,24 @@ position, so CH, NP, ID and DAF change sign on the sky between the pier
 sides, as they do on the mount.  True positions of the far side are written
 the same way (declination beyond the pole); :func:`to_sky` gives the plain
 sky position.
+
+The compiled (numba) twin of these kernels, used by equatorial models when
+numba is installed, is :mod:`pointing.model.numba_equatorial`; these numpy
+kernels stay the reference and its fallback.
+
+Pier-side terms (``ID@FAR``, ``CH@NEAR``, ``HDSD@FAR``, ...): any term but MA
+and ME (one polar axis serves both sides) restricted to one pier side, for
+what differs between the sides beyond the sign flips above (a declination
+index that shifts when the tube swings over, flexure that differs with the
+counterweight on the other side).  The term acts, exactly as its plain
+form, only where the position it is applied to is on that side (``far``:
+raw δ beyond the pole), in the model's order; a plain term and its far-side
+form together give the far side ``plain + far``.  The ``@NEAR``/``@FAR``
+spelling is this toolkit's own: TPOINT documents subsets of observations
+and terms restricted to them, but the text of that section could not be
+read here, so its syntax is not claimed.  Such terms need a German
+equatorial (mount ``gem``); a fit refuses one whose side has no
+observations.
 """
 
 from __future__ import annotations
@@ -62,6 +80,7 @@ __all__ = [
     "DEC_LIMITS",
     "DEFAULT_TERMS",
     "MOUNTS",
+    "check_mount_terms",
     "compile_plan",
     "forward",
     "forward_batch",
@@ -119,13 +138,20 @@ def pier_side(dec: Any) -> np.ndarray:
 
 # ---- the terms' functions in the polar frame (a = −h, e = δ) ------------------------
 
+# Each function carries ``spec`` (its name and the latitude's sine and cosine): what
+# the compiled kernels (pointing.model.numba_equatorial) read to evaluate the same law.
+
 def _fo(a: Any, e: Any, xp: Any) -> Any:
     return xp.cos(a)
+
+
+_fo.spec = ("FO", 0.0, 1.0)  # type: ignore[attr-defined]
 
 
 def _daf(sin_lat: float, cos_lat: float) -> Any:
     def daf(a: Any, e: Any, xp: Any) -> Any:
         return cos_lat * xp.cos(a) * xp.cos(e) + sin_lat * xp.sin(e)
+    daf.spec = ("DAF", sin_lat, cos_lat)  # type: ignore[attr-defined]
     return daf
 
 
@@ -140,6 +166,7 @@ def _flexure(sin_lat: float, cos_lat: float, tan_law: bool) -> Any:
             cz = xp.maximum(cz, sz / _TX_LIMIT)  # tan z held at 10, and below the horizon
             de, x = de / cz, x / cz
         return de, x
+    tube.spec = ("TX" if tan_law else "TF", sin_lat, cos_lat)  # type: ignore[attr-defined]
     return tube
 
 
@@ -158,7 +185,22 @@ def _harmonic_op(t: Term, c: Any) -> tuple[Any, ...]:
     return ("sky", -c, t.factors)  # X, L: Δh·cosδ = +c·f
 
 
+def check_mount_terms(terms: Sequence[Term], mount: str) -> None:
+    """Pier-side terms (``ID@FAR``) belong to German equatorials: TermError naming the
+    first one on any other mount."""
+    if mount == "gem":
+        return
+    for t in terms:
+        if t.side:
+            raise TermError(f"{t.name} acts on one side of the pier only: it needs a German "
+                            f"equatorial (mount 'gem'), and this is a {mount} model")
+
+
 def _term_op(t: Term, c: Any, lat: float | None, tilt: dict[str, Any]) -> tuple[Any, ...] | None:
+    if t.side:  # the same term's operation, applied on its pier side only
+        base = Term(t.name.partition("@")[0], t.kind, t.result, t.factors, t.mount)
+        inner = _term_op(base, c, lat, tilt)
+        return None if inner is None else ("side", t.side == "far", inner)
     n = t.name
     if t.mount != "equatorial":
         raise TermError(f"{n} is an alt-az term: it has no meaning on an equatorial mount")
@@ -241,6 +283,10 @@ def term_design(terms: Sequence[Term], ha: np.ndarray, dec: np.ndarray,
     h = 1e-6
     cos_d = np.cos(polar_frame(ha, dec)[1])
     for k, t in enumerate(terms):
+        if t.side and n and not np.any(pier_side(dec) == t.side):
+            raise TermError(f"{t.name} acts on the {t.side} side of the pier only, and none of "
+                            f"these {n} observations is on that side (raw declination "
+                            f"{'beyond the pole' if t.side == 'far' else 'within ±90°'})")
         up = forward(compile_plan((t,), (h,), latitude_rad), ha, dec)
         down = forward(compile_plan((t,), (-h,), latitude_rad), ha, dec)
         out[:n, k] = wrap_pi(up[0] - down[0]) / (2 * h) * cos_d

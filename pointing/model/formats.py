@@ -398,25 +398,42 @@ def write_tpoint(path: str | Path, obs: Observations, *, caption: str | None = N
 def _mod_mount(lines: list[str]) -> str:
     """A ``.mod`` file's mount, from its term names (the format does not state it):
     ``fork`` when a term is equatorial-only (IH, ID, CH, NP, MA, ME, FO, DAF or a
-    harmonic in H, D or X), else ``altaz``."""
+    harmonic in H, D or X), ``gem`` when one acts on one pier side (``ID@FAR``), else
+    ``altaz``."""
+    found = "altaz"
     for line in lines[1:]:
         fields = line.replace("=", " ").replace("&", " ").split()
         if not fields:
             continue
         name = fields[0].upper()
+        if "@" in name:  # a pier-side term (ID@FAR): only German equatorials have two sides
+            return "gem"
         if name in EQUATORIAL_TERMS and name not in ("TF", "TX", "TX10"):
-            return "fork"
+            found = "fork"
         if re.match(r"^H[HDX](?:[SC][A-Z][0-9]*)+$", name) and not re.search(
                 r"[SC][AEZ]", name[2:]):
-            return "fork"
-    return "altaz"
+            found = "fork"
+    return found
+
+
+#: a term name and its signed value with no blank between them (``HSCA5CE8-1234.5000``)
+_GLUED = re.compile(r"^([A-Za-z0-9@&]+)([+-](?:\d|\.\d).*)$")
+
+
+def _unglue(fields: list[str]) -> list[str]:
+    """Split a name glued to its value: OUTMOD's fixed columns (name in 8, signed value
+    in 10) leave no blank when an 8-character name has a value of 1000″ or more."""
+    m = _GLUED.match(fields[0]) if fields else None
+    return [m[1], m[2], *fields[1:]] if m else fields
 
 
 def read_mod(path: str | Path, mount: str | None = None,
              latitude_deg: float | None = None) -> PointingModel:
     """Read a TPOINT model file (OUTMOD layout) into a :class:`PointingModel`.
 
-    ``=`` before a name marks a term held fixed, ``&`` a harmonic; the ``T``
+    ``=`` before a name marks a term held fixed, ``&`` in the first column a
+    parallel term (alt-az harmonics, evaluated with the term before them: see
+    :mod:`pointing.model.kernels`; ignored on equatorial models); the ``T``
     line's observation count and sky RMS are kept in ``model.info["fit"]``.
     The format does not say the mount: give ``mount`` (``"altaz"``, ``"fork"``,
     ``"gem"``), or it is ``fork`` when the file lists an equatorial-only term
@@ -454,12 +471,14 @@ def read_mod(path: str | Path, mount: str | None = None,
         prefix, rest = line[:2], line[2:]
         if set(prefix) - set(" =&"):
             prefix, rest = "", stripped
-        fields = rest.split()
+        fields = _unglue(rest.split())
         if len(fields) not in (2, 3):
             raise FileFormatError(path, lineno, "expected a term line 'NAME value [sigma]' "
                                   f"(arcsec), found {stripped!r}")
+        # '&' in the first column: TPOINT's parallel term (alt-az; see kernels)
+        spelled = ("&" if "&" in prefix and family == "altaz" else "") + fields[0]
         try:
-            name = parse_term(fields[0], family).name
+            name = parse_term(spelled, family).spelling
         except TermError as exc:
             raise FileFormatError(path, lineno, str(exc)) from None
         nums = _floats(fields[1:], path, lineno)
@@ -499,7 +518,7 @@ def write_mod(path: str | Path, model: PointingModel) -> Path:
     for term, value, sigma, is_fixed in zip(model.terms, model.values.values(),
                                             model.sigmas.values(), model.fixed.values(),
                                             strict=True):
-        prefix = " =" if is_fixed else ("& " if term.is_harmonic else "  ")
+        prefix = ("&" if term.parallel else " ") + ("=" if is_fixed else " ")
         line = f"{prefix}{term.name:<8s}{value:+10.4f}"
         if not is_fixed and sigma is not None:
             line += f"{sigma:12.5f}"

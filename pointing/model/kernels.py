@@ -5,6 +5,18 @@ Convention (raw → true, the direction TPOINT's model predicts):
 * The terms are applied **one after the other in the model's listed order**;
   each is evaluated at the position reached so far (the output of the term
   before it), starting from the raw encoder position.
+* Except TPOINT's **parallel terms** (``&`` in the first column of a ``.mod``
+  file; ``Term.parallel``, spelled ``"&HESE"``; alt-az harmonics only): such
+  a term is evaluated where the nearest term before it without ``&`` (its
+  *head*) is evaluated, i.e. at the head's input, also when the head moves
+  nothing (TPOINT's FAUTO lists ``=IE 0`` and ``=CA 0`` as heads); it is still
+  applied in its place in the order.  Evidence: the AuxTel 2020-03-14 FAUTO
+  coefficients reproduce TPOINT's sky RMS (5.4570″ vs 5.4571″) only with this
+  rule; with every term at the position reached so far they give 5.6512″,
+  with the ``&`` terms at the raw position 5.4691″
+  (``tests/model/test_reference_runs.py``).  The other AuxTel runs, without
+  ``&`` terms, give TPOINT's RMS to 1e-4 one after the other.  (The compiled
+  kernels do not implement parallel terms yet: such models take this path.)
 * Every term is an exact map of the sphere:
 
   - ``IA``: ``A −= IA``; ``IE``: ``E += IE`` (exact);
@@ -28,7 +40,8 @@ Convention (raw → true, the direction TPOINT's model predicts):
   direction ``(A + 180°, 180° − E)``; every term keeps the side it was given.
 * The inverse (true → raw) undoes the terms in reverse order, each exactly
   (closed form for the rotations, a converging fixed point for terms evaluated
-  at the position they move), then checks the result with the forward model
+  at the position they move, and for a head with its parallel terms, on the
+  head's input), then checks the result with the forward model
   and, where that check fails (close to the zenith, where a term's azimuth
   dependence is strong), solves the whole chain by Newton's method from both
   sides of the zenith.  Where no encoder position inside the range reaches the
@@ -89,13 +102,25 @@ _CHECK_TOL = 1e-11  # forward check of an inverse (radians on the sky)
 
 @dataclass(frozen=True)
 class Plan:
-    """A model compiled for the kernels: its operations in application order."""
+    """A model compiled for the kernels: its operations in application order.
+
+    ``par`` (empty when every operation is evaluated where it acts) gives per
+    operation ``-1``, or for a parallel (``&``) term the index ``k`` of the
+    operation before which its evaluation point was reached (the input of its
+    head; ``k`` is its own index when the head itself moved nothing).
+    """
 
     ops: tuple[tuple[Any, ...], ...]
+    par: tuple[int, ...] = ()
 
     @property
     def empty(self) -> bool:
         return not self.ops
+
+    @property
+    def sequential(self) -> bool:
+        """True when no operation is a parallel (``&``) one: the compiled kernels apply."""
+        return all(k < 0 for k in self.par)
 
     @property
     def az_offset(self) -> Any:
@@ -147,8 +172,12 @@ def compile_plan(terms: tuple[Term, ...], coefs: Any) -> Plan:
     for t, c in zip(terms, coefs, strict=True):
         if t.name in ("AN", "AW"):
             tilt[t.name] = c
-    ops = []
+    ops: list[tuple[Any, ...]] = []
+    par: list[int] = []
+    head = 0  # where the evaluation point of parallel terms is reached: before ops[head]
     for t, c in zip(terms, coefs, strict=True):
+        if not t.parallel:
+            head = len(ops)  # this term's input, even when it moves nothing
         if isinstance(c, float) and c == 0.0 and t.name not in ("AN", "AW"):
             continue
         op = _term_op(t, c, tilt)
@@ -157,7 +186,8 @@ def compile_plan(terms: tuple[Term, ...], coefs: Any) -> Plan:
         if op[0] == "tilt" and all(isinstance(v, float) and v == 0.0 for v in op[1:]):
             continue
         ops.append(op)
-    return Plan(tuple(ops))
+        par.append(head if t.parallel else -1)
+    return Plan(tuple(ops), tuple(par) if any(k >= 0 for k in par) else ())
 
 
 # ---- the pieces --------------------------------------------------------------
@@ -286,14 +316,46 @@ def _nasmyth(op: tuple[Any, ...], a: Any, e: Any, xp: Any) -> tuple[Any, Any, An
     return c * ce, -c * se, None
 
 
+def _on_side(op: tuple[Any, ...], a: Any, e: Any, xp: Any, step: Any) -> tuple[Any, Any]:
+    """``("side", far, inner)``: ``inner`` (applied or undone by ``step``) only where the
+    position is on the wanted side of the pole (German equatorial pier-side terms)."""
+    here = (e > _HALF_PI) == op[1]
+    if xp is MATH:
+        return step(op[2], a, e, xp) if here else (a, e)
+    na, ne = step(op[2], a, e, xp)
+    return xp.where(here, na, a), xp.where(here, ne, e)
+
+
+def _apply_at(op: tuple[Any, ...], a: Any, e: Any, pa: Any, pe: Any, xp: Any
+              ) -> tuple[Any, Any]:
+    """An additive operation on (a, e), its function evaluated at (pa, pe)."""
+    v = op[1] * _factor_value(op[2], pa, pe, xp)
+    if op[0] == "az":
+        return a + v, e
+    if op[0] == "el":
+        return a, e + v
+    return _sideways(a, e, v, xp)
+
+
+def _undo_at(op: tuple[Any, ...], a: Any, e: Any, pa: Any, pe: Any, xp: Any
+             ) -> tuple[Any, Any]:
+    """Exact inverse of :func:`_apply_at` for a known evaluation point."""
+    v = op[1] * _factor_value(op[2], pa, pe, xp)
+    if op[0] == "az":
+        return a - v, e
+    if op[0] == "el":
+        return a, e - v
+    return _sideways_inverse(a, e, v, xp)
+
+
 def _apply(op: tuple[Any, ...], a: Any, e: Any, xp: Any) -> tuple[Any, Any]:
     kind = op[0]
-    if kind == "az":
-        return (a - op[1], e) if op[2] is None else (a + op[1] * _factor_value(op[2], a, e, xp), e)
-    if kind == "el":
-        return (a, e + op[1]) if op[2] is None else (a, e + op[1] * _factor_value(op[2], a, e, xp))
-    if kind == "sky":
-        return _sideways(a, e, op[1] * _factor_value(op[2], a, e, xp), xp)
+    if kind == "side":
+        return _on_side(op, a, e, xp, _apply)
+    if kind in ("az", "el") and op[2] is None:
+        return (a - op[1], e) if kind == "az" else (a, e + op[1])
+    if kind in ("az", "el", "sky"):
+        return _apply_at(op, a, e, a, e, xp)
     if kind == "ca":
         return _sideways(a, e, -op[1], xp)
     if kind == "npae":
@@ -307,6 +369,8 @@ def _apply(op: tuple[Any, ...], a: Any, e: Any, xp: Any) -> tuple[Any, Any]:
 def _undo(op: tuple[Any, ...], a: Any, e: Any, xp: Any) -> tuple[Any, Any]:
     """Exact inverse of :func:`_apply` for one operation."""
     kind = op[0]
+    if kind == "side":
+        return _on_side(op, a, e, xp, _undo)
     if kind == "az" and op[2] is None:
         return a + op[1], e
     if kind == "el" and op[2] is None:
@@ -320,12 +384,8 @@ def _undo(op: tuple[Any, ...], a: Any, e: Any, xp: Any) -> tuple[Any, Any]:
     # evaluated where they act: fixed point on the evaluation point
     pa, pe = a, e
     for _ in range(_INNER_MAX):
-        if kind == "az":
-            na, ne = a - op[1] * _factor_value(op[2], pa, pe, xp), e
-        elif kind == "el":
-            na, ne = a, e - op[1] * _factor_value(op[2], pa, pe, xp)
-        elif kind == "sky":
-            na, ne = _sideways_inverse(a, e, op[1] * _factor_value(op[2], pa, pe, xp), xp)
+        if kind in ("az", "el", "sky"):
+            na, ne = _undo_at(op, a, e, pa, pe, xp)
         else:  # nrx / nry: E += de(E0), then across by x(E0)
             de, x, _ = _nasmyth(op, pa, pe, xp)
             na, ne = _sideways_inverse(a, e, x, xp)
@@ -350,16 +410,56 @@ def _largest(da: Any, de: Any, xp: Any) -> float:
 def forward(plan: Plan, a: Any, e: Any, xp: Any = np) -> tuple[Any, Any]:
     """True position at raw (a, e): every operation in order."""
     ref = a + plan.az_offset
-    for op in plan.ops:
-        a, e = _apply(op, a, e, xp)
+    if plan.sequential:
+        for op in plan.ops:
+            a, e = _apply(op, a, e, xp)
+        return ref + _wrap(a - ref), e
+    heads = set(plan.par)
+    saved: dict[int, tuple[Any, Any]] = {}
+    for i, (op, k) in enumerate(zip(plan.ops, plan.par, strict=True)):
+        if i in heads:
+            saved[i] = (a, e)
+        a, e = _apply(op, a, e, xp) if k < 0 else _apply_at(op, a, e, *saved[k], xp)
     return ref + _wrap(a - ref), e
+
+
+def _undo_group(plan: Plan, h: int, last: int, a: Any, e: Any, xp: Any) -> tuple[Any, Any]:
+    """Undo operations ``h..last``: parallel ones evaluated at the input ``P`` of op ``h``.
+
+    ``P`` is found as a fixed point: undo the parallel operations (in reverse)
+    with their functions at the current ``P``, then op ``h`` if it is the head.
+    """
+    pa, pe = a, e
+    for _ in range(_INNER_MAX):
+        na, ne = a, e
+        for i in range(last, h - 1, -1):
+            if plan.par[i] == h:
+                na, ne = _undo_at(plan.ops[i], na, ne, pa, pe, xp)
+            else:  # the head itself (evaluated at its own input: P)
+                na, ne = _undo(plan.ops[i], na, ne, xp)
+        step = _largest(na - pa, ne - pe, xp)
+        pa, pe = na, ne
+        if not step > _INNER_TOL:  # also stops on NaN (the zenith hole)
+            break
+    return pa, pe
 
 
 def inverse(plan: Plan, a: Any, e: Any, xp: Any = np) -> tuple[Any, Any]:
     """Raw position that :func:`forward` takes to (a, e): operations undone in reverse."""
     ref = a - plan.az_offset
-    for op in reversed(plan.ops):
-        a, e = _undo(op, a, e, xp)
+    if plan.sequential:
+        for op in reversed(plan.ops):
+            a, e = _undo(op, a, e, xp)
+        return ref + _wrap(a - ref), e
+    i = len(plan.ops) - 1
+    while i >= 0:
+        h = plan.par[i]
+        if h < 0:
+            a, e = _undo(plan.ops[i], a, e, xp)
+            i -= 1
+        else:  # the group of parallel operations ending here, with its head
+            a, e = _undo_group(plan, h, i, a, e, xp)
+            i = h - 1
     return ref + _wrap(a - ref), e
 
 

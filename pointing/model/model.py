@@ -1,7 +1,8 @@
 """The pointing model the station daemon applies: raw (encoder) ↔ true positions.
 
 How a model is applied is TPOINT's: the terms one after the other **in the
-model's listed order**, each evaluated at the position reached so far, every
+model's listed order**, each evaluated at the position reached so far (a
+term flagged with TPOINT's ``&``, ``"&HESE"``, at its head's input instead), every
 one an exact map of the sphere (the rotations of the mount's geometry are
 rigorous, so IA of degrees and tilts of tenths of a degree stay exact).  The
 full convention, term by term, is in :mod:`pointing.model.kernels`.  A model
@@ -42,7 +43,7 @@ from typing import Any
 import numpy as np
 
 from pointing.errors import FileFormatError, TermError
-from pointing.model import compiled, equatorial, kernels
+from pointing.model import compiled, equatorial, kernels, numba_equatorial
 from pointing.model.terms import MATH, Term, parse_term, parse_terms
 from pointing.units import ARCSEC
 from pointing.units import wrap_pi as _wrap
@@ -108,7 +109,7 @@ def forward_and_jacobian(terms: Sequence[Term], values_arcsec: np.ndarray,
     if family == "equatorial":
         lat = None if latitude_deg is None else math.radians(latitude_deg)
         fa, fe = equatorial.forward_batch(terms, np.array(rows), az, el, lat)
-    elif az.size >= _COMPILED_ROWS and _use_compiled():
+    elif az.size >= _COMPILED_ROWS and _use_compiled() and not any(t.parallel for t in terms):
         # one compiled pass per coefficient vector beats numpy's (rows × N) arrays here
         out = [compiled.forward(compiled.encode(kernels.compile_plan(terms, tuple(r)).ops),
                                 az, el) for r in rows]
@@ -230,7 +231,7 @@ class PointingModel:
         self._setup(mount, latitude_deg, info)
         family = equatorial.mount_family(self.mount)
         term_list = [t if isinstance(t, Term) else parse_term(t, family) for t in terms]
-        self._terms = parse_terms([t.name for t in term_list], family)
+        self._terms = parse_terms([t.spelling for t in term_list], family)
         n = len(self._terms)
         vals = [0.0] * n if values is None else [float(v) for v in values]
         if len(vals) != n:
@@ -273,6 +274,10 @@ class PointingModel:
         self._plan = kernels.compile_plan(
             self._terms, tuple(v * ARCSEC for v in self._values))
         self._arrays = compiled.encode(self._plan.ops)
+
+    def _compiled(self) -> bool:
+        # the compiled kernels do not know TPOINT's parallel (&) terms yet
+        return _use_compiled() and self._plan.sequential
 
     # -- description --------------------------------------------------------
     @property
@@ -352,11 +357,11 @@ class PointingModel:
             a, e = float(az), float(el)
             if not (math.isfinite(a) and kernels.ELEVATION_MIN <= e <= kernels.INPUT_MAX):
                 return math.nan, math.nan
-            if _use_compiled():
+            if self._compiled():
                 return compiled.forward_scalar(self._arrays, a, e)
             return kernels.forward(self._plan, a, e, MATH)
         a, e, shape = _as_arrays(az, el)
-        if _use_compiled():  # validates the input itself (NaN where not valid)
+        if self._compiled():  # validates the input itself (NaN where not valid)
             ta, te = compiled.forward(self._arrays, a, e, kernels.ELEVATION_MIN,
                                       kernels.INPUT_MAX)
             return ta.reshape(shape), te.reshape(shape)
@@ -376,13 +381,13 @@ class PointingModel:
         """
         scalar = _is_scalar(az) and _is_scalar(el)
         limits = _LIMITS
-        if scalar and _use_compiled():
+        if scalar and self._compiled():
             ra, re, code = compiled.inverse_scalar(self._arrays, float(az), float(el), *limits)
             if code != compiled.CHECK:
                 return ra, re, int(code)
         a, e, shape = _as_arrays(az, el)
         plan = self._plan
-        if _use_compiled():  # validates the input itself (status 1, 2)
+        if self._compiled():  # validates the input itself (status 1, 2)
             ra, re, st, left = compiled.inverse(self._arrays, a, e, *limits)
             if left:  # the zenith region, the hole: the checked path
                 idx = np.flatnonzero(st == compiled.CHECK)
@@ -435,7 +440,7 @@ class PointingModel:
             "caption": info.pop("caption", ""),
             "site": info.pop("site", None),
             "terms": [
-                {"name": t.name, "value_arcsec": v, "sigma_arcsec": s, "fixed": f}
+                {"name": t.spelling, "value_arcsec": v, "sigma_arcsec": s, "fixed": f}
                 for t, v, s, f in zip(self._terms, self._values, self._sigmas, self._fixed,
                                       strict=True)
             ],
@@ -474,7 +479,7 @@ class PointingModel:
             if not isinstance(row, Mapping) or "name" not in row or "value_arcsec" not in row:
                 raise fail(f"{where} needs 'name' and 'value_arcsec'")
             try:
-                names.append(parse_term(row["name"], family).name)
+                names.append(parse_term(row["name"], family).spelling)
             except TermError as exc:
                 raise fail(f"{where}.name: {exc}") from None
             for key in ("value_arcsec", "sigma_arcsec"):
@@ -583,10 +588,14 @@ class EquatorialModel(PointingModel):
             site = dict(self._info.get("site") or {})
             site.setdefault("latitude_deg", self._latitude)
             self._info["site"] = site
+        equatorial.check_mount_terms(self._terms, self._mount)
         lat = None if self._latitude is None else math.radians(self._latitude)
         self._plan = equatorial.compile_plan(
             self._terms, tuple(v * ARCSEC for v in self._values), lat)
-        self._arrays = None
+        self._arrays = numba_equatorial.encode(self._plan)  # None: numpy kernels only
+
+    def _compiled(self) -> bool:
+        return self._arrays is not None and _use_compiled() and numba_equatorial.available()
 
     @property
     def mount(self) -> str:  # type: ignore[override]
@@ -604,20 +613,32 @@ class EquatorialModel(PointingModel):
             h, d = float(ha), float(dec)
             if not (math.isfinite(h) and lo <= d <= hi):
                 return math.nan, math.nan
+            if self._compiled():
+                return numba_equatorial.forward_scalar(self._plan, self._arrays, h, d)
             return equatorial.forward(self._plan, h, d, MATH)
         h, d, shape = _as_arrays(ha, dec)
         ok = np.isfinite(h) & (d >= lo) & (d <= hi)
-        th, td = equatorial.forward(self._plan, np.where(ok, h, 0.0), np.where(ok, d, 0.0))
+        h0, d0 = np.where(ok, h, 0.0), np.where(ok, d, 0.0)
+        if self._compiled():
+            th, td = numba_equatorial.forward(self._plan, self._arrays, h0, d0)
+        else:
+            th, td = equatorial.forward(self._plan, h0, d0)
         return np.where(ok, th, np.nan).reshape(shape), np.where(ok, td, np.nan).reshape(shape)
 
     def raw_from_true_status(self, ha: Any, dec: Any) -> tuple[Any, Any, Any]:
         """Encoder (h, δ) reaching a true (h, δ), with a status (kernels.STATUS; 2 here
         means a declination beyond ±270°)."""
         scalar = _is_scalar(ha) and _is_scalar(dec)
+        if scalar and self._compiled() and float(dec) >= -1.5 * math.pi:
+            return numba_equatorial.solve_inverse_scalar(self._plan, self._arrays, float(ha),
+                                                         float(dec))
         h, d, shape = _as_arrays(ha, dec)
         d = np.where(d >= -1.5 * math.pi, d, -10.0)  # below −270°: out of range
-        rh, rd, st = _chunked(lambda x, y: equatorial.solve_inverse(self._plan, x, y), h, d,
-                              n_out=3)
+        if self._compiled():
+            rh, rd, st = numba_equatorial.solve_inverse(self._plan, self._arrays, h, d)
+        else:
+            rh, rd, st = _chunked(lambda x, y: equatorial.solve_inverse(self._plan, x, y), h,
+                                  d, n_out=3)
         if scalar:
             return float(rh[0]), float(rd[0]), int(st[0])
         return rh.reshape(shape), rd.reshape(shape), st.reshape(shape)

@@ -132,7 +132,7 @@ def undo_across(sa, ca, se, ce, side, s, c):
     ce0 = side * root / c
     r = 1.0 / ce
     sa0, ca0 = turn(sa, ca, -s * r, c * ce0 * r)
-    return sa0, ca0, se / c, ce0
+    return sa0, ca0, (se / c if rest >= 0.0 else math.nan), ce0
 
 
 @helper
@@ -176,7 +176,7 @@ def from_vector(vx, vy, vz, side, sa, ca):
 
 
 @helper
-def small_angle(s, c):
+def series_angle(s, c):
     """atan2(s, c) by its series where the angle is small; NaN flags the others."""
     t = s / c
     t2 = t * t
@@ -199,6 +199,79 @@ def coordinate(coord, sa, ca, se, ce):
 def at(w, j):
     """The state at position j of the block: sin A, cos A, sin E, cos E, side."""
     return w[SA, j], w[CA, j], w[SE, j], w[CE, j], w[SIDE, j]
+
+
+# ---- per-position helpers of the Jacobian and equatorial kernels -----------------------
+# (pointing.model.numba_jacobian, pointing.model.numba_equatorial_jit import these; they
+# take the per-kind arrays of compiled.encode_arrays, one position at a time)
+
+@helper
+def small_sc(d):
+    if abs(d) < 1e-3:  # series: error below d⁷/5040 ≈ 2e-25
+        d2 = d * d
+        return (d * (1.0 - d2 / 6.0 * (1.0 - d2 / 20.0)),
+                1.0 - d2 / 2.0 * (1.0 - d2 / 12.0 * (1.0 - d2 / 30.0)))
+    return math.sin(d), math.cos(d)
+
+
+@helper
+def multiple(s1, c1, k):
+    s, c = s1, c1
+    for _ in range(k - 1):
+        s, c = s * c1 + c * s1, c * c1 - s * s1
+    return s, c
+
+
+@helper
+def fvalue_d(fcode, nf, fac, i, sa, ca, se, ce, wrt_e):
+    """f and its derivative along E (``wrt_e``) or along A, at one position."""
+    if fcode == 1:
+        return -ce, (se if wrt_e else 0.0)
+    if fcode == 2:
+        if se > ce / cot_limit:
+            return -ce / se, (1.0 / (se * se) if wrt_e else 0.0)
+        return -cot_limit, 0.0
+    if fcode == 3:
+        return se, (ce if wrt_e else 0.0)
+    if fcode == 4:
+        return ce, (-se if wrt_e else 0.0)
+    v, dv = 1.0, 0.0
+    for j in range(nf):
+        coord = fac[i, j, 1]
+        k = fac[i, j, 2]
+        if coord == 0:  # harmonic azimuth 180° − A: d/dA = −d/dA'
+            s1, c1, sign = sa, -ca, (0.0 if wrt_e else -1.0)
+        elif coord == 1:
+            s1, c1, sign = se, ce, (1.0 if wrt_e else 0.0)
+        else:  # zenith distance: d/dE = −d/dZ
+            s1, c1, sign = ce, se, (-1.0 if wrt_e else 0.0)
+        s, c = multiple(s1, c1, k)
+        if fac[i, j, 0] == 0:
+            g, dg = s, sign * k * c
+        else:
+            g, dg = c, -sign * k * s
+        dv = dv * g + v * dg
+        v = v * g
+    return v, dv
+
+
+@helper
+def state(vx, vy, vz, side, sa, ca):
+    h = math.sqrt(vx * vx + vy * vy)
+    ce = side * h
+    if h > 0.0:
+        return vy / ce, vx / ce, vz, ce
+    return sa, ca, vz, ce
+
+
+@helper
+def small_angle(s, c):
+    # atan2(s, c) for the small angles of a model's correction, by its series
+    if c > 0.0 and abs(s) < 1e-3 * c:
+        t = s / c
+        t2 = t * t
+        return t * (1.0 - t2 * (1.0 / 3.0 - t2 * (0.2 - t2 / 7.0)))
+    return math.atan2(s, c)
 
 
 # ---- per-term block loops (every branch on the term outside the loop over positions) --
@@ -611,8 +684,8 @@ def store_block(w, m, a, e, shift, sr, cr, out_a, out_e):
     ``out_a``, ``out_e``: the block's slices."""
     for j in range(m):
         es, ec, az_s, az_c = differences(w, j, sr, cr)
-        out_e[j] = e[j] + small_angle(es, ec)
-        out_a[j] = a[j] + shift + small_angle(az_s, az_c)
+        out_e[j] = e[j] + series_angle(es, ec)
+        out_a[j] = a[j] + shift + series_angle(az_s, az_c)
     for j in range(m):
         if w[BAD, j] != 0.0:
             out_a[j], out_e[j] = math.nan, math.nan

@@ -48,18 +48,20 @@ fixed by the AuxTel 2020-03-14 solution (HACA2, HASA7, HESA2, HESA3, HESACE,
 HSCE3, HSCA5CE8, HSSA6CE6, ...); the ``Z`` result family does not occur in
 the reference data and follows the ``E`` family with the sign of ΔZ = −ΔE.
 
-Where the terms act (see :mod:`pointing.model.model`): IA, IE, CA, NPAE, AN,
+Where the terms act (see :mod:`pointing.model.kernels`): IA, IE, CA, NPAE, AN,
 AW, NRX and NRY are applied rigorously as the rotations of the mount's
 geometry; all other terms are small additive corrections applied in model
-order at the position reached so far.  The basis functions here are the
-first-order derivatives used by the fit.
+order at the position reached so far — except a harmonic spelled with
+TPOINT's ``&`` (``"&HESE"``, :attr:`Term.parallel`), evaluated where the
+nearest term before it without ``&`` is evaluated.  The basis functions here
+are the first-order derivatives used by the fit.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
@@ -72,6 +74,7 @@ __all__ = [
     "EQUATORIAL_TERMS",
     "GEOMETRIC",
     "MOUNT_FAMILIES",
+    "PIER_SIDES",
     "Term",
     "known_terms",
     "parse_term",
@@ -159,6 +162,11 @@ class Term:
     mount : str
         The term family: ``"altaz"`` or ``"equatorial"`` (IH, ID, ..., and
         harmonics in H and D; TF and TX exist in both with each mount's formula).
+    parallel : bool
+        TPOINT's ``&`` flag (alt-az harmonics): the term is evaluated where the
+        nearest term before it without the flag is evaluated, not at the
+        position reached so far (see :mod:`pointing.model.kernels`).  Spelled
+        ``&`` + name (``"&HESE"``); :attr:`name` stays the bare name.
     """
 
     name: str
@@ -166,13 +174,25 @@ class Term:
     result: str = ""
     factors: tuple[tuple[str, str, int], ...] = ()
     mount: str = "altaz"
+    #: German equatorial pier-side terms (``ID@FAR``): ``"near"`` or ``"far"``, the pier
+    #: side the term acts on (raw δ within ±90° or beyond the pole); ``""`` for both
+    side: str = ""
+    parallel: bool = False
 
     @property
     def is_harmonic(self) -> bool:
         return bool(self.result)
 
     @property
+    def spelling(self) -> str:
+        """The name with TPOINT's ``&`` in front for a parallel term (``"&HESE"``)."""
+        return "&" + self.name if self.parallel else self.name
+
+    @property
     def description(self) -> str:
+        if self.side:
+            base = parse_term(self.name.partition("@")[0], "equatorial").description
+            return f"{base}, {self.side} side of the pier only"
         if not self.is_harmonic:
             return (_EQUATORIAL_DOC if self.mount == "equatorial" else _SIMPLE_DOC)[self.name]
         parts = [
@@ -299,9 +319,13 @@ def parse_term(name: str, mount: str = "altaz") -> Term:
     if family not in MOUNT_FAMILIES:
         raise TermError(f"unknown mount type {mount!r}: expected altaz, fork or gem")
     key = name.strip().upper()
+    if key.startswith("&"):
+        return _parallel(name, key[1:].strip(), family)
     if len(key) > 32:
         raise TermError(f"pointing term name {name[:20]!r}… is {len(key)} characters long: "
                         "not a term")
+    if "@" in key:
+        return _pier_side_term(name, key, family)
     m = _HARMONIC.match(key)
     if family == "equatorial":
         if key in EQUATORIAL_TERMS:
@@ -328,6 +352,39 @@ def parse_term(name: str, mount: str = "altaz") -> Term:
         f"unknown pointing term {name!r}: expected one of {', '.join(known_terms())} "
         "or a harmonic H<A|E|S|Z|V|L><S|C><A|E|Z>[n]... such as HESE, HACA2, HSCA5CE8"
     )
+
+
+#: pier-side suffixes of German equatorial terms (this toolkit's spelling, see equatorial.py)
+PIER_SIDES = ("NEAR", "FAR")
+
+
+def _pier_side_term(name: str, key: str, family: str) -> Term:
+    """``TERM@NEAR`` / ``TERM@FAR``: an equatorial term acting on one pier side only."""
+    base, _, side = key.partition("@")
+    if family != "equatorial":
+        raise TermError(f"{key} is a pier-side term of German equatorial mounts: this is an "
+                        "alt-az model")
+    if side not in PIER_SIDES:
+        raise TermError(f"pier-side term {name!r}: the side after '@' must be NEAR or FAR "
+                        f"(raw declination within ±90° or beyond the pole), found {side!r}")
+    t = parse_term(base, family)
+    if t.name in ("MA", "ME"):
+        raise TermError(f"{key}: the polar axis is one axis for both pier sides, so {t.name} "
+                        "takes no pier side")
+    return Term(f"{t.name}@{side}", t.kind, t.result, t.factors, t.mount, side.lower())
+
+
+def _parallel(name: str, key: str, family: str) -> Term:
+    """``&`` + a harmonic: TPOINT's parallel term (evaluated with the term before it)."""
+    if not key or key.startswith("&"):
+        raise TermError(f"term {name.strip()!r}: '&' (TPOINT's parallel flag) must be "
+                        "followed by one term name, e.g. &HESE")
+    base = parse_term(key, family)
+    if family != "altaz" or not base.is_harmonic:
+        where = "alt-az harmonic terms" if family == "altaz" else "alt-az models"
+        raise TermError(f"term {name.strip()!r}: the '&' (parallel) flag is accepted on "
+                        f"{where} only")
+    return replace(base, parallel=True)
 
 
 def _parse_harmonic(name: str, key: str, result: str, body: str, family: str) -> Term:

@@ -18,11 +18,9 @@ from astropy import units as u
 from pointing.camera.measure import StarFlag, measure_star
 from pointing.hardware.base import ConnectionLost, HardwareError
 from pointing.night.state import Night, Star
-from pointing.photometry.efficiency import (
-    camera_aperture_photometry,
-    collecting_area,
-    star_photon_flux,
-)
+from pointing.photometry.aperture import camera_aperture_photometry
+from pointing.photometry.bands import star_photon_flux
+from pointing.photometry.config import collecting_area
 from pointing.sky.slews import slew_time
 from pointing.units import ARCSEC, DEG, URAD
 

@@ -60,7 +60,7 @@ from pointing.night.report import write_report
 from pointing.night.state import Night, NightInterrupted
 from pointing.night.steps import run_steps
 from pointing.photometry.background import BackgroundConfig
-from pointing.photometry.efficiency import DetectorConfig, PhotometryConfig
+from pointing.photometry.config import DetectorConfig, PhotometryConfig
 from pointing.photometry.gonogo import Thresholds
 from pointing.sky.places import sun_altaz
 

@@ -26,7 +26,7 @@ from pointing.model.model import PointingModel
 from pointing.model.run import Observations
 from pointing.night.config import NightConfig
 from pointing.night.log import StationLog
-from pointing.photometry.efficiency import DetectorConfig, PhotometryConfig
+from pointing.photometry.config import DetectorConfig, PhotometryConfig
 from pointing.sky.catalog import load_catalog
 from pointing.sky.places import moon_altaz, moon_phase, observed_altaz, star_astrometry
 from pointing.units import ARCSEC, DEG

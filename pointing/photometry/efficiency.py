@@ -20,8 +20,7 @@ The pieces live beside it: :mod:`~pointing.photometry.bands` (bands, stellar
 photon flux), :mod:`~pointing.photometry.config` (the ``[photometry]`` and
 ``[detectors]`` sections), :mod:`~pointing.photometry.extinction` (air mass,
 the fit, :class:`EfficiencyResult`), :mod:`~pointing.photometry.aperture`
-(camera aperture photometry).  Their public names are re-exported here for the
-callers written before the split; new code imports them from where they live.
+(camera aperture photometry).
 
 Angles are radians in every function argument (elevation is the apparent,
 refracted elevation); azimuth is reckoned from north (0) through east (π/2).
@@ -36,23 +35,15 @@ from typing import Any
 import numpy as np
 
 from pointing.errors import FitError
-from pointing.photometry.aperture import CameraPhotometry, camera_aperture_photometry
 from pointing.photometry.bands import (
-    DEFAULT_BAND,
     LN10_04,
-    Band,
-    colour_temperature,
-    photon_flux_density,
     star_photon_flux,
 )
 from pointing.photometry.config import (
-    DEFAULT_EFFICIENCY_CHAIN,
     DetectorConfig,
     PhotometryConfig,
     StationSource,
-    collecting_area,
     dead_time_factor,
-    design_efficiency,
 )
 from pointing.photometry.extinction import EfficiencyResult, airmass, fit_extinction
 from pointing.photometry.table import (
@@ -63,28 +54,12 @@ from pointing.photometry.table import (
 )
 
 __all__ = [
-    "DEFAULT_BAND",
-    "DEFAULT_EFFICIENCY_CHAIN",
-    "Band",
-    "CameraPhotometry",
-    "DetectorConfig",
-    "EfficiencyResult",
-    "PhotometryConfig",
     "StarEfficiency",
     "StationEfficiency",
-    "airmass",
-    "camera_aperture_photometry",
     "camera_efficiency",
-    "collecting_area",
-    "colour_temperature",
-    "dead_time_factor",
-    "design_efficiency",
     "expected_star_counts",
-    "fit_extinction",
     "night_efficiency",
-    "photon_flux_density",
     "star_efficiency",
-    "star_photon_flux",
     "station_efficiency",
 ]
 

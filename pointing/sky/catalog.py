@@ -53,6 +53,7 @@ __all__ = [
     "HP_V_POLY",
     "assemble_catalog",
     "catalog_path",
+    "clear_catalog_cache",
     "from_vizier_hip_main",
     "load_catalog",
     "refresh_catalog",
@@ -153,6 +154,11 @@ def load_catalog(path: str | Path | None = None):
     except OSError as exc:
         raise FileFormatError(resolved, None, f"cannot read star catalog: {exc.strerror}") from None
     return _load_cached(str(resolved), mtime).copy(copy_data=True)
+
+
+def clear_catalog_cache() -> None:
+    """Forget the parsed catalogs, so the next :func:`load_catalog` reads the file again."""
+    _load_cached.cache_clear()
 
 
 @functools.lru_cache(maxsize=4)
@@ -297,7 +303,7 @@ def write_catalog(table, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     table.write(path, format="ascii.ecsv", overwrite=True)
-    _load_cached.cache_clear()
+    clear_catalog_cache()
     return path
 
 

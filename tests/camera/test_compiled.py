@@ -9,7 +9,7 @@ import pytest
 from star_frames import frame
 
 from pointing.camera import Sensor, compiled, gaussian_crlb, measure_star
-from pointing.camera.detect import bin_sum, spike_ratios, spikes
+from pointing.camera.detect import bin_sum, detect, spike_ratios, spikes
 from pointing.camera.starfit import background_plane, moments
 
 pytestmark = pytest.mark.skipif(not compiled.available(), reason="numba not installed")
@@ -41,6 +41,10 @@ def _frames():
     sat = frame((96, 128), [(60.3, 41.7, 2e6)], rng, full_well=30000)
     yield "saturated", sat, None
     yield "unknown gain", frame((96, 128), [(60.3, 41.7, 20000.0)], rng), "nogain"
+    # a whole frame (binned detection) with a gradient (a background map, not a level)
+    ramp = np.linspace(0, 300, 640)[None, :] * np.ones((512, 1))
+    yield "640x512, gradient", frame((512, 640), [(237.3, 313.6, 20000.0),
+                                                   (500.2, 100.7, 9000.0)], rng, extra=ramp), None
 
 
 @pytest.mark.parametrize("fast", [False, True])
@@ -92,3 +96,57 @@ def test_kernels_agree_with_numpy(numpy_path):
                        circular=circ)
         assert a.x == pytest.approx(b.x, rel=1e-12) and a.snr == pytest.approx(b.snr, rel=1e-12)
     assert math.isnan(gaussian_crlb(0.0, 1.0, background_var=1.0).x)
+
+
+def _detection_frames():
+    rng = np.random.default_rng(11)
+    yield "stars", frame((512, 640), [(237.3, 313.6, 20000.0), (90.5, 60.2, 3000.0),
+                                      (600.1, 480.9, 8000.0)], rng)
+    hot = frame((256, 320), [(100.3, 120.6, 15000.0)], rng)
+    hot[50, 60] = hot[200, 33] = 65535
+    hot[101:104, 150] = 60000  # a short cosmic-ray track
+    yield "hot pixels", hot
+    ramp = np.linspace(0, 400, 320)[None, :] * np.ones((256, 1))
+    yield "gradient", frame((256, 320), [(100.3, 120.6, 15000.0)], rng, extra=ramp)
+    # a bright disc (more than 4000 detection pixels above threshold), and equal
+    # noise-free stars on a constant sky: ties in the detection image
+    disc = np.round(rng.normal(200.0, 3.0, (512, 640))).astype(np.uint16)
+    yy, xx = np.mgrid[:512, :640]
+    disc[(xx - 400) ** 2 + (yy - 250) ** 2 < 90 ** 2] = 5000
+    yield "bright disc", disc
+    ties = np.full((512, 640), 200, np.uint16)
+    for x, y in ((52, 52), (152, 52), (52, 452), (152, 452), (300, 300)):
+        ties[y - 1:y + 2, x - 1:x + 2] = 3200  # the same star at the same phase
+    yield "tied stars", ties
+    yield "float frame", frame((200, 300), [(150.2, 99.7, 12000.0)], rng, dtype=None)
+    flat = np.full((128, 160), 1000, np.uint16)
+    yield "constant", flat
+
+
+@pytest.mark.parametrize("fast", [False, True])
+def test_detection_agrees_with_the_numpy_path(fast, numpy_path):
+    """The compiled mesh filter, peaks and candidate confirmation find the same stars
+    in the same order with the same scores (ties included)."""
+    for name, img in _detection_frames():
+        for region in ({}, dict(expected_xy=(237.0, 313.0), search_radius=20)):
+            a = detect(img, fwhm=3.0, fast=fast, detect_sigma=5.0, **region)
+            b = numpy_path(detect, img, fwhm=3.0, fast=fast, detect_sigma=5.0, **region)
+            assert [(c.x, c.y) for c in a.candidates] == [(c.x, c.y) for c in b.candidates], name
+            assert [c.score for c in a.candidates] == pytest.approx(
+                [c.score for c in b.candidates], rel=1e-6), name
+            assert a.hot_pixels == b.hot_pixels, name
+            for va, vb in ((a.background, b.background), (a.noise, b.noise)):
+                assert va == pytest.approx(vb, rel=1e-9, nan_ok=True), name
+
+
+def test_quickselect_medians():
+    numba_kernels = compiled.kernels()
+    rng = np.random.default_rng(5)
+    for n in (1, 2, 3, 4, 5, 8, 31, 160, 341, 1000):
+        for ties in (False, True):
+            z = rng.normal(200, 23, n)
+            z = np.round(z / 10) if ties else z
+            assert numba_kernels.median(z) == np.median(z)
+            assert numba_kernels.upper_median(z) == np.partition(z, n // 2)[n // 2]
+            k = int(rng.integers(0, n))
+            assert numba_kernels.select(z.copy(), k) == np.sort(z)[k]

@@ -348,6 +348,13 @@ def test_frame_types(rng):
     f32[:, 62] = np.nan  # a dead column through the star
     m = measure_star(f32, camera=CAMERA)
     assert within(m, *STAR) and m.flags == StarFlag.NONE
+    # half floats (measured as float32, which holds them exactly), small and whole frames
+    for shape in ((128, 128), (512, 640)):
+        half = frame(shape, [(*STAR, 20000)], rng, dtype=None).astype(np.float16)
+        for fast in (False, True):
+            m = measure_star(half, camera=CAMERA, fast=fast)
+            assert m.flags == StarFlag.NONE and within(m, *STAR)
+            assert m == measure_star(half.astype(np.float32), camera=CAMERA, fast=fast)
 
 
 def test_unknown_gain_estimates_the_star_noise(rng):

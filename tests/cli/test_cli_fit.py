@@ -75,12 +75,25 @@ def test_bad_option_values_are_argparse_errors(capsys):
     (["--auto", "--max-terms", "0"], "must be within 1..60"),
     (["--auto", "--max-order", "1000"], "must be within 1..8"),
     (["--auto", "--max-order", "x"], "expected an integer"),
+    (["--auto", "--product-order", "9"], "must be within 0..8"),
 ])
 def test_absurd_option_values_are_refused(capsys, args, message):
     with pytest.raises(SystemExit) as ei:
         main(["fit", str(EXAMPLE), *args])
     assert ei.value.code == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--auto", "--max-order", "2", "--product-order", "3"],
+     "--product-order 3 exceeds --max-order 2"),
+    (["--product-order", "2"], "--product-order applies to --auto only"),
+])
+def test_product_order_that_cannot_apply_is_one_line(capsys, args, message):
+    assert main(["fit", str(EXAMPLE), *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert err.count("\n") == 1
 
 
 def test_empty_terms_option_is_an_error_not_the_default(capsys):
@@ -118,5 +131,6 @@ def test_fit_equatorial_run_default_terms_files_and_plot(tmp_path, capsys):
     assert plot.read_bytes()[:4] == b"\x89PNG"
     assert main(["fit", str(run), "--terms", "IH,IA"]) == 2
     assert "IA is an alt-az term" in capsys.readouterr().err
-    assert main(["fit", str(run), "--auto"]) == 2
-    assert "equatorial" in capsys.readouterr().err
+    assert main(["fit", str(run), "--auto", "--json"]) == 0  # the same automatic model
+    auto = json.loads(capsys.readouterr().out)
+    assert {"IH", "ID", "MA", "ME"} <= set(auto["selected_terms"])

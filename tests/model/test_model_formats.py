@@ -123,7 +123,7 @@ def test_mod_round_trip_keeps_everything_tpoint_keeps(tmp_path):
     text = p.read_text().splitlines()
     assert text[1].startswith("T   40")
     assert any(line.startswith(" =CA ") for line in text)
-    assert any(line.startswith("& HESE") for line in text)
+    assert any(line.startswith("  HESE") for line in text)  # '&' only on parallel terms
     back = read_mod(p)
     assert back.names == m.names
     for k in m.names:
@@ -132,6 +132,20 @@ def test_mod_round_trip_keeps_everything_tpoint_keeps(tmp_path):
             assert back.sigmas[k] == pytest.approx(m.sigmas[k], abs=5e-6)
     assert back.fixed == m.fixed
     assert back.info["fit"]["n_used"] == 40
+
+
+@pytest.mark.parametrize("names, mount", [(["IA", "HSCA5CE8"], "altaz"),
+                                           (["IH", "HDSD@FAR"], "gem")])
+def test_mod_round_trip_of_an_eight_character_name_with_a_large_value(tmp_path, names, mount):
+    """OUTMOD's columns glue an 8-character name to a value of 1000″ or more
+    (``HSCA5CE8-1234.5000``): the file reads back, with the value."""
+    m = PointingModel(names, [10.0, -1234.5], sigmas=[1.0, 2.0], mount=mount)
+    p = write_mod(tmp_path / "m.mod", m)
+    assert f"  {names[1]}-1234.5000" in p.read_text()  # TPOINT's layout kept
+    back = read_mod(p)
+    assert back.names == m.names and back.mount == mount
+    assert back.values[names[1]] == pytest.approx(-1234.5)
+    assert back.sigmas[names[1]] == pytest.approx(2.0)
 
 
 def test_json_round_trip_and_validation(tmp_path):

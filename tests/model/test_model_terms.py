@@ -35,6 +35,17 @@ def test_unknown_names_are_clear_errors(bad):
         parse_term(bad)
 
 
+@pytest.mark.parametrize("bad", ["&", "& ", "&&HESE", "& &HESE"])
+def test_parallel_flag_needs_exactly_one_term_name(bad):
+    with pytest.raises(TermError, match="must be followed by one term name"):
+        parse_term(bad)
+
+
+def test_parallel_flag_spellings():
+    assert parse_term("& hese").spelling == "&HESE"
+    assert parse_term("&HESE").name == "HESE"
+
+
 def test_duplicates_rejected_including_tx_spellings():
     with pytest.raises(TermError, match="twice"):
         parse_terms("IA,IE,IA")

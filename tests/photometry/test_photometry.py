@@ -12,22 +12,21 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pointing.errors import ConfigError, FileFormatError, FitError, PointingError
-from pointing.photometry.efficiency import (
+from pointing.photometry.aperture import camera_aperture_photometry
+from pointing.photometry.bands import (
     Band,
-    DetectorConfig,
-    PhotometryConfig,
-    airmass,
-    camera_aperture_photometry,
-    camera_efficiency,
-    collecting_area,
     colour_temperature,
-    expected_star_counts,
-    fit_extinction,
-    night_efficiency,
     photon_flux_density,
-    star_efficiency,
     star_photon_flux,
 )
+from pointing.photometry.config import DetectorConfig, PhotometryConfig, collecting_area
+from pointing.photometry.efficiency import (
+    camera_efficiency,
+    expected_star_counts,
+    night_efficiency,
+    star_efficiency,
+)
+from pointing.photometry.extinction import airmass, fit_extinction
 from pointing.photometry.table import (
     make_observation_table,
     read_observation_table,

@@ -21,7 +21,8 @@ from pointing.hardware.indi.config import IndiConfig
 from pointing.hardware.indi.gsc import install
 from pointing.hardware.indi.link import IndiLink
 from pointing.model.model import PointingModel
-from pointing.photometry.efficiency import PhotometryConfig, collecting_area, star_photon_flux
+from pointing.photometry.bands import star_photon_flux
+from pointing.photometry.config import PhotometryConfig, collecting_area
 from pointing.sky.catalog import load_catalog
 from pointing.sky.places import altaz_to_icrs, altaz_to_jnow, jnow_to_altaz
 from pointing.units import DEG

@@ -73,7 +73,7 @@ def write_star_list(path: str | Path, time: Any, *, catalog: Any = None, band: A
     from astropy.time import Time
 
     from pointing.offline import configure_astropy
-    from pointing.photometry.efficiency import star_photon_flux
+    from pointing.photometry.bands import star_photon_flux
     from pointing.sky.catalog import load_catalog
     from pointing.sky.places import star_astrometry
 

@@ -24,13 +24,10 @@ from pointing.camera.config import Camera
 from pointing.camera.sensor import Sensor
 from pointing.hardware.base import Counts, Frame, HardwareTimeout, MountLimitError, MountLimits
 from pointing.hardware.simulator.world import World, tangent_offsets
-from pointing.photometry.efficiency import (
-    PhotometryConfig,
-    airmass,
-    collecting_area,
-    expected_star_counts,
-    star_photon_flux,
-)
+from pointing.photometry.bands import star_photon_flux
+from pointing.photometry.config import PhotometryConfig, collecting_area
+from pointing.photometry.efficiency import expected_star_counts
+from pointing.photometry.extinction import airmass
 from pointing.sky.slews import slew_time
 from pointing.units import ARCSEC, URAD
 

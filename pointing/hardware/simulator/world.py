@@ -20,7 +20,7 @@ from astropy.time import Time
 
 from pointing.hardware.simulator.config import SimulatedCrash, SimulatorConfig
 from pointing.model.model import PointingModel
-from pointing.photometry.efficiency import PhotometryConfig
+from pointing.photometry.config import PhotometryConfig
 from pointing.photometry.sky_model import Receiver, SkyBackgroundModel
 from pointing.sky.catalog import load_catalog
 from pointing.sky.places import moon_altaz, moon_phase, observed_altaz, star_astrometry
