@@ -41,20 +41,25 @@ def test_round_trips_are_exact_for_compass_setups(seed):
     model = PointingModel(TERMS, compass_setup(rng))
     a = rng.uniform(-270, 270, 400) * DEG
     e = rng.uniform(-3, 93, 400) * DEG
-    # Excluded: the zenith itself (azimuth undefined) and, for true positions, the
-    # patch within the axis tilt of it, where the mount's own zenith and its
-    # collimation hole (directions closer than CA to the azimuth axis cannot be
-    # reached) may lie.  The chain's own zenith is where the index-corrected
-    # elevation E + IE reaches 90°: there the later terms see no azimuth, and raw
-    # positions 1e-9 rad apart land 4e-4 rad apart (found by hypothesis, IE 196″).
+    # Every demand reaches its target (the property the daemon needs), except at the
+    # zenith itself (azimuth undefined).  The demand is also the encoder reading it
+    # came from, to 1e-9 rad, away from the zenith; within 0.5° of the mount's
+    # zenith or of the chain's own (where the index-corrected elevation E + IE
+    # reaches 90°) the map is so sheared that raw positions 1e-9 rad apart reach the
+    # same target to 1e-11 (found by hypothesis), so there they agree to 1e-7.
     tilt = np.hypot(model["AN"], model["AW"]) * ARCSEC
     ta, te = model.true_from_raw(a, e)
     ra, re = model.raw_from_true(ta, te)
-    axis_zenith = np.abs(e + model["IE"] * ARCSEC - np.pi / 2)
-    keep = ((np.abs(e - np.pi / 2) > 0.05 * DEG) & (axis_zenith > 0.05 * DEG)
-            & (np.abs(te - np.pi / 2) > 0.01 * DEG))
-    assert np.max(separation(ra, re, a, e)[keep]) < 1e-9
-    assert np.max(np.abs(ra - a)[keep]) < 1e-6  # same cable-wrap turn
+    reached = separation(*model.true_from_raw(ra, re), ta, te)
+    sky = np.abs(te - np.pi / 2) > 0.01 * DEG
+    assert np.max(reached[sky]) < 1e-10  # the solver accepts a forward miss of 1e-11
+    near = ((np.abs(e - np.pi / 2) < 0.5 * DEG)
+            | (np.abs(e + model["IE"] * ARCSEC - np.pi / 2) < 0.5 * DEG))
+    keep = sky & (np.abs(e - np.pi / 2) > 0.05 * DEG)
+    assert np.max(separation(ra, re, a, e)[keep & ~near]) < 1e-9
+    assert np.max(separation(ra, re, a, e)[keep & near], initial=0.0) < 1e-7
+    assert np.max(np.abs(ra - a)[keep & ~near]) < 1e-6  # the same cable-wrap turn
+    assert np.max(np.abs(ra - a)[keep & near], initial=0.0) < 1e-3
     ra, re = model.raw_from_true(a, e)
     ta, te = model.true_from_raw(ra, re)
     keep = np.abs(e - np.pi / 2) > tilt + 0.05 * DEG
