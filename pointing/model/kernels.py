@@ -239,21 +239,25 @@ def _sideways(a: Any, e: Any, x: Any, xp: Any) -> tuple[Any, Any]:
     return a + xp.arctan2(s * sx, s * cx * ce), new_el
 
 
-def _sideways_inverse(a: Any, e: Any, x: Any, xp: Any) -> tuple[Any, Any]:
+def _sideways_inverse(a: Any, e: Any, x: Any, xp: Any, rim: bool = False) -> tuple[Any, Any]:
     """The position that :func:`_sideways` by ``x`` takes to (a, e); NaN in the hole."""
     over = e > _HALF_PI
     s = xp.where(over, -1.0, 1.0)
     cx, sx = xp.cos(x), xp.sin(x)
-    sin_e = _edge(xp.sin(e) / cx, xp)
+    sin_e = _edge(xp.sin(e) / cx, xp, rim)
     ce = s * xp.sqrt(1.0 - sin_e * sin_e)  # NaN where |sin e| > cos x: the hole
     e0 = _far(xp.arctan2(sin_e, ce), xp)
     return a - xp.arctan2(s * sx, s * cx * ce), e0
 
 
-def _edge(sin_e: Any, xp: Any) -> Any:
+def _edge(sin_e: Any, xp: Any, rim: bool = False) -> Any:
     """``sin E`` of a rotation's input, held at ±1 when rounding puts it just past: a
     target on the rim of the zenith hole (within ~1e-11 rad) comes from the zenith
-    itself, where the rotation's inverse folds (both sides' inputs meet)."""
+    itself, where the rotation's inverse folds (both sides' inputs meet).  ``rim``:
+    held at ±1 however far past, so that a solve's trial point inside the hole goes on
+    from the rim instead of stopping on NaN (its forward check still judges it)."""
+    if rim:
+        return xp.clip(sin_e, -1.0, 1.0)
     return xp.where(sin_e * sin_e < 1.0 + 2e-14, xp.clip(sin_e, -1.0, 1.0), sin_e)
 
 
@@ -272,10 +276,10 @@ def _npae(a: Any, e: Any, n: Any, xp: Any) -> tuple[Any, Any]:
     return a + xp.arctan2(-s * se * xp.sin(n), s * ce), new_el
 
 
-def _npae_inverse(a: Any, e: Any, n: Any, xp: Any) -> tuple[Any, Any]:
+def _npae_inverse(a: Any, e: Any, n: Any, xp: Any, rim: bool = False) -> tuple[Any, Any]:
     over = e > _HALF_PI
     s = xp.where(over, -1.0, 1.0)
-    sin_e = _edge(xp.sin(e) / xp.cos(n), xp)
+    sin_e = _edge(xp.sin(e) / xp.cos(n), xp, rim)
     ce = s * xp.sqrt(1.0 - sin_e * sin_e)  # NaN within NPAE of the zenith
     return a - xp.arctan2(-s * sin_e * xp.sin(n), s * ce), _far(xp.arctan2(sin_e, ce), xp)
 
@@ -344,15 +348,16 @@ def _apply_at(op: tuple[Any, ...], a: Any, e: Any, pa: Any, pe: Any, xp: Any
     return _sideways(a, e, v, xp)
 
 
-def _undo_at(op: tuple[Any, ...], a: Any, e: Any, pa: Any, pe: Any, xp: Any
-             ) -> tuple[Any, Any]:
-    """Exact inverse of :func:`_apply_at` for a known evaluation point."""
+def _undo_at(op: tuple[Any, ...], a: Any, e: Any, pa: Any, pe: Any, xp: Any,
+             rim: bool = False) -> tuple[Any, Any]:
+    """Exact inverse of :func:`_apply_at` for a known evaluation point (``rim``: see
+    :func:`_edge`)."""
     v = op[1] * _factor_value(op[2], pa, pe, xp)
     if op[0] == "az":
         return a - v, e
     if op[0] == "el":
         return a, e - v
-    return _sideways_inverse(a, e, v, xp)
+    return _sideways_inverse(a, e, v, xp, rim)
 
 
 def _apply(op: tuple[Any, ...], a: Any, e: Any, xp: Any) -> tuple[Any, Any]:
@@ -385,17 +390,17 @@ def _undo(op: tuple[Any, ...], a: Any, e: Any, xp: Any, newton: bool = False,
     if kind == "el" and op[2] is None:
         return a, e - op[1]
     if kind == "ca":
-        return _sideways_inverse(a, e, -op[1], xp)
+        return _sideways_inverse(a, e, -op[1], xp, newton)
     if kind == "npae":
-        return _npae_inverse(a, e, op[1], xp)
+        return _npae_inverse(a, e, op[1], xp, newton)
     if kind == "tilt":
         return _tilt(a, e, op[1], op[2], xp, transpose=True)
     # evaluated where they act: the input is the point P that the undo at P gives back
     def back(pa: Any, pe: Any) -> tuple[Any, Any]:
         if kind in ("az", "el", "sky"):
-            return _undo_at(op, a, e, pa, pe, xp)
+            return _undo_at(op, a, e, pa, pe, xp, newton)
         de, x, _ = _nasmyth(op, pa, pe, xp)  # nrx / nry: E += de(E0), then across by x(E0)
-        na, ne = _sideways_inverse(a, e, x, xp)
+        na, ne = _sideways_inverse(a, e, x, xp, newton)
         return na, ne - de
 
     return _solve_point(back, *(start or (a, e)), xp, newton)
@@ -478,7 +483,7 @@ def _undo_group(plan: Plan, h: int, last: int, a: Any, e: Any, xp: Any, newton: 
         na, ne = a, e
         for i in range(last, h - 1, -1):
             if plan.par[i] == h:
-                na, ne = _undo_at(plan.ops[i], na, ne, pa, pe, xp)
+                na, ne = _undo_at(plan.ops[i], na, ne, pa, pe, xp, newton)
             else:  # the head itself (evaluated at its own input: P)
                 na, ne = _undo(plan.ops[i], na, ne, xp, newton)
         return na, ne
@@ -646,7 +651,9 @@ def _fallback(plan: Plan, ta: np.ndarray, te: np.ndarray, lo: float = ELEVATION_
 
 _RINGS = (0.5, 1.0)  # rings of starts around a term's output, fractions of its move bound
 _DIRECTIONS = 8
-_BRANCHES = 8  # inputs followed per target
+_ZENITH_AZIMUTHS = 12  # and a polar grid of starts about the zenith
+_ZENITH_RINGS = (1 / 32, 1 / 8, 1 / 2)  # fractions of the move bound
+_BRANCHES = 4  # inputs followed per target
 _ROOT_TOL = 1e-9  # forward check of one stage's input (radians; arcsin loses ~1e-11 at the zenith)
 
 
@@ -683,29 +690,42 @@ def _spread(a: np.ndarray, e: np.ndarray, radius: float) -> tuple[np.ndarray, np
          for i in range(3)]
     sa, se = _from_vector(*v, aa, ee > _HALF_PI, np)
     oa, oe = _from_vector(*v, aa + math.pi, ee <= _HALF_PI, np)
-    m = a.shape[0]
-    return (np.stack([sa, oa], axis=2).reshape(m, -1),
-            np.stack([se, oe], axis=2).reshape(m, -1))
+    # and a polar grid about the zenith (where the inputs crowd): azimuths × distances
+    za = np.array([2 * math.pi * j / _ZENITH_AZIMUTHS for j in range(_ZENITH_AZIMUTHS)
+                   for _ in _ZENITH_RINGS for _ in (1, -1)])
+    ze = np.array([_HALF_PI + side * r * radius for _ in range(_ZENITH_AZIMUTHS)
+                   for r in _ZENITH_RINGS for side in (1, -1)])
+    m, c = a.shape
+    grid_a = a[:, :, None] + za
+    grid_e = np.broadcast_to(ze, (m, c, ze.size))
+    return (np.concatenate([np.stack([sa, oa], axis=2).reshape(m, c, -1), grid_a], axis=2)
+            .reshape(m, -1),
+            np.concatenate([np.stack([se, oe], axis=2).reshape(m, c, -1), grid_e], axis=2)
+            .reshape(m, -1))
 
 
 def _distinct(pa: np.ndarray, pe: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The distinct good inputs per row (same side, within 1e-9 rad), at most _BRANCHES."""
-    out_a = np.full((pa.shape[0], _BRANCHES), np.nan)
-    out_e = np.full((pa.shape[0], _BRANCHES), np.nan)
-    n = pa.shape[1]
-    earlier = np.tril(np.ones((n, n), bool), -1)  # [j, i]: i comes before j
-    for lo in range(0, pa.shape[0], 32):  # rows in chunks: the pair table is (rows, n, n)
-        sa, se, so = pa[lo:lo + 32], pe[lo:lo + 32], ok[lo:lo + 32]
-        da = np.abs(_wrap(sa[:, :, None] - sa[:, None, :])) * np.abs(np.cos(se))[:, :, None]
-        same = (da < 1e-9) & (np.abs(se[:, :, None] - se[:, None, :]) < 1e-9)
-        dup = np.any(same & earlier & so[:, None, :], axis=2)
-        keep = so & ~dup
-        order = np.argsort(~keep, axis=1, kind="stable")[:, :_BRANCHES]
-        kept = np.take_along_axis(keep, order, axis=1)
-        m = min(_BRANCHES, n)
-        out_a[lo:lo + 32, :m] = np.where(kept, np.take_along_axis(sa, order, axis=1), np.nan)
-        out_e[lo:lo + 32, :m] = np.where(kept, np.take_along_axis(se, order, axis=1), np.nan)
-    return out_a, out_e
+    """The distinct good inputs per row (within 1e-9 rad on the sky, same side of the
+    zenith), in order, at most _BRANCHES; NaN where a row has fewer."""
+    m = pa.shape[0]
+    out_a = np.full((m, _BRANCHES), np.nan)
+    out_e = np.full((m, _BRANCHES), np.nan)
+    rows = np.arange(m)
+    left = ok.copy()
+    scale = np.abs(np.cos(pe))
+    for b in range(_BRANCHES):
+        j = np.argmax(left, axis=1)
+        has = left[rows, j]
+        if not np.any(has):
+            break
+        ca, ce = pa[rows, j], pe[rows, j]
+        out_a[has, b], out_e[has, b] = ca[has], ce[has]
+        left &= ~((np.abs(_wrap(pa - ca[:, None])) * scale < 1e-9)
+                  & (np.abs(pe - ce[:, None]) < 1e-9))
+        left[rows, j] = False
+    used = np.any(np.isfinite(out_a), axis=0)  # columns no row needs are dropped
+    used[0] = True
+    return out_a[:, used], out_e[:, used]
 
 
 def _branch(solve: Any, sub: Plan, a: np.ndarray, e: np.ndarray
