@@ -44,8 +44,12 @@ Convention (raw → true, the direction TPOINT's model predicts):
   head's input), then checks the result with the forward model
   and, where that check fails (close to the zenith, where a term's azimuth
   dependence is strong), solves the whole chain by Newton's method from both
-  sides of the zenith.  Where no encoder position inside the range reaches the
-  target the result is NaN with a reason (:data:`STATUS`).
+  sides of the zenith; where that fails too (alt-az), it follows every branch of
+  the chain inverse: near the zenith a term evaluated where it acts can take
+  several inputs to the same output, and NPAE/CA fold the region round their
+  hole, so each stage's inputs are searched from rings of starts
+  (:func:`_inverse_branches`).  Where no encoder position inside the range
+  reaches the target the result is NaN with a reason (:data:`STATUS`).
 
 The equatorial mounts reuse these kernels in their polar frame (azimuth
 ``−h``, elevation ``δ`` up to 270° on a German equatorial's far side), with
@@ -568,7 +572,8 @@ def solve_inverse(plan: Plan, ta: np.ndarray, te: np.ndarray,
 
     The closed-form chain inverse is checked with the forward model; where it
     misses (the zenith region), Newton's method on the whole chain is started on
-    the requested side of the zenith and then on the other, and the solution is
+    the requested side of the zenith and then on the other, then (alt-az, no
+    ``limits``) every branch of the chain inverse is followed, and the solution is
     kept only inside the mount's range (elevation −90°..93°).  ``limits``
     ``(lowest, highest input, highest raw)`` (radians) replace that range for
     other mounts (the equatorial kernels' declination −90°..270°).
@@ -676,7 +681,8 @@ def _move_bound(ops: tuple[tuple[Any, ...], ...]) -> float:
 def _spread(a: np.ndarray, e: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndarray]:
     """Starts around each (a, e) of (m, C) arrays: the point and rings out to ``radius``
     (radians on the sky), each on both sides of the zenith (an input may be on the other
-    side: NRX's step in E can cross it); (m, C·K) arrays."""
+    side: NRX's step in E can cross it), and a polar grid about the zenith out to
+    ``radius / 2``; (m, C·K) arrays."""
     rho = np.array([0.0] + [r * radius for r in _RINGS for _ in range(_DIRECTIONS)])
     th = np.array([0.0] + [2 * math.pi * j / _DIRECTIONS for _ in _RINGS
                            for j in range(_DIRECTIONS)])
