@@ -188,10 +188,11 @@ class Night:
             return zero_offsets(base, obs)
         free = list(self.cfg.provisional_terms) if len(obs) >= 4 else ["IA", "IE"]
         fixed = {k: v for k, v in base.values.items() if k not in free}
-        # the initial model's order and spelling ('&' flags); free terms it lacks go in front
+        # the initial model's order and spelling ('&' flags); free terms it lacks follow it
+        # (for the usual initial IA IE: IA IE AN AW, the order the night always used)
         missing = [n for n in free if n not in base.names]
         try:
-            return fit(obs, [*missing, *base.spellings], fix=fixed).model
+            return fit(obs, [*base.spellings, *missing], fix=fixed).model
         except FitError:
             return zero_offsets(base, obs.select(np.array([0])))
 
