@@ -156,3 +156,21 @@ def test_fit_print_shows_parallel_terms_with_their_ampersand(tmp_path, capsys):
     assert main(["fit", str(EXAMPLE), "--terms", "IA,IE,&HESE,CA,&HSCA"]) == 0
     text = capsys.readouterr().out
     assert " &HESE " in text and " &HSCA " in text
+
+
+def test_mod_plain_amp_reads_an_old_mod_file_as_written(tmp_path):
+    """pass/track --model old.mod --mod-plain-amp: '&' as a plain flag (files this toolkit
+    wrote before it read TPOINT's parallel terms)."""
+    import argparse
+
+    from pointing.cli.options import load_model
+    from pointing.errors import ConfigError
+
+    old = tmp_path / "old.mod"
+    old.write_text("old\n  IA      10.0\n  IE      -5.0\n& HESE    30.0\n& HECE    -4.0\nEND\n")
+    plain = load_model(argparse.Namespace(model=str(old), mod_plain_amp=True))
+    assert plain.spellings == ("IA", "IE", "HESE", "HECE")
+    tpoint = load_model(argparse.Namespace(model=str(old), mod_plain_amp=False))
+    assert tpoint.spellings == ("IA", "IE", "&HESE", "&HECE")
+    with pytest.raises(ConfigError, match="--mod-plain-amp applies"):
+        load_model(argparse.Namespace(model=None, mod_plain_amp=True))
