@@ -70,7 +70,7 @@ def _add(p: argparse.ArgumentParser) -> None:
     auto = p.add_argument_group("automatic model building")
     auto.add_argument("--auto", action="store_true",
                       help="choose the terms automatically (judged by leave-one-out prediction)")
-    auto.add_argument("--max-order", type=count(1, MAX_AUTO_ORDER), default=3, metavar="N",
+    auto.add_argument("--max-order", type=count(1, MAX_AUTO_ORDER), default=None, metavar="N",
                       help=f"highest harmonic multiple in A and E (H and D on an "
                            f"equatorial run) for --auto "
                            f"(1..{MAX_AUTO_ORDER}, default 3)")
@@ -79,7 +79,7 @@ def _add(p: argparse.ArgumentParser) -> None:
                       help="highest multiple in products of two harmonics for --auto "
                            "(0..--max-order, default min(--max-order, 3); FAUTO's reach 8)")
     auto.add_argument("--auto-mode", choices=("parsimony", "prediction", "cv"),
-                      default="parsimony",
+                      default=None,
                       help="parsimony: guard against spurious terms (default); prediction: "
                            "take every term that improves leave-one-out RMS, like FAUTO; "
                            "cv: inner K-fold CV with the one-standard-error rule")
@@ -165,11 +165,18 @@ def _check_auto_options(args: argparse.Namespace) -> None:
     """Options of --auto that cannot apply: one line naming them (ConfigError)."""
     from pointing.errors import ConfigError
 
-    if args.product_order is None:
+    if not args.auto:  # defaults are None so that a given option can be told apart
+        for option, value in (("--max-order", args.max_order),
+                              ("--product-order", args.product_order),
+                              ("--auto-mode", args.auto_mode), ("--max-terms", args.max_terms)):
+            if value is not None:
+                raise ConfigError(f"{option} applies to --auto only")
         return
-    if not args.auto:
-        raise ConfigError("--product-order applies to --auto only")
-    if args.product_order > args.max_order:
+    if args.fix:
+        raise ConfigError("--fix does not apply to --auto (it chooses every term itself)")
+    args.max_order = 3 if args.max_order is None else args.max_order
+    args.auto_mode = args.auto_mode or "parsimony"
+    if args.product_order is not None and args.product_order > args.max_order:
         raise ConfigError(f"--product-order {args.product_order} exceeds --max-order "
                           f"{args.max_order}: products reach at most the highest multiple")
 

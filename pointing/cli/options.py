@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import math
 from collections.abc import Callable
+from typing import Any
 
 from pointing.config.station import DEFAULT_STATION
 
@@ -15,6 +16,28 @@ def add_station_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--station", metavar="NAME|PATH", default=None,
                         help=f"station name (e.g. {DEFAULT_STATION}) or station TOML file; "
                              f"default {DEFAULT_STATION}")
+
+
+def add_model_option(parser: argparse.ArgumentParser, help_text: str) -> None:
+    """``--model PATH`` (JSON model file or TPOINT ``.mod``) and ``--mod-plain-amp``;
+    :func:`load_model` reads them."""
+    parser.add_argument("--model", default=None, metavar="model.json", help=help_text)
+    parser.add_argument("--mod-plain-amp", action="store_true",
+                        help="read '&' in a .mod --model as a plain flag, not TPOINT's "
+                             "parallel term (.mod files this toolkit wrote before it read '&')")
+
+
+def load_model(args: argparse.Namespace) -> Any:
+    """The :class:`~pointing.model.PointingModel` of ``--model``, or None."""
+    if args.model is None:
+        if args.mod_plain_amp:
+            from pointing.errors import ConfigError
+
+            raise ConfigError("--mod-plain-amp applies to a .mod file given with --model")
+        return None
+    from pointing.model import PointingModel  # lazy: the CLI starts without numpy
+
+    return PointingModel.load(args.model, mod_parallel=not args.mod_plain_amp)
 
 
 def number(low: float | None = None, high: float | None = None, *, above: float | None = None

@@ -8,7 +8,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from pointing.cli.options import add_station_option
+from pointing.cli.options import add_model_option, add_station_option, load_model
 from pointing.cli.registry import arguments, command
 from pointing.cli.select import parse_time
 from pointing.errors import PointingError
@@ -36,8 +36,7 @@ def _add(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--pass", dest="pass_number", type=int, default=None, metavar="N",
                    help="write the trajectory of pass N (1-based, in time order)")
-    p.add_argument("--model", default=None, metavar="model.json",
-                   help="the night's pointing model (default: none, raw = true)")
+    add_model_option(p, "the night's pointing model (default: none, raw = true)")
     p.add_argument("--step", type=float, default=0.1, help="sample interval, s (default 0.1)")
     p.add_argument("--trajectory", default=None, metavar="PATH.ecsv",
                    help="write the trajectory (ECSV), with PATH.txt (mount stream) and "
@@ -88,11 +87,10 @@ def _print_list(passes) -> None:
 
 
 def _write_pass(args, station, sat, passes) -> int:
-    from pointing.model import PointingModel
     from pointing.passes import SourcePolarisation, pass_trajectory
 
     p = passes.get(args.pass_number)
-    model = PointingModel.load(args.model) if args.model else None
+    model = load_model(args)
     pol = SourcePolarisation(axis=args.pol_axis, offset_deg=args.pol_offset,
                              receiver=args.receiver)
     traj = pass_trajectory(station, sat, p, model, args.step, polarisation=pol,
@@ -115,7 +113,7 @@ def _write_pass(args, station, sat, passes) -> int:
     print(f"pass {p.number} of {sat.label} over {station.name}: rise {d['rise']}, "
           f"max {p.max_el_deg:.2f} deg at {d['culmination']}, set {d['set']}")
     print(f"{len(traj)} samples every {args.step:g} s; model: "
-          f"{'none' if model is None else ' '.join(model.names)}")
+          f"{'none' if model is None else ' '.join(model.spellings)}")
     print(f"wait at raw az {plan.start_raw_az_deg:.4f} deg, el {plan.start_raw_el_deg:.4f} deg "
           f"before {plan.start_utc} (cable-wrap turn {plan.wrap_turns:+d}, raw azimuth "
           f"{plan.az_range_deg[0]:.1f} .. {plan.az_range_deg[1]:.1f} deg)")

@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from pointing.cli.options import add_model_option, load_model
 from pointing.cli.pass_ import add_pass_options, load_passes
 from pointing.cli.registry import arguments, command
 from pointing.errors import PointingError
@@ -22,8 +23,7 @@ def _add(p: argparse.ArgumentParser) -> None:
                         "image motion, servo mount)")
     p.add_argument("--backend", default=None, metavar="MODULE:FACTORY",
                    help="fly it on a station's devices (a Backend with a TrajectoryMount)")
-    p.add_argument("--model", default=None, metavar="model.json",
-                   help="the night's pointing model (default with --simulate: the simulated "
+    add_model_option(p, "the night's pointing model (default with --simulate: the simulated "
                         "station's true terms, i.e. a perfectly calibrated night)")
     p.add_argument("--seed", type=int, default=0, help="simulation seed (default 0)")
     p.add_argument("--out", required=True, metavar="DIR", help="where the files go")
@@ -81,8 +81,8 @@ def _backend(args: argparse.Namespace, station, sat, pass_):
 def _model(args: argparse.Namespace, station):
     from pointing.model import PointingModel
 
-    if args.model:
-        return PointingModel.load(args.model)
+    if args.model or args.mod_plain_amp:
+        return load_model(args)
     if not args.simulate:
         return None
     from pointing.hardware.simulator.station import SimulatorConfig

@@ -230,7 +230,7 @@ class FitResult:
             sigma = m.sigmas[term.name]
             mark = "=" if m.fixed[term.name] else " "
             s = "   (fixed)" if sigma is None else f"{sigma:11.3f}"
-            lines.append(f" {mark}{term.name:<10s}{value:+12.3f}{s}   {term.description}")
+            lines.append(f" {mark}{term.spelling:<10s}{value:+12.3f}{s}   {term.description}")
         lines += [
             "",
             f"sky RMS      {self.sky_rms:9.3f}″  ({self.sky_rms_urad:.2f} µrad)",
@@ -603,6 +603,11 @@ def fit(
     if observations.is_equatorial and terms is DEFAULT_TERMS:
         terms = equatorial.DEFAULT_TERMS
     term_list, fix = _prepare_terms(terms, fix, geo.family)
+    if geo.family == "equatorial":  # ID@FAR on a fork: the mount, not the data, is wrong
+        try:
+            equatorial.check_mount_terms(term_list, geo.mount)
+        except TermError as exc:
+            raise FitError(str(exc)) from None
     free = [t for t in term_list if t.name not in fix]
     free_idx = [i for i, t in enumerate(term_list) if t.name not in fix]
     obs = observations

@@ -427,14 +427,29 @@ def _unglue(fields: list[str]) -> list[str]:
     return [m[1], m[2], *fields[1:]] if m else fields
 
 
+def _mod_spelling(prefix: str, word: str, parallel: bool) -> str:
+    """The term as :func:`parse_term` reads it: ``&`` in the first column (``& HESE``) or
+    glued to the name (``&HESE``) alike; dropped when ``parallel`` is false."""
+    bare = word.lstrip("&")
+    amps = prefix.count("&") + len(word) - len(bare)
+    if amps > 1:  # '&&' stays an error either way
+        return "&&" + bare
+    return ("&" if amps and parallel else "") + bare
+
+
 def read_mod(path: str | Path, mount: str | None = None,
-             latitude_deg: float | None = None) -> PointingModel:
+             latitude_deg: float | None = None, *, parallel: bool = True) -> PointingModel:
     """Read a TPOINT model file (OUTMOD layout) into a :class:`PointingModel`.
 
-    ``=`` before a name marks a term held fixed, ``&`` in the first column a
-    parallel term (alt-az harmonics, evaluated with the term before them: see
-    :mod:`pointing.model.kernels`; ignored on equatorial models); the ``T``
-    line's observation count and sky RMS are kept in ``model.info["fit"]``.
+    ``=`` before a name marks a term held fixed, ``&`` in the first column
+    (``& HESE`` or ``&HESE``) a parallel term (alt-az harmonics, evaluated with
+    the term before them: see :mod:`pointing.model.kernels`; an error naming
+    the line on equatorial models and on other terms); the ``T`` line's
+    observation count and sky RMS are kept in ``model.info["fit"]``.
+    ``parallel=False`` reads every ``&`` as a plain flag, each term evaluated
+    where it acts: for ``.mod`` files this toolkit wrote before it read ``&``
+    (it put ``&`` before every free harmonic; read as parallel terms they
+    point differently by up to ~0.3″), which the layout cannot tell apart.
     The format does not say the mount: give ``mount`` (``"altaz"``, ``"fork"``,
     ``"gem"``), or it is ``fork`` when the file lists an equatorial-only term
     and ``altaz`` otherwise (fork and German equatorial models apply alike;
@@ -475,12 +490,12 @@ def read_mod(path: str | Path, mount: str | None = None,
         if len(fields) not in (2, 3):
             raise FileFormatError(path, lineno, "expected a term line 'NAME value [sigma]' "
                                   f"(arcsec), found {stripped!r}")
-        # '&' in the first column: TPOINT's parallel term (alt-az; see kernels)
-        spelled = ("&" if "&" in prefix and family == "altaz" else "") + fields[0]
         try:
-            name = parse_term(spelled, family).spelling
+            name = parse_term(_mod_spelling(prefix, fields[0], parallel), family).spelling
         except TermError as exc:
-            raise FileFormatError(path, lineno, str(exc)) from None
+            hint = (" (read_mod(..., parallel=False) reads '&' as a plain flag)"
+                    if "&" in prefix + fields[0] and parallel else "")
+            raise FileFormatError(path, lineno, f"{exc}{hint}") from None
         nums = _floats(fields[1:], path, lineno)
         if nums is None:
             raise FileFormatError(path, lineno, f"term {name}: value and sigma must be numbers, "

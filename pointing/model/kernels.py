@@ -44,8 +44,12 @@ Convention (raw → true, the direction TPOINT's model predicts):
   head's input), then checks the result with the forward model
   and, where that check fails (close to the zenith, where a term's azimuth
   dependence is strong), solves the whole chain by Newton's method from both
-  sides of the zenith.  Where no encoder position inside the range reaches the
-  target the result is NaN with a reason (:data:`STATUS`).
+  sides of the zenith; where that fails too (alt-az), it follows every branch of
+  the chain inverse: near the zenith a term evaluated where it acts can take
+  several inputs to the same output, and NPAE/CA fold the region round their
+  hole, so each stage's inputs are searched from rings of starts
+  (:func:`_inverse_branches`).  Where no encoder position inside the range
+  reaches the target the result is NaN with a reason (:data:`STATUS`).
 
 The equatorial mounts reuse these kernels in their polar frame (azimuth
 ``−h``, elevation ``δ`` up to 270° on a German equatorial's far side), with
@@ -239,15 +243,26 @@ def _sideways(a: Any, e: Any, x: Any, xp: Any) -> tuple[Any, Any]:
     return a + xp.arctan2(s * sx, s * cx * ce), new_el
 
 
-def _sideways_inverse(a: Any, e: Any, x: Any, xp: Any) -> tuple[Any, Any]:
+def _sideways_inverse(a: Any, e: Any, x: Any, xp: Any, rim: bool = False) -> tuple[Any, Any]:
     """The position that :func:`_sideways` by ``x`` takes to (a, e); NaN in the hole."""
     over = e > _HALF_PI
     s = xp.where(over, -1.0, 1.0)
     cx, sx = xp.cos(x), xp.sin(x)
-    sin_e = xp.sin(e) / cx
+    sin_e = _edge(xp.sin(e) / cx, xp, rim)
     ce = s * xp.sqrt(1.0 - sin_e * sin_e)  # NaN where |sin e| > cos x: the hole
     e0 = _far(xp.arctan2(sin_e, ce), xp)
     return a - xp.arctan2(s * sx, s * cx * ce), e0
+
+
+def _edge(sin_e: Any, xp: Any, rim: bool = False) -> Any:
+    """``sin E`` of a rotation's input, held at ±1 when rounding puts it just past: a
+    target on the rim of the zenith hole (within ~1e-11 rad) comes from the zenith
+    itself, where the rotation's inverse folds (both sides' inputs meet).  ``rim``:
+    held at ±1 however far past, so that a solve's trial point inside the hole goes on
+    from the rim instead of stopping on NaN (its forward check still judges it)."""
+    if rim:
+        return xp.clip(sin_e, -1.0, 1.0)
+    return xp.where(sin_e * sin_e < 1.0 + 2e-14, xp.clip(sin_e, -1.0, 1.0), sin_e)
 
 
 def _far(e: Any, xp: Any) -> Any:
@@ -265,10 +280,10 @@ def _npae(a: Any, e: Any, n: Any, xp: Any) -> tuple[Any, Any]:
     return a + xp.arctan2(-s * se * xp.sin(n), s * ce), new_el
 
 
-def _npae_inverse(a: Any, e: Any, n: Any, xp: Any) -> tuple[Any, Any]:
+def _npae_inverse(a: Any, e: Any, n: Any, xp: Any, rim: bool = False) -> tuple[Any, Any]:
     over = e > _HALF_PI
     s = xp.where(over, -1.0, 1.0)
-    sin_e = xp.sin(e) / xp.cos(n)
+    sin_e = _edge(xp.sin(e) / xp.cos(n), xp, rim)
     ce = s * xp.sqrt(1.0 - sin_e * sin_e)  # NaN within NPAE of the zenith
     return a - xp.arctan2(-s * sin_e * xp.sin(n), s * ce), _far(xp.arctan2(sin_e, ce), xp)
 
@@ -337,15 +352,16 @@ def _apply_at(op: tuple[Any, ...], a: Any, e: Any, pa: Any, pe: Any, xp: Any
     return _sideways(a, e, v, xp)
 
 
-def _undo_at(op: tuple[Any, ...], a: Any, e: Any, pa: Any, pe: Any, xp: Any
-             ) -> tuple[Any, Any]:
-    """Exact inverse of :func:`_apply_at` for a known evaluation point."""
+def _undo_at(op: tuple[Any, ...], a: Any, e: Any, pa: Any, pe: Any, xp: Any,
+             rim: bool = False) -> tuple[Any, Any]:
+    """Exact inverse of :func:`_apply_at` for a known evaluation point (``rim``: see
+    :func:`_edge`)."""
     v = op[1] * _factor_value(op[2], pa, pe, xp)
     if op[0] == "az":
         return a - v, e
     if op[0] == "el":
         return a, e - v
-    return _sideways_inverse(a, e, v, xp)
+    return _sideways_inverse(a, e, v, xp, rim)
 
 
 def _apply(op: tuple[Any, ...], a: Any, e: Any, xp: Any) -> tuple[Any, Any]:
@@ -366,8 +382,10 @@ def _apply(op: tuple[Any, ...], a: Any, e: Any, xp: Any) -> tuple[Any, Any]:
     return _sideways(a, e + de, x, xp)
 
 
-def _undo(op: tuple[Any, ...], a: Any, e: Any, xp: Any) -> tuple[Any, Any]:
-    """Exact inverse of :func:`_apply` for one operation."""
+def _undo(op: tuple[Any, ...], a: Any, e: Any, xp: Any, newton: bool = False,
+          start: tuple[Any, Any] | None = None) -> tuple[Any, Any]:
+    """Exact inverse of :func:`_apply` for one operation (``newton``, ``start``: where the
+    term is evaluated at its input, see :func:`_solve_point`)."""
     kind = op[0]
     if kind == "side":
         return _on_side(op, a, e, xp, _undo)
@@ -376,25 +394,59 @@ def _undo(op: tuple[Any, ...], a: Any, e: Any, xp: Any) -> tuple[Any, Any]:
     if kind == "el" and op[2] is None:
         return a, e - op[1]
     if kind == "ca":
-        return _sideways_inverse(a, e, -op[1], xp)
+        return _sideways_inverse(a, e, -op[1], xp, newton)
     if kind == "npae":
-        return _npae_inverse(a, e, op[1], xp)
+        return _npae_inverse(a, e, op[1], xp, newton)
     if kind == "tilt":
         return _tilt(a, e, op[1], op[2], xp, transpose=True)
-    # evaluated where they act: fixed point on the evaluation point
-    pa, pe = a, e
-    for _ in range(_INNER_MAX):
+    # evaluated where they act: the input is the point P that the undo at P gives back
+    def back(pa: Any, pe: Any) -> tuple[Any, Any]:
         if kind in ("az", "el", "sky"):
-            na, ne = _undo_at(op, a, e, pa, pe, xp)
-        else:  # nrx / nry: E += de(E0), then across by x(E0)
-            de, x, _ = _nasmyth(op, pa, pe, xp)
-            na, ne = _sideways_inverse(a, e, x, xp)
-            ne = ne - de
+            return _undo_at(op, a, e, pa, pe, xp, newton)
+        de, x, _ = _nasmyth(op, pa, pe, xp)  # nrx / nry: E += de(E0), then across by x(E0)
+        na, ne = _sideways_inverse(a, e, x, xp, newton)
+        return na, ne - de
+
+    return _solve_point(back, *(start or (a, e)), xp, newton)
+
+
+def _solve_point(back: Any, pa: Any, pe: Any, xp: Any, newton: bool = False
+                 ) -> tuple[Any, Any]:
+    """The point ``P = back(P)``, from ``P = (pa, pe)``: the input of a term evaluated at it.
+
+    Plain iteration converges where the term's function varies slowly at the scale of
+    the move.  Close to the zenith a sky term's function of azimuth turns fast as the
+    point moves (a shift of 30″ at 50″ from the zenith turns the azimuth by 30°) and the
+    iteration stalls; ``newton`` (numpy only) takes Newton steps on ``back(P) − P``
+    instead, with a forward-difference Jacobian (the checked solve's route).
+    """
+    for _ in range(_INNER_MAX):
+        na, ne = back(pa, pe)
+        if newton:
+            na, ne = _newton_point(back, pa, pe, na, ne)
         step = _largest(na - pa, ne - pe, xp)
         pa, pe = na, ne
         if not step > _INNER_TOL:  # also stops on NaN (the zenith hole)
             break
     return pa, pe
+
+
+def _newton_point(back: Any, pa: np.ndarray, pe: np.ndarray, ba: np.ndarray, be: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """One Newton step on ``back(P) − P`` at ``P``, ``back(P) = (ba, be)``; where the step is
+    not finite, the plain iterate."""
+    h = 1e-7
+    with np.errstate(invalid="ignore", divide="ignore"):
+        aa, ae = back(pa + h, pe)
+        ea, ee = back(pa, pe + h)
+        j11, j21 = (aa - ba) / h - 1.0, (ae - be) / h
+        j12, j22 = (ea - ba) / h, (ee - be) / h - 1.0
+        ra, re = ba - pa, be - pe
+        det = j11 * j22 - j12 * j21
+        na = pa - (j22 * ra - j12 * re) / det
+        ne = pe - (j11 * re - j21 * ra) / det
+    ok = np.isfinite(na) & np.isfinite(ne)
+    return np.where(ok, na, ba), np.where(ok, ne, be)
 
 
 def _largest(da: Any, de: Any, xp: Any) -> float:
@@ -423,42 +475,46 @@ def forward(plan: Plan, a: Any, e: Any, xp: Any = np) -> tuple[Any, Any]:
     return ref + _wrap(a - ref), e
 
 
-def _undo_group(plan: Plan, h: int, last: int, a: Any, e: Any, xp: Any) -> tuple[Any, Any]:
+def _undo_group(plan: Plan, h: int, last: int, a: Any, e: Any, xp: Any, newton: bool = False,
+                start: tuple[Any, Any] | None = None) -> tuple[Any, Any]:
     """Undo operations ``h..last``: parallel ones evaluated at the input ``P`` of op ``h``.
 
-    ``P`` is found as a fixed point: undo the parallel operations (in reverse)
-    with their functions at the current ``P``, then op ``h`` if it is the head.
+    ``P`` is the point that undoing the parallel operations (in reverse) with
+    their functions at ``P``, then op ``h`` if it is the head, gives back
+    (:func:`_solve_point`).
     """
-    pa, pe = a, e
-    for _ in range(_INNER_MAX):
+    def back(pa: Any, pe: Any) -> tuple[Any, Any]:
         na, ne = a, e
         for i in range(last, h - 1, -1):
             if plan.par[i] == h:
-                na, ne = _undo_at(plan.ops[i], na, ne, pa, pe, xp)
+                na, ne = _undo_at(plan.ops[i], na, ne, pa, pe, xp, newton)
             else:  # the head itself (evaluated at its own input: P)
-                na, ne = _undo(plan.ops[i], na, ne, xp)
-        step = _largest(na - pa, ne - pe, xp)
-        pa, pe = na, ne
-        if not step > _INNER_TOL:  # also stops on NaN (the zenith hole)
-            break
-    return pa, pe
+                na, ne = _undo(plan.ops[i], na, ne, xp, newton)
+        return na, ne
+
+    return _solve_point(back, *(start or (a, e)), xp, newton)
 
 
-def inverse(plan: Plan, a: Any, e: Any, xp: Any = np) -> tuple[Any, Any]:
-    """Raw position that :func:`forward` takes to (a, e): operations undone in reverse."""
+def inverse(plan: Plan, a: Any, e: Any, xp: Any = np, newton: bool = False
+            ) -> tuple[Any, Any]:
+    """Raw position that :func:`forward` takes to (a, e): operations undone in reverse.
+
+    ``newton`` (numpy only): Newton steps where a term is evaluated at the
+    position it moves, for the zenith region (see :func:`_solve_point`).
+    """
     ref = a - plan.az_offset
     if plan.sequential:
         for op in reversed(plan.ops):
-            a, e = _undo(op, a, e, xp)
+            a, e = _undo(op, a, e, xp, newton)
         return ref + _wrap(a - ref), e
     i = len(plan.ops) - 1
     while i >= 0:
         h = plan.par[i]
         if h < 0:
-            a, e = _undo(plan.ops[i], a, e, xp)
+            a, e = _undo(plan.ops[i], a, e, xp, newton)
             i -= 1
         else:  # the group of parallel operations ending here, with its head
-            a, e = _undo_group(plan, h, i, a, e, xp)
+            a, e = _undo_group(plan, h, i, a, e, xp, newton)
             i = h - 1
     return ref + _wrap(a - ref), e
 
@@ -516,7 +572,8 @@ def solve_inverse(plan: Plan, ta: np.ndarray, te: np.ndarray,
 
     The closed-form chain inverse is checked with the forward model; where it
     misses (the zenith region), Newton's method on the whole chain is started on
-    the requested side of the zenith and then on the other, and the solution is
+    the requested side of the zenith and then on the other, then (alt-az, no
+    ``limits``) every branch of the chain inverse is followed, and the solution is
     kept only inside the mount's range (elevation −90°..93°).  ``limits``
     ``(lowest, highest input, highest raw)`` (radians) replace that range for
     other mounts (the equatorial kernels' declination −90°..270°).
@@ -541,7 +598,7 @@ def solve_inverse(plan: Plan, ta: np.ndarray, te: np.ndarray,
         bad |= inside & ~((re >= lo) & (re <= hi))
     if np.any(bad):
         idx = np.nonzero(bad)[0]
-        fa, fe = _fallback(plan, a_in[idx], e_in[idx], lo, hi)
+        fa, fe = _fallback(plan, a_in[idx], e_in[idx], lo, hi, branches=limits is None)
         # Newton's starts may lie half a turn away: the turn of the request (moved by IA)
         ref = a_in[idx] - plan.az_offset
         ra[idx], re[idx] = ref + _wrap(fa - ref), fe
@@ -555,15 +612,17 @@ def solve_inverse(plan: Plan, ta: np.ndarray, te: np.ndarray,
 
 
 def _fallback(plan: Plan, ta: np.ndarray, te: np.ndarray, lo: float = ELEVATION_MIN,
-              hi: float = ELEVATION_MAX) -> tuple[np.ndarray, np.ndarray]:
-    """Newton from both sides of the zenith; NaN where neither reaches in range."""
+              hi: float = ELEVATION_MAX, branches: bool = False
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """Newton from both sides of the zenith, then (``branches``: alt-az) every branch of the
+    chain inverse (:func:`_inverse_branches`); NaN where none reaches in range."""
     best_a = np.full(ta.shape, np.nan)
     best_e = np.full(ta.shape, np.nan)
     best_miss = np.full(ta.shape, np.inf)
     other_a, other_e = ta + math.pi, math.pi - te
     with np.errstate(invalid="ignore"):
-        inv_a, inv_e = inverse(plan, ta, te, np)
-        oth_a, oth_e = inverse(plan, other_a, other_e, np)
+        inv_a, inv_e = inverse(plan, ta, te, np, newton=True)
+        oth_a, oth_e = inverse(plan, other_a, other_e, np, newton=True)
     # the requested side first, then the other (same direction, other representation);
     # each from the chain inverse where it is finite, else from the target itself
     starts = [(np.where(np.isfinite(inv_a + inv_e), inv_a, ta),
@@ -580,6 +639,162 @@ def _fallback(plan: Plan, ta: np.ndarray, te: np.ndarray, lo: float = ELEVATION_
         good = in_range & (miss < 1e-10)
         idx = np.nonzero(todo)[0][good]
         best_a[idx], best_e[idx], best_miss[idx] = ra[good], re[good], miss[good]
+    todo = ~(best_miss < 1e-10)
+    if branches and np.any(todo):
+        idx = np.nonzero(todo)[0]
+        best_a[idx], best_e[idx] = _from_branches(plan, ta[idx], te[idx], lo, hi)
+    return best_a, best_e
+
+
+# ---- the zenith region: every branch of the chain inverse ------------------------------
+#
+# Close to the zenith a term evaluated at the position it moves can take several inputs
+# to the same output (sky terms of 30" at 50" from the zenith turn the azimuth by tens
+# of degrees), and NPAE or CA fold the region around their hole: the target may be
+# reached only through one of those inputs, with Newton's basin on the whole chain a
+# few microradians wide.  So the inverse follows every input it finds.
+
+_RINGS = (0.5, 1.0)  # rings of starts around a term's output, fractions of its move bound
+_DIRECTIONS = 8
+_ZENITH_AZIMUTHS = 12  # and a polar grid of starts about the zenith
+_ZENITH_RINGS = (1 / 32, 1 / 8, 1 / 2)  # fractions of the move bound
+_BRANCHES = 4  # inputs followed per target
+_ROOT_TOL = 1e-9  # forward check of one stage's input (radians; arcsin loses ~1e-11 at the zenith)
+
+
+def _at_point(op: tuple[Any, ...]) -> bool:
+    """Whether an operation is evaluated at the position it moves."""
+    return op[0] in ("nrx", "nry") or (op[0] in ("az", "el", "sky") and op[2] is not None)
+
+
+def _move_bound(ops: tuple[tuple[Any, ...], ...]) -> float:
+    """An upper bound (radians on the sky) on how far alt-az ``ops`` move a direction."""
+    total = 0.0
+    for op in ops:
+        if op[0] == "tilt":
+            total += math.hypot(op[1], op[2])
+        else:
+            total += abs(op[1]) * (TX_COT_LIMIT if op[0] == "el" and op[2] == "TX" else 1.0)
+    return total
+
+
+def _spread(a: np.ndarray, e: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndarray]:
+    """Starts around each (a, e) of (m, C) arrays: the point and rings out to ``radius``
+    (radians on the sky), each on both sides of the zenith (an input may be on the other
+    side: NRX's step in E can cross it), and a polar grid about the zenith out to
+    ``radius / 2``; (m, C·K) arrays."""
+    rho = np.array([0.0] + [r * radius for r in _RINGS for _ in range(_DIRECTIONS)])
+    th = np.array([0.0] + [2 * math.pi * j / _DIRECTIONS for _ in _RINGS
+                           for j in range(_DIRECTIONS)])
+    k = rho.size
+    aa, ee = np.repeat(a, k, axis=1), np.repeat(e, k, axis=1)
+    rho, th = np.tile(rho, a.shape[1]), np.tile(th, a.shape[1])
+    u = _to_local(aa, ee, np)
+    east = (-np.sin(aa), np.cos(aa), 0.0)
+    north = (-np.sin(ee) * np.cos(aa), -np.sin(ee) * np.sin(aa), np.cos(ee))
+    v = [np.cos(rho) * u[i] + np.sin(rho) * (np.cos(th) * east[i] + np.sin(th) * north[i])
+         for i in range(3)]
+    sa, se = _from_vector(*v, aa, ee > _HALF_PI, np)
+    oa, oe = _from_vector(*v, aa + math.pi, ee <= _HALF_PI, np)
+    # and a polar grid about the zenith (where the inputs crowd): azimuths × distances
+    za = np.array([2 * math.pi * j / _ZENITH_AZIMUTHS for j in range(_ZENITH_AZIMUTHS)
+                   for _ in _ZENITH_RINGS for _ in (1, -1)])
+    ze = np.array([_HALF_PI + side * r * radius for _ in range(_ZENITH_AZIMUTHS)
+                   for r in _ZENITH_RINGS for side in (1, -1)])
+    m, c = a.shape
+    grid_a = a[:, :, None] + za
+    grid_e = np.broadcast_to(ze, (m, c, ze.size))
+    return (np.concatenate([np.stack([sa, oa], axis=2).reshape(m, c, -1), grid_a], axis=2)
+            .reshape(m, -1),
+            np.concatenate([np.stack([se, oe], axis=2).reshape(m, c, -1), grid_e], axis=2)
+            .reshape(m, -1))
+
+
+def _distinct(pa: np.ndarray, pe: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct good inputs per row (within 1e-9 rad on the sky, same side of the
+    zenith), in order, at most _BRANCHES; NaN where a row has fewer."""
+    m = pa.shape[0]
+    out_a = np.full((m, _BRANCHES), np.nan)
+    out_e = np.full((m, _BRANCHES), np.nan)
+    rows = np.arange(m)
+    left = ok.copy()
+    scale = np.abs(np.cos(pe))
+    for b in range(_BRANCHES):
+        j = np.argmax(left, axis=1)
+        has = left[rows, j]
+        if not np.any(has):
+            break
+        ca, ce = pa[rows, j], pe[rows, j]
+        out_a[has, b], out_e[has, b] = ca[has], ce[has]
+        left &= ~((np.abs(_wrap(pa - ca[:, None])) * scale < 1e-9)
+                  & (np.abs(pe - ce[:, None]) < 1e-9))
+        left[rows, j] = False
+    used = np.any(np.isfinite(out_a), axis=0)  # columns no row needs are dropped
+    used[0] = True
+    return out_a[:, used], out_e[:, used]
+
+
+def _branch(solve: Any, sub: Plan, a: np.ndarray, e: np.ndarray
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """Every input of one stage (``sub``: a term evaluated where it acts, or a head with its
+    parallel terms) that it takes to (a, e), found by ``solve`` from starts around it."""
+    sa, se = _spread(a, e, _move_bound(sub.ops))
+    k = sa.shape[1] // a.shape[1]
+    qa, qe = np.repeat(a, k, axis=1), np.repeat(e, k, axis=1)
+    pa, pe = solve(qa, qe, (sa, se))
+    fa, fe = forward(sub, pa, pe, np)
+    gap = np.linalg.norm(np.stack(_to_local(fa, fe, np)) - np.stack(_to_local(qa, qe, np)),
+                         axis=0)
+    ok = (gap < _ROOT_TOL) & ((fe > _HALF_PI) == (qe > _HALF_PI)) & np.isfinite(pa + pe)
+    return _distinct(pa, pe, ok)
+
+
+def _inverse_branches(plan: Plan, a: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Raw positions the chain inverse reaches from true (a, e) (1-D, m) along every branch:
+    (m, B) arrays, NaN where a target has fewer (alt-az plans)."""
+    par = plan.par or (-1,) * len(plan.ops)
+    ra, re = a[:, None], e[:, None]
+    i = len(plan.ops) - 1
+    while i >= 0:
+        h = par[i]
+        if h >= 0:  # a head with its parallel terms: solved on the head's input
+            sub = Plan(plan.ops[h:i + 1], tuple(-1 if k < 0 else k - h for k in par[h:i + 1]))
+            def solve(qa, qe, st, h=h, i=i):
+                return _undo_group(plan, h, i, qa, qe, np, True, st)
+        elif _at_point(plan.ops[i]):
+            h, sub = i, Plan((plan.ops[i],))
+            def solve(qa, qe, st, op=plan.ops[i]):
+                return _undo(op, qa, qe, np, True, st)
+        else:
+            ra, re = _undo(plan.ops[i], ra, re, np)
+            i -= 1
+            continue
+        ra, re = _branch(solve, sub, ra, re)
+        i = h - 1
+    ref = a[:, None] - plan.az_offset
+    return ref + _wrap(ra - ref), re
+
+
+def _from_branches(plan: Plan, ta: np.ndarray, te: np.ndarray, lo: float, hi: float
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """The first raw position in range among every branch of the inverse (the requested
+    side of the zenith first) that reaches the target; NaN where none does."""
+    best_a = np.full(ta.shape, np.nan)
+    best_e = np.full(ta.shape, np.nan)
+    for qa, qe in ((ta, te), (ta + math.pi, math.pi - te)):
+        todo = np.isnan(best_a)
+        if not np.any(todo):
+            break
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ra, re = _inverse_branches(plan, qa[todo], qe[todo])
+            rx, ry = _miss(plan, np.nan_to_num(ra), np.nan_to_num(re, nan=0.5),
+                           ta[todo, None], te[todo, None])
+        good = (np.hypot(rx, ry) < 1e-10) & (re >= lo) & (re <= hi) & np.isfinite(ra + re)
+        first = np.argmax(good, axis=1)
+        hit = np.any(good, axis=1)
+        rows = np.nonzero(todo)[0][hit]
+        best_a[rows] = ra[hit, first[hit]]
+        best_e[rows] = re[hit, first[hit]]
     return best_a, best_e
 
 

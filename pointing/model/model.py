@@ -289,6 +289,14 @@ class PointingModel:
         return tuple(t.name for t in self._terms)
 
     @property
+    def spellings(self) -> tuple[str, ...]:
+        """Term names as written in a model file: ``"&HESE"`` for a parallel term.
+
+        Rebuild a model from these (not from :attr:`names`) to keep its ``&`` flags.
+        """
+        return tuple(t.spelling for t in self._terms)
+
+    @property
     def values(self) -> dict[str, float]:
         """Coefficients in arcseconds, by term name, in model order."""
         return dict(zip(self.names, self._values, strict=True))
@@ -330,6 +338,26 @@ class PointingModel:
                     mount=self.mount, latitude_deg=self.latitude_deg)
         args.update(changes)
         return PointingModel(args.pop("terms"), args.pop("values"), **args)
+
+    def with_values(self, changes: Mapping[str, float]) -> PointingModel:
+        """A copy with some coefficients (arcsec, by term name) changed.
+
+        The copy keeps the terms' order, spelling (``&`` flags), mount, fixed
+        flags and info.  A name the model lacks is added in front, free (index
+        terms such as IA, IE come first in TPOINT's lists); the covariance is
+        then dropped, the sigmas of changed terms are kept.
+        """
+        family = equatorial.mount_family(self.mount)
+        keys = {parse_term(k, family).name: float(v) for k, v in changes.items()}
+        new = [k for k in keys if k not in self.names]
+        return self.replace(
+            terms=[*new, *self._terms],
+            values=[*(keys[k] for k in new),
+                    *(keys.get(t.name, v) for t, v in zip(self._terms, self._values,
+                                                          strict=True))],
+            sigmas=[None] * len(new) + list(self._sigmas),
+            fixed=[False] * len(new) + list(self._fixed),
+            covariance=None if new else self._covariance)
 
     @property
     def latitude_deg(self) -> float | None:
@@ -535,13 +563,18 @@ class PointingModel:
         return path
 
     @classmethod
-    def load(cls, path: str | Path) -> PointingModel:
-        """Load a model file: the project's JSON, or a TPOINT ``.mod`` by suffix."""
+    def load(cls, path: str | Path, *, mod_parallel: bool = True) -> PointingModel:
+        """Load a model file: the project's JSON, or a TPOINT ``.mod`` by suffix.
+
+        ``mod_parallel=False``: a ``.mod`` file's ``&`` is a plain flag, not
+        TPOINT's parallel term (files this toolkit wrote before it read ``&``;
+        see :func:`pointing.model.formats.read_mod`).
+        """
         path = Path(path)
         if path.suffix.lower() == ".mod":
             from pointing.model.formats import read_mod
 
-            return read_mod(path)
+            return read_mod(path, parallel=mod_parallel)
         try:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:

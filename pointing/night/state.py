@@ -188,8 +188,11 @@ class Night:
             return zero_offsets(base, obs)
         free = list(self.cfg.provisional_terms) if len(obs) >= 4 else ["IA", "IE"]
         fixed = {k: v for k, v in base.values.items() if k not in free}
+        # the initial model's order and spelling ('&' flags); free terms it lacks follow it
+        # (for the usual initial IA IE: IA IE AN AW, the order the night always used)
+        missing = [n for n in free if n not in base.names]
         try:
-            return fit(obs, [*free, *fixed], fix=fixed).model
+            return fit(obs, [*base.spellings, *missing], fix=fixed).model
         except FitError:
             return zero_offsets(base, obs.select(np.array([0])))
 
@@ -236,15 +239,17 @@ def observation_line(r: dict[str, Any]) -> str:
 
 
 def zero_offsets(model: PointingModel, obs: Observations) -> PointingModel:
-    """``model`` with IA and IE set so that it maps the first observation exactly."""
-    values = dict(model.values)
-    values.setdefault("IA", 0.0)
-    values.setdefault("IE", 0.0)
-    names = list(values)
-    current = PointingModel(names, [values[n] for n in names])
+    """``model`` with IA and IE set so that it maps the first observation exactly.
+
+    The rest of the model (order, ``&`` flags, mount) is kept; IA/IE it lacks
+    are added in front.
+    """
+    ia = model.values.get("IA", 0.0)
+    ie = model.values.get("IE", 0.0)
+    current = model.with_values({"IA": ia, "IE": ie})
     for _ in range(4):  # rigorous: iterate the two index terms on one star
         a, e = current.true_from_raw(float(obs.az_raw[0]), float(obs.el_raw[0]))
-        values["IA"] -= ((float(obs.az_true[0]) - a + math.pi) % (2 * math.pi) - math.pi) / ARCSEC
-        values["IE"] += (float(obs.el_true[0]) - e) / ARCSEC
-        current = PointingModel(names, [values[n] for n in names])
+        ia -= ((float(obs.az_true[0]) - a + math.pi) % (2 * math.pi) - math.pi) / ARCSEC
+        ie += (float(obs.el_true[0]) - e) / ARCSEC
+        current = current.with_values({"IA": ia, "IE": ie})
     return current

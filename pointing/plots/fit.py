@@ -197,7 +197,7 @@ def _fit_title(result: Any, caption: str) -> str:
     """A fit figure's title: caption, sky RMS, leave-one-out RMS and the terms."""
     return (f"{caption} — sky RMS {result.sky_rms_urad:.2f} µrad ({result.sky_rms:.2f}″), "
             f"leave-one-out {result.loo_rms * ARCSEC_URAD:.2f} µrad\n"
-            f"terms: {' '.join(result.model.names)}")
+            f"terms: {' '.join(result.model.spellings)}")
 
 
 

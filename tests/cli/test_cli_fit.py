@@ -88,6 +88,11 @@ def test_absurd_option_values_are_refused(capsys, args, message):
     (["--auto", "--max-order", "2", "--product-order", "3"],
      "--product-order 3 exceeds --max-order 2"),
     (["--product-order", "2"], "--product-order applies to --auto only"),
+    # every --auto-only option given without --auto is refused, not silently ignored
+    (["--max-order", "4"], "--max-order applies to --auto only"),
+    (["--auto-mode", "cv"], "--auto-mode applies to --auto only"),
+    (["--max-terms", "5"], "--max-terms applies to --auto only"),
+    (["--auto", "--fix", "IA=3"], "--fix does not apply to --auto"),
 ])
 def test_product_order_that_cannot_apply_is_one_line(capsys, args, message):
     assert main(["fit", str(EXAMPLE), *args]) == 2
@@ -134,3 +139,38 @@ def test_fit_equatorial_run_default_terms_files_and_plot(tmp_path, capsys):
     assert main(["fit", str(run), "--auto", "--json"]) == 0  # the same automatic model
     auto = json.loads(capsys.readouterr().out)
     assert {"IH", "ID", "MA", "ME"} <= set(auto["selected_terms"])
+
+
+def test_pier_side_term_on_a_fork_run_says_the_mount(tmp_path, capsys):
+    from pointing.model.formats import write_tpoint
+    from pointing.model.synthetic import simulate_equatorial_run
+
+    truth = PointingModel(["IH", "ID"], [900, -400], mount="fork", latitude_deg=48.0)
+    run = write_tpoint(tmp_path / "fork.dat", simulate_equatorial_run(truth, 30, seed=1))
+    assert main(["fit", str(run), "--terms", "IH,ID@FAR"]) == 2
+    err = capsys.readouterr().err
+    assert "needs a German equatorial (mount 'gem')" in err and err.count("\n") == 1
+
+
+def test_fit_print_shows_parallel_terms_with_their_ampersand(tmp_path, capsys):
+    assert main(["fit", str(EXAMPLE), "--terms", "IA,IE,&HESE,CA,&HSCA"]) == 0
+    text = capsys.readouterr().out
+    assert " &HESE " in text and " &HSCA " in text
+
+
+def test_mod_plain_amp_reads_an_old_mod_file_as_written(tmp_path):
+    """pass/track --model old.mod --mod-plain-amp: '&' as a plain flag (files this toolkit
+    wrote before it read TPOINT's parallel terms)."""
+    import argparse
+
+    from pointing.cli.options import load_model
+    from pointing.errors import ConfigError
+
+    old = tmp_path / "old.mod"
+    old.write_text("old\n  IA      10.0\n  IE      -5.0\n& HESE    30.0\n& HECE    -4.0\nEND\n")
+    plain = load_model(argparse.Namespace(model=str(old), mod_plain_amp=True))
+    assert plain.spellings == ("IA", "IE", "HESE", "HECE")
+    tpoint = load_model(argparse.Namespace(model=str(old), mod_plain_amp=False))
+    assert tpoint.spellings == ("IA", "IE", "&HESE", "&HECE")
+    with pytest.raises(ConfigError, match="--mod-plain-amp applies"):
+        load_model(argparse.Namespace(model=None, mod_plain_amp=True))

@@ -41,9 +41,9 @@ from pointing.model.auto.pool import complexity
 from pointing.model.auto.screening import EQUATORIAL_ORDER, customary, design, screen
 from pointing.model.auto.screening import screening_fit as fit
 from pointing.model.fit import FitResult
-from pointing.model.model import ARCSEC
 from pointing.model.run import Observations
 from pointing.model.terms import Term
+from pointing.units import ARCSEC
 
 #: above this many stars the CV criterion is already stable: no resampling (mode "cv")
 STABILITY_MAX_STARS = 1000

@@ -30,9 +30,9 @@ from pointing.model.auto.pool import complexity
 from pointing.model.auto.screening import design, screen, with_term
 from pointing.model.auto.screening import screening_fit as fit
 from pointing.model.fit import FitResult
-from pointing.model.model import ARCSEC
 from pointing.model.run import Observations
 from pointing.model.terms import Term, parse_term
+from pointing.units import ARCSEC
 
 
 def _bic(rss: float, n_res: int, k: int) -> float:

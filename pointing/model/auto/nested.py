@@ -10,8 +10,8 @@ import numpy as np
 from pointing.model.auto.driver import auto_fit
 from pointing.model.auto.validation import folds
 from pointing.model.fit import sky_residuals
-from pointing.model.model import ARCSEC
 from pointing.model.run import Observations
+from pointing.units import ARCSEC
 
 
 def nested_cv_rms(obs: Observations, *, k: int = 5, seed: int = 0,

@@ -11,8 +11,8 @@ import scipy.optimize
 
 from pointing.model.auto.screening import design, terms_of
 from pointing.model.fit import FitResult, Geometry, sky_residuals
-from pointing.model.model import ARCSEC
 from pointing.model.run import Observations
+from pointing.units import ARCSEC
 
 #: the basic geometric model of the robust start
 ROBUST_START = ("IA", "IE", "CA", "NPAE", "AN", "AW", "TF")

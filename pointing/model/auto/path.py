@@ -30,9 +30,9 @@ from pointing.errors import FitError
 from pointing.model.auto.screening import design
 from pointing.model.auto.screening import screening_fit as fit
 from pointing.model.fit import FitResult
-from pointing.model.model import ARCSEC
 from pointing.model.run import Observations
 from pointing.model.terms import Term
+from pointing.units import ARCSEC
 
 
 def greedy_path(x: np.ndarray, z: np.ndarray, r: np.ndarray, length: int,
