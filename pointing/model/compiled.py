@@ -54,8 +54,10 @@ from pointing.model.compiled_layout import (
     CHECK,
     COEF,
     COLS,
+    EVAL,
     FAC,
     FCODE,
+    HEAD,
     KIND,
     NFAC,
     PAR,
@@ -103,7 +105,8 @@ def _kernels() -> Any:
     return _jit
 
 
-def encode(ops: tuple[tuple[Any, ...], ...]) -> tuple[np.ndarray, np.ndarray]:
+def encode(ops: tuple[tuple[Any, ...], ...], par: tuple[int, ...] = ()
+           ) -> tuple[np.ndarray, np.ndarray]:
     """Flatten a plan's operations into the compiled kernels' model: (table, off).
 
     ``ops`` are :class:`pointing.model.kernels.Plan` operations with float
@@ -112,13 +115,19 @@ def encode(ops: tuple[tuple[Any, ...], ...]) -> tuple[np.ndarray, np.ndarray]:
     and three (function, coordinate, multiplier) triples from :data:`FAC` for
     harmonics, nine :data:`PAR` (cos and sin of the coefficient; the tilt's
     rotation; for additive terms a bound of |f″| in ``PAR + 2``) and :data:`WIDE`
-    (the correction may exceed the kernels' short series).  ``off`` holds the
+    (the correction may exceed the kernels' short series), :data:`EVAL` and
+    :data:`HEAD` (TPOINT's parallel terms, from the plan's ``par``).  ``off`` holds the
     constant azimuth shift (−ΣIA), the wrap reference, and the most the chain can
     move a position in elevation (radians).  One float table, so a
     call passes two arrays (each array argument costs the servo cycle a little).
     """
     tab = np.zeros((len(ops), COLS), np.float64)
     off = np.zeros(2, np.float64)
+    tab[:, EVAL] = -1.0
+    for i, k in enumerate(par):
+        if k >= 0:
+            tab[i, EVAL] = k
+            tab[k, HEAD] = 1.0
     for i, op in enumerate(ops):
         k, row = op[0], tab[i]
         off[1] += _elevation_reach(op)

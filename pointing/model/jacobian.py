@@ -121,7 +121,7 @@ def forward(terms: Sequence[Term], values_arcsec: np.ndarray, az: np.ndarray, el
     gives for finite in-range input, on the same kernels), without building the model."""
     plan = kernels.compile_plan(tuple(terms),
                                 tuple(float(v) * ARCSEC for v in values_arcsec))
-    if available() and plan.sequential:
-        return compiled.forward(compiled.encode(plan.ops), np.ascontiguousarray(az, float),
+    if available():
+        return compiled.forward(compiled.encode(plan.ops, plan.par), np.ascontiguousarray(az, float),
                                 np.ascontiguousarray(el, float))
     return kernels.forward(plan, az, el, np)

@@ -22,8 +22,10 @@ import numpy as np
 from pointing.model.compiled_layout import (
     CHECK,
     COEF,
+    EVAL,
     FAC,
     FCODE,
+    HEAD,
     KIND,
     NFAC,
     PAR,
@@ -44,7 +46,7 @@ sin_kink = 1.0 / math.sqrt(1.0 + cot_limit * cot_limit)
 cos_kink = cot_limit * sin_kink
 #: |cos E| below this (1° from the zenith): the caller solves on the checked path
 guard = 0.0175
-#: positions per block (the workspace, 25 rows of it, stays in the L2 cache)
+#: positions per block (the workspace, 38 rows of it, stays in the L2 cache)
 BLOCK = 1024
 
 #: π/2 in three parts (33, 33 and 53 significant bits: q·P1 and q·P2 are exact for
@@ -62,10 +64,16 @@ C1, C2, C3, C4, C5, C6, C7, C8, C9 = ((-1) ** k / math.factorial(2 * k) for k in
 # and of atan: (−1)ᵏ/(2k+1)
 A1, A2, A3, A4 = ((-1) ** k / (2 * k + 1) for k in range(1, 5))
 
-# workspace rows
+# workspace rows (P…: the evaluation point of TPOINT's parallel terms; X…: the state
+# set aside while they are evaluated; G…: the target of a group's inverse)
 SA, CA, SE, CE, SIDE, SA0, CA0, SE0, CE0, V, DV, S, C, D, LAST, TSA, TCA, TSE, TCE, \
-    TSIDE, FLAG, BAD, STEP, MARK, CURV = range(25)
-ROWS = 25
+    TSIDE, FLAG, BAD, STEP, MARK, CURV, PSA, PCA, PSE, PCE, XSA, XCA, XSE, XCE, \
+    GSA, GCA, GSE, GCE, GSIDE = range(38)
+ROWS = 38
+#: a group of parallel terms is undone by a fixed point on its evaluation point: the
+#: step (sines, cosines) below which it is done, and the passes before a flag
+GROUP_TOL = 1e-13
+GROUP_MAX = 16
 
 
 # ---- per-position pieces (scalars only: they vectorise inside the block loops) -------
@@ -631,6 +639,94 @@ def inverse_term(w, w1, m, i, tab):
         fixed_point_block(w, m, i, k, tab, tab[i, COEF], (tab[i, WIDE] != 0.0))
 
 
+# ---- TPOINT's parallel (&) terms: evaluated at their head's input (rows PSA..PCE) -------
+
+@helper
+def value_at_head(w, m, i, tab):
+    """Row D ← c·f of additive term i at the saved evaluation point (rows PSA..PCE)."""
+    copy_rows(w, m, SA, XSA, 4)
+    copy_rows(w, m, PSA, SA, 4)
+    value_block(w, m, i, tab, 0)
+    copy_rows(w, m, XSA, SA, 4)
+    c0 = tab[i, COEF]
+    for j in range(m):
+        w[D, j] = c0 * w[V, j]
+
+
+@njit  # a call per term and block (not inlined: keeps compile time down)
+def forward_at_head(w, m, i, tab):
+    """A parallel additive term (along E 7, A 8, across 9), evaluated at its head's input."""
+    value_at_head(w, m, i, tab)
+    step_block(w, m, int(tab[i, KIND]), tab[i, WIDE] != 0.0)
+
+
+@njit  # a call per term and block (not inlined: keeps compile time down)
+def undo_at_head(w, m, i, tab):
+    """Exact inverse of :func:`forward_at_head` for the evaluation point in rows PSA..PCE."""
+    value_at_head(w, m, i, tab)
+    k, wide = int(tab[i, KIND]), tab[i, WIDE] != 0.0
+    if k == 9:
+        keep_target(w, m, 9)
+        undo_across_block(w, m, wide)
+    else:
+        for j in range(m):
+            w[D, j] = -w[D, j]
+        step_block(w, m, k, wide)
+
+
+@njit  # a call per group and block
+def undo_group(w, w1, m, h, last, tab):
+    """Undo operations h..last: a head (h) and its parallel terms, which are evaluated
+    at the head's input P.  P by a fixed point: from P = the target, undo the parallel
+    terms in reverse with their functions at P, then the head exactly; the result is
+    the next P (it contracts as Σ|c·f′|, ~1e-2 on TPOINT's FAUTO models).  Positions
+    whose step is not below GROUP_TOL after GROUP_MAX passes are flagged."""
+    copy_rows(w, m, SA, GSA, 5)  # sin A, cos A, sin E, cos E, side
+    copy_rows(w, m, SA, PSA, 4)
+    for _ in range(GROUP_MAX):
+        copy_rows(w, m, GSA, SA, 5)
+        for i in range(last, h - 1, -1):
+            if int(tab[i, EVAL]) == h:
+                undo_at_head(w, m, i, tab)
+            else:  # the head, evaluated at its own input: P
+                inverse_term(w, w1, m, i, tab)
+        busy = 0
+        for j in range(m):
+            step = max(abs(w[SA, j] - w[PSA, j]), abs(w[CA, j] - w[PCA, j]),
+                       abs(w[SE, j] - w[PSE, j]), abs(w[CE, j] - w[PCE, j]))
+            w[STEP, j] = step
+            busy += 1 if step > GROUP_TOL else 0  # NaN (the hole) is flagged by the caller
+        copy_rows(w, m, SA, PSA, 4)
+        if busy == 0:
+            return
+    for j in range(m):
+        w[FLAG, j] = 1.0 if w[STEP, j] > GROUP_TOL else w[FLAG, j]
+
+
+@helper
+def forward_chain(w, m, tab):
+    for i in range(tab.shape[0]):
+        if tab[i, HEAD] != 0.0:  # a later term is evaluated here
+            copy_rows(w, m, SA, PSA, 4)
+        if tab[i, EVAL] < 0.0:
+            forward_term(w, m, i, tab)
+        else:
+            forward_at_head(w, m, i, tab)
+
+
+@helper
+def inverse_chain(w, w1, m, tab):
+    i = tab.shape[0] - 1
+    while i >= 0:
+        h = int(tab[i, EVAL])
+        if h < 0:
+            inverse_term(w, w1, m, i, tab)
+            i -= 1
+        else:  # the group of parallel terms ending here, with its head
+            undo_group(w, w1, m, h, i, tab)
+            i = h - 1
+
+
 # ---- loading and storing a block -----------------------------------------------------
 
 @helper
@@ -710,8 +806,7 @@ def forward_range(tab, off, lo, top, a, e, out_a, out_e,
     for b in range(start, stop, BLOCK):
         m = min(BLOCK, stop - b)
         load_block(w, m, a[b:b + m], e[b:b + m], lo, top)
-        for i in range(tab.shape[0]):
-            forward_term(w, m, i, tab)
+        forward_chain(w, m, tab)
         store_block(w, m, a[b:b + m], e[b:b + m], off[0], sr, cr, out_a[b:b + m],
                     out_e[b:b + m])
 
@@ -726,8 +821,7 @@ def inverse_range(tab, off, lo, top, hi, a, e,
     for b in range(start, stop, BLOCK):
         m = min(BLOCK, stop - b)
         load_block(w, m, a[b:b + m], e[b:b + m], lo, top)
-        for i in range(tab.shape[0] - 1, -1, -1):
-            inverse_term(w, w1, m, i, tab)
+        inverse_chain(w, w1, m, tab)
         re, st = out_e[b:b + m], status[b:b + m]
         store_block(w, m, a[b:b + m], e[b:b + m], -off[0], -sr, cr, out_a[b:b + m], re)
         # a state of the chain within 1° of the zenith (also NaN: the hole) goes to the
