@@ -127,6 +127,6 @@ def forward(terms: Sequence[Term], values_arcsec: np.ndarray, az: np.ndarray, el
     plan = kernels.compile_plan(tuple(terms),
                                 tuple(float(v) * ARCSEC for v in values_arcsec))
     if available():
-        return compiled.forward(compiled.encode(plan.ops, plan.par), np.ascontiguousarray(az, float),
-                                np.ascontiguousarray(el, float))
+        return compiled.forward(compiled.encode(plan.ops, plan.par),
+                                np.ascontiguousarray(az, float), np.ascontiguousarray(el, float))
     return kernels.forward(plan, az, el, np)

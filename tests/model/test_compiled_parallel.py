@@ -75,6 +75,7 @@ def check_both_ways(model, a, e):
     assert np.mean(ok) > 0.95
     fa, fe = model.true_from_raw(ra[ok], re[ok])
     assert np.max(sky_miss(fa, fe, a[ok], e[ok])) < 1e-9
+    assert np.max(sky_miss(ra[ok], re[ok], qa[ok], qe[ok])) < 1e-9
     assert np.all((re[ok] >= -90.0 * DEG) & (re[ok] <= 93.0 * DEG + 1e-12))
     return ra, re, status
 
