@@ -46,7 +46,7 @@ sin_kink = 1.0 / math.sqrt(1.0 + cot_limit * cot_limit)
 cos_kink = cot_limit * sin_kink
 #: |cos E| below this (1° from the zenith): the caller solves on the checked path
 guard = 0.0175
-#: positions per block (the workspace, 42 rows of it, stays in the L2 cache)
+#: positions per block (the workspace, 44 rows of it, stays in the L2 cache)
 BLOCK = 1024
 
 #: π/2 in three parts (33, 33 and 53 significant bits: q·P1 and q·P2 are exact for
@@ -65,11 +65,12 @@ C1, C2, C3, C4, C5, C6, C7, C8, C9 = ((-1) ** k / math.factorial(2 * k) for k in
 A1, A2, A3, A4 = ((-1) ** k / (2 * k + 1) for k in range(1, 5))
 
 # workspace rows (P…: the evaluation point of TPOINT's parallel terms; X…: the state
-# set aside while they are evaluated; G…: the target of a group's inverse; K…: its chord)
+# set aside while they are evaluated; G…: the target of a group's inverse; K…: its chord;
+# SUM…: the summed moves of its terms along A and E)
 SA, CA, SE, CE, SIDE, SA0, CA0, SE0, CE0, V, DV, S, C, D, LAST, TSA, TCA, TSE, TCE, \
     TSIDE, FLAG, BAD, STEP, MARK, CURV, PSA, PCA, PSE, PCE, XSA, XCA, XSE, XCE, \
-    GSA, GCA, GSE, GCE, GSIDE, KAA, KAE, KEA, KEE = range(42)
-ROWS = 42
+    GSA, GCA, GSE, GCE, GSIDE, KAA, KAE, KEA, KEE, SUMA, SUME = range(44)
+ROWS = 44
 #: a group of parallel terms is undone by a fixed point on its evaluation point: the
 #: step (sines, cosines) below which it is done, and the passes before a flag
 GROUP_TOL = 1e-13
@@ -679,8 +680,8 @@ def group_chord(w, m, h, last, tab):
     """Rows KAA..KEE ← (I + J)⁻¹ − I at the state (the group's target), J the derivative
     of the parallel terms' summed move (A, E) by their evaluation point: the chord of
     :func:`undo_group`'s iteration (where J is not small: no chord, the plain fixed
-    point)."""
-    for r in range(KAA, KEE + 1):
+    point).  Rows SUMA, SUME ← the moves of its terms along A and E there."""
+    for r in (KAA, KAE, KEA, KEE, SUMA, SUME):
         for j in range(m):
             w[r, j] = 0.0
     for i in range(h, last + 1):
@@ -689,6 +690,10 @@ def group_chord(w, m, h, last, tab):
         k, c0 = int(tab[i, KIND]), tab[i, COEF]
         for deriv, col in ((1, 1), (2, 0)):  # along E: KAE, KEE; along A: KAA, KEA
             value_block(w, m, i, tab, deriv)
+            if deriv == 1 and k != 9:
+                to = SUMA if k == 8 else SUME
+                for j in range(m):
+                    w[to, j] += c0 * w[V, j]
             for j in range(m):
                 g = c0 * w[DV, j]
                 if k == 9:  # across: A by ~ x / cos E
@@ -723,24 +728,61 @@ def chord_step(w, m):
         w[SE, j], w[CE, j], w[SIDE, j] = el_step(se, ce, sv, cv)
 
 
+@njit  # a call per pass of a group and block
+def group_sums(w, m, h, last, tab):
+    """Rows SUMA, SUME ← the summed moves along A and E of the group's parallel terms at
+    the state (P)."""
+    for j in range(m):
+        w[SUMA, j], w[SUME, j] = 0.0, 0.0
+    for i in range(h, last + 1):
+        if int(tab[i, EVAL]) == h:
+            value_block(w, m, i, tab, 0)
+            to, c0 = (SUMA if int(tab[i, KIND]) == 8 else SUME), tab[i, COEF]
+            for j in range(m):
+                w[to, j] += c0 * w[V, j]
+
+
+@njit  # a call per pass of a group and block
+def undo_sums(w, m, wide):
+    """Undo the summed moves (rows SUMA, SUME) of a group along A and E."""
+    for j in range(m):
+        w[D, j] = -w[SUME, j]
+    step_block(w, m, 7, wide)
+    for j in range(m):
+        w[D, j] = -w[SUMA, j]
+    step_block(w, m, 8, wide)
+
+
 @njit  # a call per group and block
 def undo_group(w, w1, m, h, last, tab):
     """Undo operations h..last: a head (h) and its parallel terms, which are evaluated
     at the head's input P.  P by a fixed point: from P = the target, undo the parallel
     terms in reverse with their functions at P, then the head exactly; the result,
     moved by the chord step (:func:`group_chord`, which takes the contraction from
-    Σ|c·f′| (~5e-2 on TPOINT's FAUTO models) to ~1e-3), is the next P.  Positions
-    whose step is not below GROUP_TOL after GROUP_MAX passes are flagged."""
+    Σ|c·f′| (~5e-2 on TPOINT's FAUTO models) to ~1e-3), is the next P.  Terms along A
+    and E commute: a group of those only is undone by their summed moves, evaluated
+    at P without setting the state aside.  Positions whose step is not below
+    GROUP_TOL after GROUP_MAX passes are flagged."""
+    summed, reach = True, 0.0
+    for i in range(h, last + 1):
+        if int(tab[i, EVAL]) == h:
+            summed = summed and int(tab[i, KIND]) != 9
+            reach += abs(tab[i, COEF])  # harmonics: |f| ≤ 1
+    wide = reach >= SERIES_MAX
     copy_rows(w, m, SA, GSA, 5)  # sin A, cos A, sin E, cos E, side
     copy_rows(w, m, SA, PSA, 4)
     group_chord(w, m, h, last, tab)
-    for _ in range(GROUP_MAX):
+    for n in range(GROUP_MAX):
+        if summed and n > 0:
+            group_sums(w, m, h, last, tab)  # the state is P
         copy_rows(w, m, GSA, SA, 5)
+        if summed:
+            undo_sums(w, m, wide)
         for i in range(last, h - 1, -1):
-            if int(tab[i, EVAL]) == h:
-                undo_at_head(w, m, i, tab)
-            else:  # the head, evaluated at its own input: P
+            if int(tab[i, EVAL]) != h:  # the head, evaluated at its own input: P
                 inverse_term(w, w1, m, i, tab)
+            elif not summed:
+                undo_at_head(w, m, i, tab)
         chord_step(w, m)
         busy = 0
         for j in range(m):
