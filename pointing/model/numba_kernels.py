@@ -746,11 +746,11 @@ def group_sums(w, m, h, last, tab):
 def undo_sums(w, m, wide):
     """Undo the summed moves (rows SUMA, SUME) of a group along A and E."""
     for j in range(m):
-        w[D, j] = -w[SUME, j]
-    step_block(w, m, 7, wide)
-    for j in range(m):
         w[D, j] = -w[SUMA, j]
     step_block(w, m, 8, wide)
+    for j in range(m):
+        w[D, j] = -w[SUME, j]
+    step_block(w, m, 7, wide)
 
 
 @njit  # a call per group and block
@@ -763,12 +763,7 @@ def undo_group(w, w1, m, h, last, tab):
     and E commute: a group of those only is undone by their summed moves, evaluated
     at P without setting the state aside.  Positions whose step is not below
     GROUP_TOL after GROUP_MAX passes are flagged."""
-    summed, reach = True, 0.0
-    for i in range(h, last + 1):
-        if int(tab[i, EVAL]) == h:
-            summed = summed and int(tab[i, KIND]) != 9
-            reach += abs(tab[i, COEF])  # harmonics: |f| ≤ 1
-    wide = reach >= SERIES_MAX
+    _, summed, wide = group_end(tab, h)
     copy_rows(w, m, SA, GSA, 5)  # sin A, cos A, sin E, cos E, side
     copy_rows(w, m, SA, PSA, 4)
     group_chord(w, m, h, last, tab)
@@ -798,14 +793,49 @@ def undo_group(w, w1, m, h, last, tab):
 
 
 @helper
+def group_end(tab, h):
+    """The last operation of the group whose evaluation point is op h's input, and
+    whether its parallel terms all move along A or E (they commute: summed moves)."""
+    last, summed, reach = h, int(tab[h, EVAL]) != h or int(tab[h, KIND]) != 9, 0.0
+    if int(tab[h, EVAL]) == h:
+        reach += abs(tab[h, COEF])
+    while last + 1 < tab.shape[0] and int(tab[last + 1, EVAL]) == h:
+        last += 1
+        summed = summed and int(tab[last, KIND]) != 9
+        reach += abs(tab[last, COEF])  # harmonics: |f| ≤ 1
+    return last, summed, reach >= SERIES_MAX
+
+
+@njit  # a call per pass of a group and block
+def apply_sums(w, m, wide):
+    """Apply the summed moves (rows SUMA, SUME) of a group along A and E."""
+    for j in range(m):
+        w[D, j] = w[SUME, j]
+    step_block(w, m, 7, wide)
+    for j in range(m):
+        w[D, j] = w[SUMA, j]
+    step_block(w, m, 8, wide)
+
+
+@helper
 def forward_chain(w, m, tab):
-    for i in range(tab.shape[0]):
-        if tab[i, HEAD] != 0.0:  # a later term is evaluated here
+    i = 0
+    while i < tab.shape[0]:
+        if tab[i, HEAD] != 0.0:  # later terms are evaluated here
+            last, summed, wide = group_end(tab, i)
+            if summed:  # their moves at this state, applied after the head's
+                group_sums(w, m, i, last, tab)
+                if int(tab[i, EVAL]) != i:
+                    forward_term(w, m, i, tab)
+                apply_sums(w, m, wide)
+                i = last + 1
+                continue
             copy_rows(w, m, SA, PSA, 4)
         if tab[i, EVAL] < 0.0:
             forward_term(w, m, i, tab)
         else:
             forward_at_head(w, m, i, tab)
+        i += 1
 
 
 @helper
