@@ -7,10 +7,12 @@ follows ``fwd``'s chain of operations on the same encoded plan
 derivatives of its azimuth and elevation with respect to every coefficient
 (forward-mode differentiation): each operation multiplies them by its own
 2×2 Jacobian and adds its derivative with respect to its coefficient,
-analytically.  One pass per observation, instead of the ``2M + 1`` passes of
-central differences; the positions come out of the same pass, as ``fwd`` gives
-them (the same state updates in the same order; ``tests/model/test_fit_jacobian.py``
-checks the two agree).
+analytically; TPOINT's parallel (``&``) terms take their function at their head's
+input, and its derivatives, kept there.  One pass per observation, instead of
+the ``2M + 1`` passes of central differences; the positions come out of the
+same pass, as ``fwd`` gives them (the same state updates in the same order;
+``tests/model/test_fit_jacobian.py`` checks the two agree; ``fwd`` sums the moves
+of a group of parallel terms along A and E, which differs in the last bits).
 
 Imported lazily by :mod:`pointing.model.fit` (numba's import is slow);
 module-level functions so numba's on-disk cache serves later processes.
