@@ -72,7 +72,8 @@ def check_both_ways(model, a, e):
     qa, qe, qs = numpy_path(model, "raw_from_true_status", a, e)
     assert np.array_equal(status, qs)
     ok = status == 0
-    assert np.mean(ok) > 0.95
+    # everywhere but the zenith's hole (as wide as the model's sideways terms), reached
+    assert np.mean(ok[np.abs(e - math.pi / 2) > 2 * DEG]) > 0.95
     fa, fe = model.true_from_raw(ra[ok], re[ok])
     assert np.max(sky_miss(fa, fe, a[ok], e[ok])) < 1e-9
     assert np.max(sky_miss(ra[ok], re[ok], qa[ok], qe[ok])) < 1e-9
@@ -110,8 +111,8 @@ def test_the_0314_fauto_model_is_solved_in_the_kernel_away_from_the_zenith(model
     assert left == 0 and np.all(status == 0)
 
 
-@settings(max_examples=25, deadline=None, derandomize=True)
-@given(st.integers(0, 2**32 - 1), st.sampled_from([1.0, 30.0, 300.0]))
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(st.integers(0, 2**32 - 1), st.sampled_from([1.0, 30.0, 300.0, 3000.0]))
 def test_random_parallel_models_agree_with_the_numpy_kernels(seed, size):
     rng = np.random.default_rng(seed)
     names: list[str] = []
