@@ -688,9 +688,17 @@ def group_chord(w, m, h, last, tab):
         if int(tab[i, EVAL]) != h:
             continue  # the head itself: its derivative is left out of the chord
         k, c0 = int(tab[i, KIND]), tab[i, COEF]
+        on_a, on_e = False, int(tab[i, FCODE]) != 0  # which coordinates f depends on
+        for q in range(int(tab[i, NFAC])):
+            coord = int(tab[i, FAC + 3 * q + 1])
+            on_a, on_e = on_a or coord == 0, on_e or coord != 0
+        summed = k == 9  # the sums are not wanted for terms across
         for deriv, col in ((1, 1), (2, 0)):  # along E: KAE, KEE; along A: KAA, KEA
+            if (deriv == 1 and not on_e and on_a) or (deriv == 2 and not on_a):
+                continue  # a derivative known to be 0
             value_block(w, m, i, tab, deriv)
-            if deriv == 1 and k != 9:
+            if not summed:
+                summed = True
                 to = SUMA if k == 8 else SUME
                 for j in range(m):
                     w[to, j] += c0 * w[V, j]
