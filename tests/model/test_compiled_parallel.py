@@ -142,3 +142,28 @@ def test_the_0314_fauto_jacobian_matches_central_differences(model_0314):
     np.testing.assert_allclose(fa, ga, atol=1e-12)
     np.testing.assert_allclose(fe, ge, atol=1e-12)
     np.testing.assert_allclose(jac, ref, atol=2e-8 * np.abs(ref).max(), rtol=1e-7)
+
+
+@pytest.mark.skipif(not jacobian.available(), reason="numba not installed")
+@settings(max_examples=15, deadline=None, derandomize=True)
+@given(st.integers(0, 2**32 - 1))
+def test_random_parallel_jacobians_match_central_differences(seed):
+    rng = np.random.default_rng(seed)
+    pool = [str(p) for p in rng.permutation(PARALLEL)]
+    names: list[str] = []
+    for head in rng.permutation(HEADS)[: rng.integers(1, 5)]:
+        names += [str(head)] + [pool.pop() for _ in range(rng.integers(0, 4)) if pool]
+    model = PointingModel(names, rng.uniform(-100, 100, len(names)))
+    terms, values = model.terms, np.array(list(model.values.values()))
+    values[rng.uniform(size=len(names)) < 0.2] = 0.0
+    free = sorted(rng.choice(len(names), size=rng.integers(1, len(names) + 1), replace=False))
+    a, e = rng.uniform(-7, 7, 40), rng.uniform(-0.2, 1.45, 40)
+    fa, fe, jac = jacobian.forward_and_jacobian(terms, values, free, a, e)
+    model_module.USE_COMPILED = False
+    try:
+        ga, ge, ref = model_module.forward_and_jacobian(terms, values, free, a, e)
+    finally:
+        model_module.USE_COMPILED = True
+    np.testing.assert_allclose(fa, ga, atol=1e-12)
+    np.testing.assert_allclose(fe, ge, atol=1e-12)
+    np.testing.assert_allclose(jac, ref, atol=2e-8 * np.abs(ref).max(), rtol=1e-7)
