@@ -9,7 +9,10 @@ need a trigonometric call (a correction too large for the short series) are
 handled by a term-level switch or a fix-up pass, never inside the hot loop.
 
 Module-level functions, so numba's on-disk cache serves every later process.
-Imported only by :mod:`pointing.model.compiled`, lazily.
+Imported only by :mod:`pointing.model.compiled`, lazily.  One long module on
+purpose: numba keys its cache on the file of the entry point alone, so the
+pieces it inlines (TPOINT's parallel terms included) stay in this file, where
+an edit always recompiles them.
 """
 
 from __future__ import annotations
