@@ -110,6 +110,7 @@ def main() -> None:
     fit_section()
     for terms, kparams in ((T7, KP7), (T17, KP17)):
         application(terms, kparams)
+    tpoint_fauto()
     equatorial()
     print("\ngoals (issue 12): raw_from_true and true_from_raw ≥ 2× katpoint's apply on 10⁶ "
           "positions; scalar ≤ 5 µs; 54×17 fit no slower than katpoint's")
@@ -202,6 +203,48 @@ def application(terms: list[str], kparams: list[int]) -> None:
         ours = best_time(ours_fn, repeat=5, number=2000)
         theirs = best_time(theirs_fn, repeat=5, number=2000) if theirs_fn else math.nan
         print(f"{label:42s} {fmt(ours):>16s} {fmt(theirs):>16s} {theirs / ours:6.2f}x")
+    ra, re = model.raw_from_true(az, el)
+    ta, te = model.true_from_raw(ra, re)
+    err = np.hypot((ta - az) * np.cos(el), te - el).max()
+    print(f"round-trip error on 10⁶ positions: {err:.1e} rad\n")
+
+
+#: TPOINT's FAUTO model of the AuxTel run of 2020-03-14: 24 terms, 16 of them TPOINT's
+#: parallel (&) ones, which katpoint cannot express (its 22 fixed parameters)
+MOD_0314 = (Path(__file__).resolve().parents[2] / "shared" / "datasets" / "pointing"
+            / "rubin_auxtel" / "20200314__at_20200314_fauto.mod")
+
+
+def tpoint_fauto() -> None:
+    """The 0314 TPOINT model (with & terms): compiled beside the numpy kernels, alone
+    (katpoint has no such terms)."""
+    from pointing.model.formats import read_mod  # only this section reads a file
+
+    if not MOD_0314.exists():
+        print(f"## TPOINT FAUTO model with & terms: {MOD_0314} not found, skipped\n")
+        return
+    model = read_mod(MOD_0314)
+    threads = compiled.threads() if compiled.available() else 1
+    print(f"## model application, TPOINT FAUTO 2020-03-14 ({len(model)} terms, "
+          f"{sum(t.parallel for t in model.terms)} parallel '&'); katpoint cannot express "
+          f"it; load average {os.getloadavg()[0]:.1f}")
+    rng = np.random.default_rng(7)
+    az = rng.uniform(0, 2 * np.pi, 1_000_000)
+    el = rng.uniform(np.radians(5), np.radians(85), 1_000_000)
+    model.raw_from_true(az, el)  # compile (numba) outside the timing
+    model.true_from_raw(az, el)
+    print(f"{'':42s} {'compiled':>16s} {'numpy kernels':>16s} {'ratio':>7s}")
+    for fn, n in ((model.raw_from_true, 1_000_000), (model.true_from_raw, 1_000_000)):
+        ours = best_time(lambda fn=fn: fn(az, el), repeat=5)
+        slow = best_time(_numpy_kernels(lambda fn=fn: fn(az[:100_000], el[:100_000])),
+                         repeat=1) * 10
+        print(f"{fn.__name__ + f', 10⁶, {threads} thr':42s} {n / ours:10.3g} pos/s "
+              f"{n / slow:10.3g} pos/s {slow / ours:6.1f}x")
+    for fn in (model.raw_from_true, model.true_from_raw):
+        ours = best_time(lambda fn=fn: fn(1.1, 0.7), repeat=5, number=2000)
+        slow = best_time(_numpy_kernels(lambda fn=fn: fn(1.1, 0.7)), repeat=3, number=50)
+        print(f"{fn.__name__ + ' scalar call':42s} {fmt(ours):>16s} {fmt(slow):>16s} "
+              f"{slow / ours:6.1f}x")
     ra, re = model.raw_from_true(az, el)
     ta, te = model.true_from_raw(ra, re)
     err = np.hypot((ta - az) * np.cos(el), te - el).max()

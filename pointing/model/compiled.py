@@ -9,6 +9,16 @@ between terms; harmonics come from the one sine-cosine pair of each coordinate
 by the multiple-angle recurrence; small angles take short series exact to
 machine precision, and the outputs are taken as small angles from the input.
 
+TPOINT's parallel (``&``) terms (:attr:`pointing.model.kernels.Plan.par`): the
+state is kept where a later term is evaluated (its head's input) and those
+terms are evaluated there; a group whose terms all move along A or E
+(they commute) is applied as its summed moves.  The inverse finds the
+evaluation point P of each group by a fixed point — undo the group's terms in
+reverse with their functions at P, then the head exactly — with a chord step
+((I + J)⁻¹, J the group's derivative by P at the target) on each pass, until
+the step is below 1e-13 (4 passes on the 2020-03-14 FAUTO model); positions
+that do not settle in 16 passes go to the checked path.
+
 Positions are processed in blocks (:mod:`pointing.model.numba_kernels`): each
 term is one loop over a block, which the compiler vectorises, and the input's
 sines and cosines come from a vectorisable polynomial; the input is validated
@@ -54,8 +64,10 @@ from pointing.model.compiled_layout import (
     CHECK,
     COEF,
     COLS,
+    EVAL,
     FAC,
     FCODE,
+    HEAD,
     KIND,
     NFAC,
     PAR,
@@ -103,7 +115,8 @@ def _kernels() -> Any:
     return _jit
 
 
-def encode(ops: tuple[tuple[Any, ...], ...]) -> tuple[np.ndarray, np.ndarray]:
+def encode(ops: tuple[tuple[Any, ...], ...], par: tuple[int, ...] = ()
+           ) -> tuple[np.ndarray, np.ndarray]:
     """Flatten a plan's operations into the compiled kernels' model: (table, off).
 
     ``ops`` are :class:`pointing.model.kernels.Plan` operations with float
@@ -112,13 +125,19 @@ def encode(ops: tuple[tuple[Any, ...], ...]) -> tuple[np.ndarray, np.ndarray]:
     and three (function, coordinate, multiplier) triples from :data:`FAC` for
     harmonics, nine :data:`PAR` (cos and sin of the coefficient; the tilt's
     rotation; for additive terms a bound of |f″| in ``PAR + 2``) and :data:`WIDE`
-    (the correction may exceed the kernels' short series).  ``off`` holds the
+    (the correction may exceed the kernels' short series), :data:`EVAL` and
+    :data:`HEAD` (TPOINT's parallel terms, from the plan's ``par``).  ``off`` holds the
     constant azimuth shift (−ΣIA), the wrap reference, and the most the chain can
     move a position in elevation (radians).  One float table, so a
     call passes two arrays (each array argument costs the servo cycle a little).
     """
     tab = np.zeros((len(ops), COLS), np.float64)
     off = np.zeros(2, np.float64)
+    tab[:, EVAL] = -1.0
+    for i, k in enumerate(par):
+        if k >= 0:
+            tab[i, EVAL] = k
+            tab[k, HEAD] = 1.0
     for i, op in enumerate(ops):
         k, row = op[0], tab[i]
         off[1] += _elevation_reach(op)

@@ -5,7 +5,12 @@ from __future__ import annotations
 
 #: columns of the compiled model's table (see :func:`pointing.model.compiled.encode`)
 KIND, COEF, FCODE, NFAC, FAC, PAR, WIDE = 0, 1, 2, 3, 4, 13, 22
-COLS = 23
+#: TPOINT's parallel (``&``) terms: EVAL holds the index of the operation before which
+#: this one's evaluation point is reached (its head's input; −1: evaluated where it
+#: acts, :attr:`pointing.model.kernels.Plan.par`), HEAD is 1 on the operations whose
+#: input a later one is evaluated at
+EVAL, HEAD = 23, 24
+COLS = 25
 #: status the compiled inverse writes where the caller must solve on the checked path
 CHECK = 9
 #: largest angle (radians) the kernels' short series take: sin/cos to the 9th and 8th

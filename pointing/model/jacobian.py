@@ -4,7 +4,7 @@
 :func:`pointing.model.model.forward_and_jacobian` (true positions at raw ones
 and ``d(A·cos E, E)/dc`` of the sequential model), computed in one compiled
 pass per observation (:mod:`pointing.model.numba_jacobian`) where numba is
-installed, the model is alt-az without TPOINT's parallel (``&``) terms and the
+installed, the model is alt-az (TPOINT's parallel ``&`` terms included) and the
 compiled kernels are enabled (``pointing.model.model.USE_COMPILED``); elsewhere
 it is that function (central differences on the numpy kernels).  Both agree to
 ~1e-9 relative.
@@ -94,14 +94,18 @@ def forward_and_jacobian(terms: Sequence[Term], values_arcsec: np.ndarray,
     ``N..2N−1``: dE; alt-az models (see the module docstring for the fallback).
     """
     terms = tuple(terms)
-    # the compiled kernels know neither equatorial terms nor TPOINT's parallel (&) ones
-    if not available() or any(t.mount != "altaz" or t.parallel for t in terms):
+    # the compiled kernels do not know equatorial terms
+    if not available() or any(t.mount != "altaz" for t in terms):
         return model_module.forward_and_jacobian(terms, values_arcsec, free, az, el)
     col, sgn, tilts = _layout(terms, tuple(free))
     # 0-d arrays, not floats: the plan keeps the terms whose value is zero
     coefs = tuple(np.asarray(v * ARCSEC) for v in np.asarray(values_arcsec, dtype=float))
-    ops = kernels.compile_plan(terms, coefs).ops
+    plan = kernels.compile_plan(terms, coefs)
+    ops = plan.ops
     arrays = compiled.encode_arrays(ops)
+    ev = np.asarray(plan.par or (-1,) * len(ops), dtype=np.int64)
+    hd = np.zeros(len(ops), np.int64)
+    hd[ev[ev >= 0]] = 1
     # an encoding this kernel was not written for (more or fewer rows, a new kind of
     # operation): the central differences stay right
     if (arrays[0].size != len(ops) or len(ops) != col.shape[0]
@@ -111,7 +115,8 @@ def forward_and_jacobian(terms: Sequence[Term], values_arcsec: np.ndarray,
     e = np.ascontiguousarray(el, dtype=float)
     out_a, out_e = np.empty_like(a), np.empty_like(e)
     jac = np.empty((2 * a.size, len(free)))
-    _compiled()(*arrays, col, sgn, _tilt_derivatives(ops, tilts), a, e, out_a, out_e, jac)
+    _compiled()(*arrays, col, sgn, _tilt_derivatives(ops, tilts), ev, hd, a, e, out_a, out_e,
+                jac)
     return out_a, out_e, jac
 
 
@@ -121,7 +126,7 @@ def forward(terms: Sequence[Term], values_arcsec: np.ndarray, az: np.ndarray, el
     gives for finite in-range input, on the same kernels), without building the model."""
     plan = kernels.compile_plan(tuple(terms),
                                 tuple(float(v) * ARCSEC for v in values_arcsec))
-    if available() and plan.sequential:
-        return compiled.forward(compiled.encode(plan.ops), np.ascontiguousarray(az, float),
-                                np.ascontiguousarray(el, float))
+    if available():
+        return compiled.forward(compiled.encode(plan.ops, plan.par),
+                                np.ascontiguousarray(az, float), np.ascontiguousarray(el, float))
     return kernels.forward(plan, az, el, np)

@@ -16,7 +16,7 @@ Convention (raw → true, the direction TPOINT's model predicts):
   with the ``&`` terms at the raw position 5.4691″
   (``tests/model/test_reference_runs.py``).  The other AuxTel runs, without
   ``&`` terms, give TPOINT's RMS to 1e-4 one after the other.  (The compiled
-  kernels do not implement parallel terms yet: such models take this path.)
+  kernels, :mod:`pointing.model.compiled`, follow the same rule.)
 * Every term is an exact map of the sphere:
 
   - ``IA``: ``A −= IA``; ``IE``: ``E += IE`` (exact);
@@ -123,7 +123,7 @@ class Plan:
 
     @property
     def sequential(self) -> bool:
-        """True when no operation is a parallel (``&``) one: the compiled kernels apply."""
+        """True when no operation is a parallel (``&``) one (the plain chain applies)."""
         return all(k < 0 for k in self.par)
 
     @property

@@ -109,10 +109,10 @@ def forward_and_jacobian(terms: Sequence[Term], values_arcsec: np.ndarray,
     if family == "equatorial":
         lat = None if latitude_deg is None else math.radians(latitude_deg)
         fa, fe = equatorial.forward_batch(terms, np.array(rows), az, el, lat)
-    elif az.size >= _COMPILED_ROWS and _use_compiled() and not any(t.parallel for t in terms):
+    elif az.size >= _COMPILED_ROWS and _use_compiled():
         # one compiled pass per coefficient vector beats numpy's (rows × N) arrays here
-        out = [compiled.forward(compiled.encode(kernels.compile_plan(terms, tuple(r)).ops),
-                                az, el) for r in rows]
+        plans = [kernels.compile_plan(terms, tuple(r)) for r in rows]
+        out = [compiled.forward(compiled.encode(p.ops, p.par), az, el) for p in plans]
         fa = np.array([o[0] for o in out])
         fe = np.array([o[1] for o in out])
     else:
@@ -273,11 +273,10 @@ class PointingModel:
     def _compile(self) -> None:
         self._plan = kernels.compile_plan(
             self._terms, tuple(v * ARCSEC for v in self._values))
-        self._arrays = compiled.encode(self._plan.ops)
+        self._arrays = compiled.encode(self._plan.ops, self._plan.par)
 
     def _compiled(self) -> bool:
-        # the compiled kernels do not know TPOINT's parallel (&) terms yet
-        return _use_compiled() and self._plan.sequential
+        return _use_compiled()
 
     # -- description --------------------------------------------------------
     @property

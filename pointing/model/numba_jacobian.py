@@ -7,10 +7,12 @@ follows ``fwd``'s chain of operations on the same encoded plan
 derivatives of its azimuth and elevation with respect to every coefficient
 (forward-mode differentiation): each operation multiplies them by its own
 2×2 Jacobian and adds its derivative with respect to its coefficient,
-analytically.  One pass per observation, instead of the ``2M + 1`` passes of
-central differences; the positions come out of the same pass, as ``fwd`` gives
-them (the same state updates in the same order; ``tests/model/test_fit_jacobian.py``
-checks the two agree).
+analytically; TPOINT's parallel (``&``) terms take their function at their head's
+input, and its derivatives, kept there.  One pass per observation, instead of
+the ``2M + 1`` passes of central differences; the positions come out of the
+same pass, as ``fwd`` gives them (the same state updates in the same order;
+``tests/model/test_fit_jacobian.py`` checks the two agree; ``fwd`` sums the moves
+of a group of parallel terms along A and E, which differs in the last bits).
 
 Imported lazily by :mod:`pointing.model.fit` (numba's import is slow);
 module-level functions so numba's on-disk cache serves later processes.
@@ -70,14 +72,45 @@ def add(da, de, hi, col, ga, ge):
     return hi
 
 
+@helper
+def at_head(k, c0, f, f_a, f_e, sa, ca, se, ce, side, da, de, hi, dap, dep, col, sg):
+    """A parallel (&) additive term whose f (and f_a, f_e) was taken at its head's input
+    P, whose derivatives are ``dap``, ``dep``: the state moved, ``da``, ``de`` updated."""
+    s, c = small_sc(c0 * f)
+    if k == 9:
+        a_e, a_x, e_e, e_x = across_d(se, ce, side, s, c)
+    for m in range(hi):
+        dx = c0 * (f_a * dap[m] + f_e * dep[m])  # the correction's derivative, through P
+        if k == 7:
+            de[m] += dx
+        elif k == 8:
+            da[m] += dx
+        else:
+            da[m], de[m] = da[m] + a_e * de[m] + a_x * dx, e_e * de[m] + e_x * dx
+    if k == 7:
+        hi = add(da, de, hi, col, 0.0, sg * f)
+        se, ce, side = el_step(se, ce, s, c)
+    elif k == 8:
+        hi = add(da, de, hi, col, sg * f, 0.0)
+        sa, ca = turn(sa, ca, s, c)
+    else:
+        hi = add(da, de, hi, col, sg * a_x * f, sg * e_x * f)
+        sa, ca, se, ce = across(sa, ca, se, ce, side, s, c)
+    return sa, ca, se, ce, side, hi
+
+
 @njit
-def jacobian_one(kind, coef, fcode, nfac, fac, par, off, col, sgn, dtilt, a, e, da, de):
+def jacobian_one(kind, coef, fcode, nfac, fac, par, off, col, sgn, dtilt, ev, hd, a, e,
+                 da, de, dap, dep):
     """fwd's azimuth and elevation at one position, and their derivatives (radians per
     radian) into ``da``, ``de``.
 
     ``col[i]`` names the Jacobian column of operation ``i``'s coefficient (−1: not
     wanted) and ``sgn[i]`` the sign between it and the encoded coefficient; a tilt
     has two (AN, AW) with ``dtilt[i]`` the derivatives of its rotation matrix.
+    TPOINT's parallel terms: ``ev[i]`` is the operation at whose input operation ``i``
+    is evaluated (−1: where it acts), ``hd[i]`` 1 where a later one is (the state and
+    its derivatives are kept in ``p…``, ``dap``, ``dep`` there).
     """
     # Over 80 lines: one branch per operation kind, in the order and shape of
     # numba_kernels.fwd, so the two can be read side by side.
@@ -87,9 +120,20 @@ def jacobian_one(kind, coef, fcode, nfac, fac, par, off, col, sgn, dtilt, a, e, 
     side = -1.0 if e > 0.5 * math.pi else 1.0
     sa0, ca0, se0, ce0 = math.sin(a), math.cos(a), math.sin(e), math.cos(e)
     sa, ca, se, ce = sa0, ca0, se0, ce0
+    psa, pca, pse, pce = sa, ca, se, ce
     for i in range(kind.size):
         k = kind[i]
-        if k == 0:  # A −= c
+        if hd[i]:  # a later parallel term is evaluated here
+            psa, pca, pse, pce = sa, ca, se, ce
+            dap[:] = da
+            dep[:] = de
+        if ev[i] >= 0:
+            c0 = coef[i]
+            f, f_a = fvalue_d(fcode[i], nfac[i], fac, i, psa, pca, pse, pce, False)
+            _, f_e = fvalue_d(fcode[i], nfac[i], fac, i, psa, pca, pse, pce, True)
+            sa, ca, se, ce, side, hi = at_head(k, c0, f, f_a, f_e, sa, ca, se, ce, side, da,
+                                               de, hi, dap, dep, col[i, 0], sgn[i])
+        elif k == 0:  # A −= c
             hi = add(da, de, hi, col[i, 0], -sgn[i], 0.0)
             sa, ca = turn(sa, ca, -par[i, 1], par[i, 0])
         elif k == 1:  # E += c
@@ -180,16 +224,15 @@ def jacobian_one(kind, coef, fcode, nfac, fac, par, off, col, sgn, dtilt, a, e, 
 
 
 @njit
-def forward_jacobian_many(kind, coef, fcode, nfac, fac, par, off, col, sgn, dtilt, a, e,
-                          out_a, out_e, jac):
+def forward_jacobian_many(kind, coef, fcode, nfac, fac, par, off, col, sgn, dtilt, ev, hd,
+                          a, e, out_a, out_e, jac):
     """Positions (fwd) and the 2N×M Jacobian: rows d(A)·cos E, then dE, per radian."""
     n = a.size
     m = jac.shape[1]
-    da = np.empty(m)
-    de = np.empty(m)
+    da, de, dap, dep = np.empty(m), np.empty(m), np.empty(m), np.empty(m)
     for j in range(n):
         out_a[j], out_e[j] = jacobian_one(kind, coef, fcode, nfac, fac, par, off, col, sgn,
-                                          dtilt, a[j], e[j], da, de)
+                                          dtilt, ev, hd, a[j], e[j], da, de, dap, dep)
         cos_e = math.cos(out_e[j])
         for k in range(m):
             jac[j, k] = da[k] * cos_e

@@ -9,7 +9,10 @@ need a trigonometric call (a correction too large for the short series) are
 handled by a term-level switch or a fix-up pass, never inside the hot loop.
 
 Module-level functions, so numba's on-disk cache serves every later process.
-Imported only by :mod:`pointing.model.compiled`, lazily.
+Imported only by :mod:`pointing.model.compiled`, lazily.  One long module on
+purpose: numba keys its cache on the file of the entry point alone, so the
+pieces it inlines (TPOINT's parallel terms included) stay in this file, where
+an edit always recompiles them.
 """
 
 from __future__ import annotations
@@ -22,8 +25,10 @@ import numpy as np
 from pointing.model.compiled_layout import (
     CHECK,
     COEF,
+    EVAL,
     FAC,
     FCODE,
+    HEAD,
     KIND,
     NFAC,
     PAR,
@@ -44,7 +49,7 @@ sin_kink = 1.0 / math.sqrt(1.0 + cot_limit * cot_limit)
 cos_kink = cot_limit * sin_kink
 #: |cos E| below this (1° from the zenith): the caller solves on the checked path
 guard = 0.0175
-#: positions per block (the workspace, 25 rows of it, stays in the L2 cache)
+#: positions per block (the workspace, 44 rows of it, stays in the L2 cache)
 BLOCK = 1024
 
 #: π/2 in three parts (33, 33 and 53 significant bits: q·P1 and q·P2 are exact for
@@ -62,10 +67,17 @@ C1, C2, C3, C4, C5, C6, C7, C8, C9 = ((-1) ** k / math.factorial(2 * k) for k in
 # and of atan: (−1)ᵏ/(2k+1)
 A1, A2, A3, A4 = ((-1) ** k / (2 * k + 1) for k in range(1, 5))
 
-# workspace rows
+# workspace rows (P…: the evaluation point of TPOINT's parallel terms; X…: the state
+# set aside while they are evaluated; G…: the target of a group's inverse; K…: its chord;
+# SUM…: the summed moves of its terms along A and E)
 SA, CA, SE, CE, SIDE, SA0, CA0, SE0, CE0, V, DV, S, C, D, LAST, TSA, TCA, TSE, TCE, \
-    TSIDE, FLAG, BAD, STEP, MARK, CURV = range(25)
-ROWS = 25
+    TSIDE, FLAG, BAD, STEP, MARK, CURV, PSA, PCA, PSE, PCE, XSA, XCA, XSE, XCE, \
+    GSA, GCA, GSE, GCE, GSIDE, KAA, KAE, KEA, KEE, SUMA, SUME = range(44)
+ROWS = 44
+#: a group of parallel terms is undone by a fixed point on its evaluation point: the
+#: step (sines, cosines) below which it is done, and the passes before a flag
+GROUP_TOL = 1e-13
+GROUP_MAX = 16
 
 
 # ---- per-position pieces (scalars only: they vectorise inside the block loops) -------
@@ -631,6 +643,225 @@ def inverse_term(w, w1, m, i, tab):
         fixed_point_block(w, m, i, k, tab, tab[i, COEF], (tab[i, WIDE] != 0.0))
 
 
+# ---- TPOINT's parallel (&) terms: evaluated at their head's input (rows PSA..PCE) -------
+
+@helper
+def value_at_head(w, m, i, tab):
+    """Row D ← c·f of additive term i at the saved evaluation point (rows PSA..PCE)."""
+    copy_rows(w, m, SA, XSA, 4)
+    copy_rows(w, m, PSA, SA, 4)
+    value_block(w, m, i, tab, 0)
+    copy_rows(w, m, XSA, SA, 4)
+    c0 = tab[i, COEF]
+    for j in range(m):
+        w[D, j] = c0 * w[V, j]
+
+
+@njit  # a call per term and block (not inlined: keeps compile time down)
+def forward_at_head(w, m, i, tab):
+    """A parallel additive term (along E 7, A 8, across 9), evaluated at its head's input."""
+    value_at_head(w, m, i, tab)
+    step_block(w, m, int(tab[i, KIND]), tab[i, WIDE] != 0.0)
+
+
+@njit  # a call per term and block (not inlined: keeps compile time down)
+def undo_at_head(w, m, i, tab):
+    """Exact inverse of :func:`forward_at_head` for the evaluation point in rows PSA..PCE."""
+    value_at_head(w, m, i, tab)
+    k, wide = int(tab[i, KIND]), tab[i, WIDE] != 0.0
+    if k == 9:
+        keep_target(w, m, 9)
+        undo_across_block(w, m, wide)
+    else:
+        for j in range(m):
+            w[D, j] = -w[D, j]
+        step_block(w, m, k, wide)
+
+
+@njit  # a call per group and block
+def group_chord(w, m, h, last, tab):
+    """Rows KAA..KEE ← (I + J)⁻¹ − I at the state (the group's target), J the derivative
+    of the parallel terms' summed move (A, E) by their evaluation point: the chord of
+    :func:`undo_group`'s iteration (where J is not small: no chord, the plain fixed
+    point).  Rows SUMA, SUME ← the moves of its terms along A and E there."""
+    for r in (KAA, KAE, KEA, KEE, SUMA, SUME):
+        for j in range(m):
+            w[r, j] = 0.0
+    for i in range(h, last + 1):
+        if int(tab[i, EVAL]) != h:
+            continue  # the head itself: its derivative is left out of the chord
+        k, c0 = int(tab[i, KIND]), tab[i, COEF]
+        on_a, on_e = False, int(tab[i, FCODE]) != 0  # which coordinates f depends on
+        for q in range(int(tab[i, NFAC])):
+            coord = int(tab[i, FAC + 3 * q + 1])
+            on_a, on_e = on_a or coord == 0, on_e or coord != 0
+        summed = k == 9  # the sums are not wanted for terms across
+        for deriv, col in ((1, 1), (2, 0)):  # along E: KAE, KEE; along A: KAA, KEA
+            if (deriv == 1 and not on_e and on_a) or (deriv == 2 and not on_a):
+                continue  # a derivative known to be 0
+            value_block(w, m, i, tab, deriv)
+            if not summed:
+                summed = True
+                to = SUMA if k == 8 else SUME
+                for j in range(m):
+                    w[to, j] += c0 * w[V, j]
+            for j in range(m):
+                g = c0 * w[DV, j]
+                if k == 9:  # across: A by ~ x / cos E
+                    w[KAA + col, j] += g / w[CE, j]
+                elif k == 8:
+                    w[KAA + col, j] += g
+                else:
+                    w[KEA + col, j] += g
+    for j in range(m):
+        jaa, jae, jea, jee = w[KAA, j], w[KAE, j], w[KEA, j], w[KEE, j]
+        small = max(abs(jaa), abs(jae), abs(jea), abs(jee)) < 0.25  # also NaN
+        r = 1.0 / ((1.0 + jaa) * (1.0 + jee) - jae * jea) if small else 0.0
+        w[KAA, j] = (1.0 + jee) * r - 1.0 if small else 0.0
+        w[KAE, j] = -jae * r
+        w[KEA, j] = -jea * r
+        w[KEE, j] = (1.0 + jaa) * r - 1.0 if small else 0.0
+
+
+@njit  # a call per pass of a group and block
+def chord_step(w, m):
+    """State ← state + (K) (state − P): the chord step on the residual of one pass."""
+    for j in range(m):
+        sa, ca, se, ce, _ = at(w, j)
+        ra = sa * w[PCA, j] - ca * w[PSA, j]  # sin of the residual (small: ~ its angle)
+        re = se * w[PCE, j] - ce * w[PSE, j]
+        u = w[KAA, j] * ra + w[KAE, j] * re
+        v = w[KEA, j] * ra + w[KEE, j] * re
+        ok = (abs(u) < SERIES_MAX) & (abs(v) < SERIES_MAX)  # also NaN
+        su, cu = series_sc(u if ok else 0.0)
+        sv, cv = series_sc(v if ok else 0.0)
+        w[SA, j], w[CA, j] = turn(sa, ca, su, cu)
+        w[SE, j], w[CE, j], w[SIDE, j] = el_step(se, ce, sv, cv)
+
+
+@njit  # a call per pass of a group and block
+def group_sums(w, m, h, last, tab):
+    """Rows SUMA, SUME ← the summed moves along A and E of the group's parallel terms at
+    the state (P)."""
+    for j in range(m):
+        w[SUMA, j], w[SUME, j] = 0.0, 0.0
+    for i in range(h, last + 1):
+        if int(tab[i, EVAL]) == h:
+            value_block(w, m, i, tab, 0)
+            to, c0 = (SUMA if int(tab[i, KIND]) == 8 else SUME), tab[i, COEF]
+            for j in range(m):
+                w[to, j] += c0 * w[V, j]
+
+
+@njit  # a call per pass of a group and block
+def undo_sums(w, m, wide):
+    """Undo the summed moves (rows SUMA, SUME) of a group along A and E."""
+    for j in range(m):
+        w[D, j] = -w[SUMA, j]
+    step_block(w, m, 8, wide)
+    for j in range(m):
+        w[D, j] = -w[SUME, j]
+    step_block(w, m, 7, wide)
+
+
+@njit  # a call per group and block
+def undo_group(w, w1, m, h, last, tab):
+    """Undo operations h..last: a head (h) and its parallel terms, which are evaluated
+    at the head's input P.  P by a fixed point: from P = the target, undo the parallel
+    terms in reverse with their functions at P, then the head exactly; the result,
+    moved by the chord step (:func:`group_chord`, which takes the contraction from
+    Σ|c·f′| (~5e-2 on TPOINT's FAUTO models) to ~1e-3), is the next P.  Terms along A
+    and E commute: a group of those only is undone by their summed moves, evaluated
+    at P without setting the state aside.  Positions whose step is not below
+    GROUP_TOL after GROUP_MAX passes are flagged."""
+    _, summed, wide = group_end(tab, h)
+    copy_rows(w, m, SA, GSA, 5)  # sin A, cos A, sin E, cos E, side
+    copy_rows(w, m, SA, PSA, 4)
+    group_chord(w, m, h, last, tab)
+    for n in range(GROUP_MAX):
+        if summed and n > 0:
+            group_sums(w, m, h, last, tab)  # the state is P
+        copy_rows(w, m, GSA, SA, 5)
+        if summed:
+            undo_sums(w, m, wide)
+        for i in range(last, h - 1, -1):
+            if int(tab[i, EVAL]) != h:  # the head, evaluated at its own input: P
+                inverse_term(w, w1, m, i, tab)
+            elif not summed:
+                undo_at_head(w, m, i, tab)
+        chord_step(w, m)
+        busy = 0
+        for j in range(m):
+            step = max(abs(w[SA, j] - w[PSA, j]), abs(w[CA, j] - w[PCA, j]),
+                       abs(w[SE, j] - w[PSE, j]), abs(w[CE, j] - w[PCE, j]))
+            w[STEP, j] = step
+            busy += 1 if step > GROUP_TOL else 0  # NaN (the hole) is flagged by the caller
+        copy_rows(w, m, SA, PSA, 4)
+        if busy == 0:
+            return
+    for j in range(m):
+        w[FLAG, j] = 1.0 if w[STEP, j] > GROUP_TOL else w[FLAG, j]
+
+
+@helper
+def group_end(tab, h):
+    """The last operation of the group whose evaluation point is op h's input, and
+    whether its parallel terms all move along A or E (they commute: summed moves)."""
+    last, summed, reach = h, int(tab[h, EVAL]) != h or int(tab[h, KIND]) != 9, 0.0
+    if int(tab[h, EVAL]) == h:
+        reach += abs(tab[h, COEF])
+    while last + 1 < tab.shape[0] and int(tab[last + 1, EVAL]) == h:
+        last += 1
+        summed = summed and int(tab[last, KIND]) != 9
+        reach += abs(tab[last, COEF])  # harmonics: |f| ≤ 1
+    return last, summed, reach >= SERIES_MAX
+
+
+@njit  # a call per pass of a group and block
+def apply_sums(w, m, wide):
+    """Apply the summed moves (rows SUMA, SUME) of a group along A and E."""
+    for j in range(m):
+        w[D, j] = w[SUME, j]
+    step_block(w, m, 7, wide)
+    for j in range(m):
+        w[D, j] = w[SUMA, j]
+    step_block(w, m, 8, wide)
+
+
+@helper
+def forward_chain(w, m, tab):
+    i = 0
+    while i < tab.shape[0]:
+        if tab[i, HEAD] != 0.0:  # later terms are evaluated here
+            last, summed, wide = group_end(tab, i)
+            if summed:  # their moves at this state, applied after the head's
+                group_sums(w, m, i, last, tab)
+                if int(tab[i, EVAL]) != i:
+                    forward_term(w, m, i, tab)
+                apply_sums(w, m, wide)
+                i = last + 1
+                continue
+            copy_rows(w, m, SA, PSA, 4)
+        if tab[i, EVAL] < 0.0:
+            forward_term(w, m, i, tab)
+        else:
+            forward_at_head(w, m, i, tab)
+        i += 1
+
+
+@helper
+def inverse_chain(w, w1, m, tab):
+    i = tab.shape[0] - 1
+    while i >= 0:
+        h = int(tab[i, EVAL])
+        if h < 0:
+            inverse_term(w, w1, m, i, tab)
+            i -= 1
+        else:  # the group of parallel terms ending here, with its head
+            undo_group(w, w1, m, h, i, tab)
+            i = h - 1
+
+
 # ---- loading and storing a block -----------------------------------------------------
 
 @helper
@@ -710,8 +941,7 @@ def forward_range(tab, off, lo, top, a, e, out_a, out_e,
     for b in range(start, stop, BLOCK):
         m = min(BLOCK, stop - b)
         load_block(w, m, a[b:b + m], e[b:b + m], lo, top)
-        for i in range(tab.shape[0]):
-            forward_term(w, m, i, tab)
+        forward_chain(w, m, tab)
         store_block(w, m, a[b:b + m], e[b:b + m], off[0], sr, cr, out_a[b:b + m],
                     out_e[b:b + m])
 
@@ -726,8 +956,7 @@ def inverse_range(tab, off, lo, top, hi, a, e,
     for b in range(start, stop, BLOCK):
         m = min(BLOCK, stop - b)
         load_block(w, m, a[b:b + m], e[b:b + m], lo, top)
-        for i in range(tab.shape[0] - 1, -1, -1):
-            inverse_term(w, w1, m, i, tab)
+        inverse_chain(w, w1, m, tab)
         re, st = out_e[b:b + m], status[b:b + m]
         store_block(w, m, a[b:b + m], e[b:b + m], -off[0], -sr, cr, out_a[b:b + m], re)
         # a state of the chain within 1° of the zenith (also NaN: the hole) goes to the
