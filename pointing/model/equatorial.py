@@ -246,10 +246,47 @@ def compile_plan(terms: Sequence[Term], coefs: Any, latitude_rad: float | None) 
     return kernels.Plan(tuple(ops))
 
 
+def has_sides(plan: kernels.Plan) -> bool:
+    """Whether a plan holds pier-side operations (``("side", far, inner)``)."""
+    return any(op[0] == "side" for op in plan.ops)
+
+
+def side_plan(plan: kernels.Plan, far: bool) -> kernels.Plan:
+    """The plan a German equatorial follows on one pier side: its pier-side operations
+    for that side as plain ones, those of the other side left out."""
+    ops = tuple(op[2] if op[0] == "side" else op for op in plan.ops
+                if op[0] != "side" or op[1] == far)
+    return kernels.Plan(ops, plan.par)
+
+
+def _far(e: Any) -> Any:
+    return e > 0.5 * math.pi
+
+
 def forward(plan: kernels.Plan, ha: Any, dec: Any, xp: Any = np) -> tuple[Any, Any]:
-    """True (h, δ) at raw (h, δ) through a compiled plan; δ comes back in −90°..270°."""
+    """True (h, δ) at raw (h, δ) through a compiled plan; δ comes back in −90°..270°.
+
+    Pier-side operations act by the raw declination's side (the mount's state),
+    whatever the earlier terms did to the position.  Arrays of positions on both
+    sides are split; coefficient arrays (:func:`forward_batch`) need positions on
+    one side.
+    """
     a, e = polar_frame(ha, dec)
-    ta, te = kernels.forward(plan, a, e, xp)
+    if not has_sides(plan):
+        ta, te = kernels.forward(plan, a, e, xp)
+        return -ta, te
+    if xp is not np:
+        ta, te = kernels.forward(side_plan(plan, _far(e)), a, e, xp)
+        return -ta, te
+    a, e = np.broadcast_arrays(np.asarray(a, float), np.asarray(e, float))
+    far = _far(e)
+    if far.all() or not far.any():
+        ta, te = kernels.forward(side_plan(plan, bool(far.all()) and far.size > 0), a, e, xp)
+        return -ta, te
+    ta, te = np.empty(a.shape), np.empty(a.shape)
+    for side in (False, True):
+        m = far == side
+        ta[m], te[m] = kernels.forward(side_plan(plan, side), a[m], e[m], xp)
     return -ta, te
 
 
@@ -258,15 +295,48 @@ def forward_batch(terms: Sequence[Term], coef_rows: np.ndarray, ha: np.ndarray, 
     """:func:`forward` for several coefficient vectors (R, M radians) at once: (R, N)."""
     cols = [coef_rows[:, k:k + 1] for k in range(coef_rows.shape[1])]
     plan = compile_plan(terms, cols, latitude_rad)
-    shape = (coef_rows.shape[0], np.size(ha))
-    return forward(plan, np.broadcast_to(ha, shape), np.broadcast_to(dec, shape))
+    ha, dec = np.broadcast_arrays(np.asarray(ha, float).ravel(), np.asarray(dec, float).ravel())
+    far = pier_side(dec) == "far"
+    out_h, out_d = np.empty((coef_rows.shape[0], ha.size)), np.empty((coef_rows.shape[0], ha.size))
+    for side in (False, True):  # each call on one pier side (see forward)
+        m = far == side
+        shape = (coef_rows.shape[0], int(m.sum()))
+        out_h[:, m], out_d[:, m] = forward(plan, np.broadcast_to(ha[m], shape),
+                                           np.broadcast_to(dec[m], shape))
+    return out_h, out_d
 
 
 def solve_inverse(plan: kernels.Plan, ha: np.ndarray, dec: np.ndarray
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Raw (h, δ) reaching true (h, δ), with kernels' status codes (1-D arrays)."""
+    """Raw (h, δ) reaching true (h, δ), with kernels' status codes (1-D arrays).
+
+    With pier-side terms the raw side is what is solved for: first the side the
+    target is written on, then, where that side's solution lies on the other
+    side of the pole (the band the terms' shifts move across it) or none is
+    found, the other side; a solution counts only on the side it assumed.
+    """
     a, e = polar_frame(ha, dec)
-    ra, re, st = kernels.solve_inverse(plan, a, e, DEC_LIMITS)
+    if not has_sides(plan):
+        ra, re, st = kernels.solve_inverse(plan, a, e, DEC_LIMITS)
+        return -ra, re, st
+    ra, re = np.full(a.shape, np.nan), np.full(a.shape, np.nan)
+    st = np.zeros(a.shape, np.int8)
+    first = _far(e)
+    done = np.zeros(a.shape, bool)
+    for attempt, wanted in enumerate((first, ~first)):
+        for far in (False, True):
+            idx = np.nonzero(~done & (wanted == far))[0]
+            if idx.size == 0:
+                continue
+            with np.errstate(invalid="ignore"):
+                sa, se, ss = kernels.solve_inverse(side_plan(plan, far), a[idx], e[idx],
+                                                   DEC_LIMITS)
+            fits = (ss == 0) & (_far(se) == far)
+            if attempt == 0:  # input errors are final; a solution on the wrong side is not
+                st[idx] = np.where(ss == 0, 3, ss)
+                done[idx[(ss == 1) | (ss == 2)]] = True
+            ok = idx[fits]
+            ra[ok], re[ok], st[ok], done[ok] = sa[fits], se[fits], 0, True
     return -ra, re, st
 
 
