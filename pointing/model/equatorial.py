@@ -52,15 +52,25 @@ Pier-side terms (``ID@FAR``, ``CH@NEAR``, ``HDSD@FAR``, ...): any term but MA
 and ME (one polar axis serves both sides) restricted to one pier side, for
 what differs between the sides beyond the sign flips above (a declination
 index that shifts when the tube swings over, flexure that differs with the
-counterweight on the other side).  The term acts, exactly as its plain
-form, only where the position it is applied to is on that side (``far``:
-raw δ beyond the pole), in the model's order; a plain term and its far-side
-form together give the far side ``plain + far``.  The ``@NEAR``/``@FAR``
-spelling is this toolkit's own: TPOINT documents subsets of observations
-and terms restricted to them, but the text of that section could not be
-read here, so its syntax is not claimed.  Such terms need a German
-equatorial (mount ``gem``); a fit refuses one whose side has no
-observations.
+counterweight on the other side).  The pier side is a mechanical state of
+the mount: it is taken from the **raw** declination (``far``: beyond the
+pole) at the start of the chain, and a pier-side term acts, exactly as its
+plain form and in its place in the model's order, on the positions whose raw
+side is its own, wherever the earlier terms have moved them (so ``ID,
+ID@FAR`` and ``ID@FAR, ID`` are the same model, as two index shifts
+commute; the fit's check of a term's side uses the same raw declination).
+:func:`side_plan` gives the plan of one side; :func:`forward` runs each
+position on its side's plan.  A plain term and its far-side form together
+give the far side ``plain + far``.
+The inverse solves for the raw side too: it assumes the side the target is
+written on, solves, and keeps the solution only if it lies on that side
+(targets within the terms' shifts of the pole may be reached from the other
+side only), else solves on the other side; what neither side reaches is
+status 3.  The ``@NEAR``/``@FAR`` spelling is this toolkit's own: TPOINT
+documents subsets of observations and terms restricted to them, but the
+text of that section could not be read here, so its syntax is not claimed.
+Such terms need a German equatorial (mount ``gem``); a fit refuses one whose
+side has no observations.
 """
 
 from __future__ import annotations

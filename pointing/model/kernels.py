@@ -51,6 +51,12 @@ The equatorial mounts reuse these kernels in their polar frame (azimuth
 ``−h``, elevation ``δ`` up to 270° on a German equatorial's far side), with
 two more operations: additive functions compiled with the site latitude and
 ``xy`` terms moving both coordinates (see :mod:`pointing.model.equatorial`).
+A German equatorial's pier-side terms compile to ``("side", far, inner)``;
+the chains here never see one: the pier side is the raw declination's, a
+state of the mount fixed before the chain, so
+:func:`pointing.model.equatorial.side_plan` resolves the plan for it (the
+inner operation kept, or left out) and the equatorial inverse solves for the
+side (an operation ``"side"`` reaching these chains is an error).
 
 Kernels run on numpy arrays (``xp=numpy``) or on Python floats
 (``xp=MATH``): the same code for the daemon's scalar path and vectorised
