@@ -321,9 +321,9 @@ def solve_inverse(plan: kernels.Plan, ha: np.ndarray, dec: np.ndarray
     """Raw (h, δ) reaching true (h, δ), with kernels' status codes (1-D arrays).
 
     With pier-side terms the raw side is what is solved for: first the side the
-    target is written on, then, where that side's solution lies on the other
-    side of the pole (the band the terms' shifts move across it) or none is
-    found, the other side; a solution counts only on the side it assumed.
+    target is written on, then, where none is found there (targets within the
+    terms' shifts of the pole may be reached from the other side only), the
+    other; each side's plan is solved with the raw declination held on that side.
     """
     a, e = polar_frame(ha, dec)
     if not has_sides(plan):
@@ -336,18 +336,88 @@ def solve_inverse(plan: kernels.Plan, ha: np.ndarray, dec: np.ndarray
     for attempt, wanted in enumerate((first, ~first)):
         for far in (False, True):
             idx = np.nonzero(~done & (wanted == far))[0]
-            if idx.size == 0:
-                continue
-            with np.errstate(invalid="ignore"):
-                sa, se, ss = kernels.solve_inverse(side_plan(plan, far), a[idx], e[idx],
-                                                   DEC_LIMITS)
-            fits = (ss == 0) & (_far(se) == far)
-            if attempt == 0:  # input errors are final; a solution on the wrong side is not
-                st[idx] = np.where(ss == 0, 3, ss)
-                done[idx[(ss == 1) | (ss == 2)]] = True
-            ok = idx[fits]
-            ra[ok], re[ok], st[ok], done[ok] = sa[fits], se[fits], 0, True
+            if idx.size:
+                sa, se, ss = _solve_on_side(side_plan(plan, far), far, a[idx], e[idx])
+                if attempt == 0:  # input errors are final; not found on this side is not
+                    st[idx] = ss
+                    done[idx[(ss == 1) | (ss == 2)]] = True
+                ok = idx[ss == 0]
+                ra[ok], re[ok], st[ok], done[ok] = sa[ss == 0], se[ss == 0], 0, True
     return -ra, re, st
+
+
+def _solve_on_side(p: kernels.Plan, far: bool, a: np.ndarray, e: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One pier side's plan solved with its raw declination held on that side (below or
+    above the pole); what the kernels miss there is tried by :func:`_split_solve`.
+    Polar frame; status 3 also for a solution on the other side."""
+    lo, top, hi = DEC_LIMITS
+    # the target as written first (the far side's range not held yet: its lowest raw
+    # value is also the kernels' lowest input), so the solution keeps the target's writing
+    ra, re, st = kernels.solve_inverse(p, a, e, DEC_LIMITS if far else (lo, top, 0.5 * math.pi))
+    st[(st == 0) & (_far(re) != far)] = 3
+    limits = (0.5 * math.pi, top, hi) if far else (lo, top, 0.5 * math.pi)
+    if far and np.any(st == 3):
+        lost = np.nonzero(st == 3)[0]
+        fa, fe = _far_writing(a[lost], e[lost])
+        sa, se, ss = kernels.solve_inverse(p, fa, fe, limits)
+        ra[lost], re[lost], st[lost] = sa, se, ss
+    lost = np.nonzero(st == 3)[0]
+    if lost.size:
+        a, e = _far_writing(a[lost], e[lost]) if far else (a[lost], e[lost])
+        sa, se = _split_solve(p, a, e, limits)
+        found = np.isfinite(sa) & (_far(se) == far)
+        ra[lost[found]], re[lost[found]], st[lost[found]] = sa[found], se[found], 0
+    return ra, re, st
+
+
+def _split_solve(p: kernels.Plan, a: np.ndarray, e: np.ndarray,
+                 limits: tuple[float, float, float]) -> tuple[np.ndarray, np.ndarray]:
+    """Raw positions the whole-chain solver missed, found in two parts (NaN where not).
+
+    A chain whose middle passes close to the pole (two index terms carrying it
+    across and back, as a pier-side term after the plain one can) is, seen
+    from the target, stretched beyond the pole's neighbourhood, and the
+    whole-chain Newton misses.  Each part alone is an ordinary chain: the
+    operations after a split point solved from the target, those before it
+    from that result; the split points tried from the end, and each raw
+    position checked on the whole chain (1e-10 rad, what the kernels accept
+    of Newton).
+    """
+    ra, re = np.full(a.shape, np.nan), np.full(a.shape, np.nan)
+    far = limits[0] > DEC_LIMITS[0]  # the far side's range starts at the pole
+    for k in range(len(p.ops) - 1, 0, -1):
+        todo = np.nonzero(np.isnan(ra))[0]
+        if todo.size == 0:
+            break
+        with np.errstate(invalid="ignore"):
+            ma, me, ms = kernels.solve_inverse(kernels.Plan(p.ops[k:]), a[todo], e[todo],
+                                               DEC_LIMITS)
+            if far:
+                ma, me = _far_writing(ma, me)
+            ga, ge, gs = kernels.solve_inverse(kernels.Plan(p.ops[:k]), np.where(ms == 0, ma, 0.0),
+                                               np.where(ms == 0, me, -10.0), limits)
+            ta, te = kernels.forward(p, np.where(gs == 0, ga, 0.0), np.where(gs == 0, ge, 0.0))
+        good = (gs == 0) & (_separation(ta, te, a[todo], e[todo]) < 1e-10)
+        ra[todo[good]], re[todo[good]] = ga[good], ge[good]
+    return ra, re
+
+
+def _far_writing(a: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Polar-frame positions written beyond the pole (δ 90°..270°); out of range ones
+    (below −90° or beyond 270°) stay out of it."""
+    inside = (e >= DEC_LIMITS[0]) & (e <= DEC_LIMITS[1])
+    flip = inside & ~_far(e)
+    a, e = np.where(flip, a + math.pi, a), np.where(flip, math.pi - e, e)
+    return a, np.where(inside, e, -10.0)
+
+
+def _separation(a1: np.ndarray, e1: np.ndarray, a2: np.ndarray, e2: np.ndarray) -> np.ndarray:
+    """Angle (radians) between two directions of the polar frame."""
+    c1, c2 = np.cos(e1), np.cos(e2)
+    u = np.stack([c1 * np.cos(a1), c1 * np.sin(a1), np.sin(e1)])
+    v = np.stack([c2 * np.cos(a2), c2 * np.sin(a2), np.sin(e2)])
+    return np.arctan2(np.linalg.norm(np.cross(u, v, axis=0), axis=0), np.sum(u * v, axis=0))
 
 
 def term_design(terms: Sequence[Term], ha: np.ndarray, dec: np.ndarray,

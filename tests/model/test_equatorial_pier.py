@@ -220,7 +220,8 @@ def test_a_pier_side_term_follows_the_raw_side_wherever_earlier_terms_moved_it(s
     if own is not None:
         oh, od = own.true_from_raw(h, d)
         assert np.max(_sep(th, td, oh, od)[mine]) < 1e-12
-    assert np.all(_sep(th, td, wh, wd)[mine] > 0.5 * abs(c) * ARCSEC * 1e-3)  # it acted
+    # it acted there (IH's move on the sky shrinks to nothing at the pole: most, not all)
+    assert np.mean(_sep(th, td, wh, wd)[mine] > 1e-3 * abs(c) * ARCSEC) > 0.5
 
 
 @settings(max_examples=10, deadline=None)
