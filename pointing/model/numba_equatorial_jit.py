@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 
 import numba
+import numpy as np
 
 from pointing.model.numba_kernels import across, el_step, guard, half_pi, turn, undo_across
 from pointing.model.terms import TX_COT_LIMIT
@@ -26,6 +27,18 @@ helper = numba.njit(cache=True, nogil=True, inline="always")
 tx_limit = TX_COT_LIMIT
 #: fixed-point passes of a term evaluated where it acts (contraction ~c·f′ ≈ 1e-4 a pass)
 passes = 12
+
+
+@helper
+def sc(d):
+    """sin d, cos d: for the small moves of a model's terms (|d| < 1e-3) by their series
+    (error below 1e-22; a library call costs as much as the rest of a term), else the
+    library's."""
+    if abs(d) >= 1e-3:
+        return math.sin(d), math.cos(d)
+    d2 = d * d
+    return (d * (1.0 - d2 * (1.0 / 6.0 - d2 / 120.0)),
+            1.0 - d2 * (0.5 - d2 * (1.0 / 24.0 - d2 / 720.0)))
 
 
 @helper
@@ -41,10 +54,9 @@ def fvalue(fcode, nf, fac, par, i, sa, ca, se, ce):
             s, c = -sa, ca
         else:  # declination
             s, c = se, ce
-        k = fac[i, j, 2]
-        if k != 1:  # a multiple of the angle (rare: the library's sine, not a recurrence)
-            x = k * math.atan2(s, c)
-            s, c = math.sin(x), math.cos(x)
+        s1, c1 = s, c
+        for _ in range(fac[i, j, 2] - 1):  # k times the angle, by angle addition
+            s, c = s * c1 + c * s1, c * c1 - s * s1
         v *= s if fac[i, j, 0] == 0 else c
     return v
 
@@ -70,7 +82,7 @@ def amounts(kind, coef, fcode, nfac, fac, par, i, sa, ca, se, ce):
 def move(k, sa, ca, se, ce, side, da, db, back):
     """Kinds 7 (δ), 8 (azimuth), 9 (across) by ``da``; 10 by ``da`` in δ then ``db``
     across.  ``back``: the exact inverse for the same amounts."""
-    s, c = math.sin(da), math.cos(da)
+    s, c = sc(da)
     if k == 7:
         se, ce, side = el_step(se, ce, -s if back else s, c)
     elif k == 8:
@@ -81,11 +93,13 @@ def move(k, sa, ca, se, ce, side, da, db, back):
         else:
             sa, ca, se, ce = across(sa, ca, se, ce, side, s, c)
     elif back:
-        sa, ca, se, ce = undo_across(sa, ca, se, ce, side, math.sin(db), math.cos(db))
+        sb, cb = sc(db)
+        sa, ca, se, ce = undo_across(sa, ca, se, ce, side, sb, cb)
         se, ce, side = el_step(se, ce, -s, c)
     else:
         se, ce, side = el_step(se, ce, s, c)
-        sa, ca, se, ce = across(sa, ca, se, ce, side, math.sin(db), math.cos(db))
+        sb, cb = sc(db)
+        sa, ca, se, ce = across(sa, ca, se, ce, side, sb, cb)
     return sa, ca, se, ce, side
 
 
@@ -143,6 +157,7 @@ def result(a, e, off, far, sa0, ca0, se0, ce0, sa, ca, se, ce, sign):
     el = e + math.atan2(se * ce0 - ce * se0, ce * ce0 + se * se0)
     sr, cr = turn(sa0, ca0, math.sin(shift), math.cos(shift))
     return a + shift + math.atan2(sa * cr - ca * sr, ca * cr + sa * sr), el
+
 
 
 @njit
@@ -207,20 +222,38 @@ def inv_on(kind, coef, fcode, nfac, fac, par, onside, off, a, e, far):
     return az, el, flag
 
 
+@helper
+def inv_first(kind, coef, fcode, nfac, fac, par, onside, off, a, e):
+    """The chain inverse on the target's side: (a, e, flag, whether the solution lies
+    on the other side)."""
+    far = e > half_pi
+    az, el, flag = inv_on(kind, coef, fcode, nfac, fac, par, onside, off, a, e, far)
+    return az, el, flag, not flag and (el > half_pi) != far
+
+
+@njit  # not inlined: rarely reached (a second inlined chain slows every call)
+def other_side(kind, coef, fcode, nfac, fac, par, onside, off, a, e):
+    """The target's side's solution lies on the other side: without pier-side
+    operations it is the answer; with them the other side's chain is solved and kept
+    only if it lies there."""
+    far = e > half_pi
+    sided = False
+    for i in range(onside.size):
+        sided = sided or onside[i] != 0
+    az, el, flag = inv_on(kind, coef, fcode, nfac, fac, par, onside, off, a, e,
+                          far != sided)
+    return az, el, flag or (sided and (el > half_pi) == far)
+
+
 @njit
 def inv(kind, coef, fcode, nfac, fac, par, onside, off, a, e):
     """Raw (a, e) reaching true (a, e), flagged where the checked numpy solver should
     answer.  With pier-side operations the raw side is assumed (first the target's,
     then the other) and kept only if the solution lies on it."""
-    far = e > half_pi
-    az, el, flag = inv_on(kind, coef, fcode, nfac, fac, par, onside, off, a, e, far)
-    sided = False
-    for i in range(onside.size):
-        sided = sided or onside[i] != 0
-    if flag or not sided or (el > half_pi) == far:
-        return az, el, flag
-    az, el, flag = inv_on(kind, coef, fcode, nfac, fac, par, onside, off, a, e, not far)
-    return az, el, flag or (el > half_pi) == far
+    az, el, flag, other = inv_first(kind, coef, fcode, nfac, fac, par, onside, off, a, e)
+    if other:
+        return other_side(kind, coef, fcode, nfac, fac, par, onside, off, a, e)
+    return az, el, flag
 
 
 @njit
@@ -232,6 +265,11 @@ def forward_many(kind, coef, fcode, nfac, fac, par, onside, off, a, e, out_a, ou
 
 @njit
 def inverse_many(kind, coef, fcode, nfac, fac, par, onside, off, a, e, out_a, out_e, flag):
+    # the rare second side in a loop of its own: a call in the first slows every position
+    other = np.zeros(a.size, np.bool_)
     for j in range(a.size):
-        out_a[j], out_e[j], flag[j] = inv(kind, coef, fcode, nfac, fac, par, onside, off,
-                                          a[j], e[j])
+        out_a[j], out_e[j], flag[j], other[j] = inv_first(kind, coef, fcode, nfac, fac, par,
+                                                          onside, off, a[j], e[j])
+    for j in np.nonzero(other)[0]:
+        out_a[j], out_e[j], flag[j] = other_side(kind, coef, fcode, nfac, fac, par, onside,
+                                                 off, a[j], e[j])
