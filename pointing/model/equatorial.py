@@ -333,11 +333,13 @@ def solve_inverse(plan: kernels.Plan, ha: np.ndarray, dec: np.ndarray
     st = np.zeros(a.shape, np.int8)
     first = _far(e)
     done = np.zeros(a.shape, bool)
-    for attempt, wanted in enumerate((first, ~first)):
+    # the kernels' solver on both sides first, the costly split solve for what is left
+    for attempt, (wanted, split) in enumerate(((first, False), (~first, False),
+                                               (first, True), (~first, True))):
         for far in (False, True):
             idx = np.nonzero(~done & (wanted == far))[0]
             if idx.size:
-                sa, se, ss = _solve_on_side(side_plan(plan, far), far, a[idx], e[idx])
+                sa, se, ss = _solve_on_side(side_plan(plan, far), far, a[idx], e[idx], split)
                 if attempt == 0:  # input errors are final; not found on this side is not
                     st[idx] = ss
                     done[idx[(ss == 1) | (ss == 2)]] = True
@@ -346,11 +348,11 @@ def solve_inverse(plan: kernels.Plan, ha: np.ndarray, dec: np.ndarray
     return -ra, re, st
 
 
-def _solve_on_side(p: kernels.Plan, far: bool, a: np.ndarray, e: np.ndarray
+def _solve_on_side(p: kernels.Plan, far: bool, a: np.ndarray, e: np.ndarray, split: bool
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One pier side's plan solved with its raw declination held on that side (below or
-    above the pole); what the kernels miss there is tried by :func:`_split_solve`.
-    Polar frame; status 3 also for a solution on the other side."""
+    above the pole); with ``split``, what the kernels miss there is tried by
+    :func:`_split_solve`.  Polar frame; status 3 also for a solution on the other side."""
     lo, top, hi = DEC_LIMITS
     # the target as written first (the far side's range not held yet: its lowest raw
     # value is also the kernels' lowest input), so the solution keeps the target's writing
@@ -363,7 +365,7 @@ def _solve_on_side(p: kernels.Plan, far: bool, a: np.ndarray, e: np.ndarray
         sa, se, ss = kernels.solve_inverse(p, fa, fe, limits)
         ra[lost], re[lost], st[lost] = sa, se, ss
     lost = np.nonzero(st == 3)[0]
-    if lost.size:
+    if split and lost.size:
         a, e = _far_writing(a[lost], e[lost]) if far else (a[lost], e[lost])
         sa, se = _split_solve(p, a, e, limits)
         found = np.isfinite(sa) & (_far(se) == far)
