@@ -52,15 +52,25 @@ Pier-side terms (``ID@FAR``, ``CH@NEAR``, ``HDSD@FAR``, ...): any term but MA
 and ME (one polar axis serves both sides) restricted to one pier side, for
 what differs between the sides beyond the sign flips above (a declination
 index that shifts when the tube swings over, flexure that differs with the
-counterweight on the other side).  The term acts, exactly as its plain
-form, only where the position it is applied to is on that side (``far``:
-raw δ beyond the pole), in the model's order; a plain term and its far-side
-form together give the far side ``plain + far``.  The ``@NEAR``/``@FAR``
-spelling is this toolkit's own: TPOINT documents subsets of observations
-and terms restricted to them, but the text of that section could not be
-read here, so its syntax is not claimed.  Such terms need a German
-equatorial (mount ``gem``); a fit refuses one whose side has no
-observations.
+counterweight on the other side).  The pier side is a mechanical state of
+the mount: it is taken from the **raw** declination (``far``: beyond the
+pole) at the start of the chain, and a pier-side term acts, exactly as its
+plain form and in its place in the model's order, on the positions whose raw
+side is its own, wherever the earlier terms have moved them (so ``ID,
+ID@FAR`` and ``ID@FAR, ID`` are the same model, as two index shifts
+commute; the fit's check of a term's side uses the same raw declination).
+:func:`side_plan` gives the plan of one side; :func:`forward` runs each
+position on its side's plan.  A plain term and its far-side form together
+give the far side ``plain + far``.
+The inverse solves for the raw side too: it assumes the side the target is
+written on, solves, and keeps the solution only if it lies on that side
+(targets within the terms' shifts of the pole may be reached from the other
+side only), else solves on the other side; what neither side reaches is
+status 3.  The ``@NEAR``/``@FAR`` spelling is this toolkit's own: TPOINT
+documents subsets of observations and terms restricted to them, but the
+text of that section could not be read here, so its syntax is not claimed.
+Such terms need a German equatorial (mount ``gem``); a fit refuses one whose
+side has no observations.
 """
 
 from __future__ import annotations
@@ -246,10 +256,47 @@ def compile_plan(terms: Sequence[Term], coefs: Any, latitude_rad: float | None) 
     return kernels.Plan(tuple(ops))
 
 
+def has_sides(plan: kernels.Plan) -> bool:
+    """Whether a plan holds pier-side operations (``("side", far, inner)``)."""
+    return any(op[0] == "side" for op in plan.ops)
+
+
+def side_plan(plan: kernels.Plan, far: bool) -> kernels.Plan:
+    """The plan a German equatorial follows on one pier side: its pier-side operations
+    for that side as plain ones, those of the other side left out."""
+    ops = tuple(op[2] if op[0] == "side" else op for op in plan.ops
+                if op[0] != "side" or op[1] == far)
+    return kernels.Plan(ops, plan.par)
+
+
+def _far(e: Any) -> Any:
+    return e > 0.5 * math.pi
+
+
 def forward(plan: kernels.Plan, ha: Any, dec: Any, xp: Any = np) -> tuple[Any, Any]:
-    """True (h, δ) at raw (h, δ) through a compiled plan; δ comes back in −90°..270°."""
+    """True (h, δ) at raw (h, δ) through a compiled plan; δ comes back in −90°..270°.
+
+    Pier-side operations act by the raw declination's side (the mount's state),
+    whatever the earlier terms did to the position.  Arrays of positions on both
+    sides are split; coefficient arrays (:func:`forward_batch`) need positions on
+    one side.
+    """
     a, e = polar_frame(ha, dec)
-    ta, te = kernels.forward(plan, a, e, xp)
+    if not has_sides(plan):
+        ta, te = kernels.forward(plan, a, e, xp)
+        return -ta, te
+    if xp is not np:
+        ta, te = kernels.forward(side_plan(plan, _far(e)), a, e, xp)
+        return -ta, te
+    a, e = np.broadcast_arrays(np.asarray(a, float), np.asarray(e, float))
+    far = _far(e)
+    if far.all() or not far.any():
+        ta, te = kernels.forward(side_plan(plan, bool(far.all()) and far.size > 0), a, e, xp)
+        return -ta, te
+    ta, te = np.empty(a.shape), np.empty(a.shape)
+    for side in (False, True):
+        m = far == side
+        ta[m], te[m] = kernels.forward(side_plan(plan, side), a[m], e[m], xp)
     return -ta, te
 
 
@@ -258,16 +305,121 @@ def forward_batch(terms: Sequence[Term], coef_rows: np.ndarray, ha: np.ndarray, 
     """:func:`forward` for several coefficient vectors (R, M radians) at once: (R, N)."""
     cols = [coef_rows[:, k:k + 1] for k in range(coef_rows.shape[1])]
     plan = compile_plan(terms, cols, latitude_rad)
-    shape = (coef_rows.shape[0], np.size(ha))
-    return forward(plan, np.broadcast_to(ha, shape), np.broadcast_to(dec, shape))
+    ha, dec = np.broadcast_arrays(np.asarray(ha, float).ravel(), np.asarray(dec, float).ravel())
+    far = pier_side(dec) == "far"
+    out_h, out_d = np.empty((coef_rows.shape[0], ha.size)), np.empty((coef_rows.shape[0], ha.size))
+    for side in (False, True):  # each call on one pier side (see forward)
+        m = far == side
+        shape = (coef_rows.shape[0], int(m.sum()))
+        out_h[:, m], out_d[:, m] = forward(plan, np.broadcast_to(ha[m], shape),
+                                           np.broadcast_to(dec[m], shape))
+    return out_h, out_d
 
 
 def solve_inverse(plan: kernels.Plan, ha: np.ndarray, dec: np.ndarray
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Raw (h, δ) reaching true (h, δ), with kernels' status codes (1-D arrays)."""
+    """Raw (h, δ) reaching true (h, δ), with kernels' status codes (1-D arrays).
+
+    With pier-side terms the raw side is what is solved for: first the side the
+    target is written on, then, where none is found there (targets within the
+    terms' shifts of the pole may be reached from the other side only), the
+    other; each side's plan is solved with the raw declination held on that side.
+    """
     a, e = polar_frame(ha, dec)
-    ra, re, st = kernels.solve_inverse(plan, a, e, DEC_LIMITS)
+    if not has_sides(plan):
+        ra, re, st = kernels.solve_inverse(plan, a, e, DEC_LIMITS)
+        return -ra, re, st
+    ra, re = np.full(a.shape, np.nan), np.full(a.shape, np.nan)
+    st = np.zeros(a.shape, np.int8)
+    first = _far(e)
+    done = np.zeros(a.shape, bool)
+    # the kernels' solver on both sides first, the costly split solve for what is left
+    for attempt, (wanted, split) in enumerate(((first, False), (~first, False),
+                                               (first, True), (~first, True))):
+        for far in (False, True):
+            idx = np.nonzero(~done & (wanted == far))[0]
+            if idx.size:
+                sa, se, ss = _solve_on_side(side_plan(plan, far), far, a[idx], e[idx], split)
+                if attempt == 0:  # input errors are final; not found on this side is not
+                    st[idx] = ss
+                    done[idx[(ss == 1) | (ss == 2)]] = True
+                ok = idx[ss == 0]
+                ra[ok], re[ok], st[ok], done[ok] = sa[ss == 0], se[ss == 0], 0, True
     return -ra, re, st
+
+
+def _solve_on_side(p: kernels.Plan, far: bool, a: np.ndarray, e: np.ndarray, split: bool
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One pier side's plan solved with its raw declination held on that side (below or
+    above the pole); with ``split``, what the kernels miss there is tried by
+    :func:`_split_solve`.  Polar frame; status 3 also for a solution on the other side."""
+    lo, top, hi = DEC_LIMITS
+    # the target as written first (the far side's range not held yet: its lowest raw
+    # value is also the kernels' lowest input), so the solution keeps the target's writing
+    ra, re, st = kernels.solve_inverse(p, a, e, DEC_LIMITS if far else (lo, top, 0.5 * math.pi))
+    st[(st == 0) & (_far(re) != far)] = 3
+    limits = (0.5 * math.pi, top, hi) if far else (lo, top, 0.5 * math.pi)
+    if far and np.any(st == 3):
+        lost = np.nonzero(st == 3)[0]
+        fa, fe = _far_writing(a[lost], e[lost])
+        sa, se, ss = kernels.solve_inverse(p, fa, fe, limits)
+        ra[lost], re[lost], st[lost] = sa, se, ss
+    lost = np.nonzero(st == 3)[0]
+    if split and lost.size:
+        a, e = _far_writing(a[lost], e[lost]) if far else (a[lost], e[lost])
+        sa, se = _split_solve(p, a, e, limits)
+        found = np.isfinite(sa) & (_far(se) == far)
+        ra[lost[found]], re[lost[found]], st[lost[found]] = sa[found], se[found], 0
+    return ra, re, st
+
+
+def _split_solve(p: kernels.Plan, a: np.ndarray, e: np.ndarray,
+                 limits: tuple[float, float, float]) -> tuple[np.ndarray, np.ndarray]:
+    """Raw positions the whole-chain solver missed, found in two parts (NaN where not).
+
+    A chain whose middle passes close to the pole (two index terms carrying it
+    across and back, as a pier-side term after the plain one can) is, seen
+    from the target, stretched beyond the pole's neighbourhood, and the
+    whole-chain Newton misses.  Each part alone is an ordinary chain: the
+    operations after a split point solved from the target, those before it
+    from that result; the split points tried from the end, and each raw
+    position checked on the whole chain (1e-10 rad, what the kernels accept
+    of Newton).
+    """
+    ra, re = np.full(a.shape, np.nan), np.full(a.shape, np.nan)
+    far = limits[0] > DEC_LIMITS[0]  # the far side's range starts at the pole
+    for k in range(len(p.ops) - 1, 0, -1):
+        todo = np.nonzero(np.isnan(ra))[0]
+        if todo.size == 0:
+            break
+        with np.errstate(invalid="ignore"):
+            ma, me, ms = kernels.solve_inverse(kernels.Plan(p.ops[k:]), a[todo], e[todo],
+                                               DEC_LIMITS)
+            if far:
+                ma, me = _far_writing(ma, me)
+            ga, ge, gs = kernels.solve_inverse(kernels.Plan(p.ops[:k]), np.where(ms == 0, ma, 0.0),
+                                               np.where(ms == 0, me, -10.0), limits)
+            ta, te = kernels.forward(p, np.where(gs == 0, ga, 0.0), np.where(gs == 0, ge, 0.0))
+        good = (gs == 0) & (_separation(ta, te, a[todo], e[todo]) < 1e-10)
+        ra[todo[good]], re[todo[good]] = ga[good], ge[good]
+    return ra, re
+
+
+def _far_writing(a: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Polar-frame positions written beyond the pole (δ 90°..270°); out of range ones
+    (below −90° or beyond 270°) stay out of it."""
+    inside = (e >= DEC_LIMITS[0]) & (e <= DEC_LIMITS[1])
+    flip = inside & ~_far(e)
+    a, e = np.where(flip, a + math.pi, a), np.where(flip, math.pi - e, e)
+    return a, np.where(inside, e, -10.0)
+
+
+def _separation(a1: np.ndarray, e1: np.ndarray, a2: np.ndarray, e2: np.ndarray) -> np.ndarray:
+    """Angle (radians) between two directions of the polar frame."""
+    c1, c2 = np.cos(e1), np.cos(e2)
+    u = np.stack([c1 * np.cos(a1), c1 * np.sin(a1), np.sin(e1)])
+    v = np.stack([c2 * np.cos(a2), c2 * np.sin(a2), np.sin(e2)])
+    return np.arctan2(np.linalg.norm(np.cross(u, v, axis=0), axis=0), np.sum(u * v, axis=0))
 
 
 def term_design(terms: Sequence[Term], ha: np.ndarray, dec: np.ndarray,

@@ -55,6 +55,12 @@ The equatorial mounts reuse these kernels in their polar frame (azimuth
 ``−h``, elevation ``δ`` up to 270° on a German equatorial's far side), with
 two more operations: additive functions compiled with the site latitude and
 ``xy`` terms moving both coordinates (see :mod:`pointing.model.equatorial`).
+A German equatorial's pier-side terms compile to ``("side", far, inner)``;
+the chains here never see one: the pier side is the raw declination's, a
+state of the mount fixed before the chain, so
+:func:`pointing.model.equatorial.side_plan` resolves the plan for it (the
+inner operation kept, or left out) and the equatorial inverse solves for the
+side (an operation ``"side"`` reaching these chains is an error).
 
 Kernels run on numpy arrays (``xp=numpy``) or on Python floats
 (``xp=MATH``): the same code for the daemon's scalar path and vectorised
@@ -331,14 +337,12 @@ def _nasmyth(op: tuple[Any, ...], a: Any, e: Any, xp: Any) -> tuple[Any, Any, An
     return c * ce, -c * se, None
 
 
-def _on_side(op: tuple[Any, ...], a: Any, e: Any, xp: Any, step: Any) -> tuple[Any, Any]:
-    """``("side", far, inner)``: ``inner`` (applied or undone by ``step``) only where the
-    position is on the wanted side of the pole (German equatorial pier-side terms)."""
-    here = (e > _HALF_PI) == op[1]
-    if xp is MATH:
-        return step(op[2], a, e, xp) if here else (a, e)
-    na, ne = step(op[2], a, e, xp)
-    return xp.where(here, na, a), xp.where(here, ne, e)
+def _unresolved(op: tuple[Any, ...]) -> Any:
+    """A pier-side operation (``("side", far, inner)``) reached the chain: the caller
+    should have resolved the plan for the raw position's pier side
+    (:func:`pointing.model.equatorial.side_plan`)."""
+    raise ValueError(f"pier-side operation {op[:2]!r} in a chain: resolve the plan by the "
+                     "raw pier side first")
 
 
 def _apply_at(op: tuple[Any, ...], a: Any, e: Any, pa: Any, pe: Any, xp: Any
@@ -367,7 +371,7 @@ def _undo_at(op: tuple[Any, ...], a: Any, e: Any, pa: Any, pe: Any, xp: Any,
 def _apply(op: tuple[Any, ...], a: Any, e: Any, xp: Any) -> tuple[Any, Any]:
     kind = op[0]
     if kind == "side":
-        return _on_side(op, a, e, xp, _apply)
+        return _unresolved(op)
     if kind in ("az", "el") and op[2] is None:
         return (a - op[1], e) if kind == "az" else (a, e + op[1])
     if kind in ("az", "el", "sky"):
@@ -388,7 +392,7 @@ def _undo(op: tuple[Any, ...], a: Any, e: Any, xp: Any, newton: bool = False,
     term is evaluated at its input, see :func:`_solve_point`)."""
     kind = op[0]
     if kind == "side":
-        return _on_side(op, a, e, xp, _undo)
+        return _unresolved(op)
     if kind == "az" and op[2] is None:
         return a + op[1], e
     if kind == "el" and op[2] is None:

@@ -88,7 +88,6 @@ def encode(plan: Plan) -> tuple[np.ndarray, ...] | None:
     coef = np.zeros(n, np.float64)
     fac = np.zeros((n, 3, 3), np.int64)
     par = np.zeros((n, 9), np.float64)
-    off = np.array([float(plan.az_offset)])
     for i, op in enumerate(ops):
         if op[0] == "side":
             onside[i] = 2 if op[1] else 1
@@ -108,6 +107,8 @@ def encode(plan: Plan) -> tuple[np.ndarray, ...] | None:
             coef[i] = op[1]
             if not _encode_law(i, op[2], fcode, nfac, fac, par):
                 return None
+    # the constant hour-angle shift (−ΣIH) of each pier side's plan: the outputs' turn
+    off = np.array([float(equatorial.side_plan(plan, far).az_offset) for far in (False, True)])
     return kind, coef, fcode, nfac, fac, par, onside, off
 
 

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from pointing.errors import TermError
 from pointing.model import equatorial, numba_equatorial
 from pointing.model import model as model_module
+from pointing.model.equatorial import to_sky
 from pointing.model.model import PointingModel
 from pointing.model.terms import MATH
 from pointing.units import ARCSEC
@@ -70,9 +71,10 @@ def test_compiled_inverse_matches_numpy_and_round_trips(seed, lat):
     assert np.array_equal(st_c, st_n) and np.all(st_c == 0)
     away = np.abs(np.cos(d)) > math.sin(3 * math.pi / 180)  # several demands near a pole
     assert np.max(_hdiff(rh, qh)[away]) < 1e-9 and np.max(np.abs(rd - qd)[away]) < 1e-9
-    fh, fd = _numpy(m, "true_from_raw", rh, rd)
-    assert np.max(_hdiff(fh, th) * np.abs(np.cos(td))) < 1e-9
-    assert np.max(np.abs(fd - td)) < 1e-9
+    fh, fd = to_sky(*_numpy(m, "true_from_raw", rh, rd))  # the sky position: either writing
+    sh, sd = to_sky(th, td)
+    assert np.max(_hdiff(fh, sh) * np.abs(np.cos(sd))) < 1e-9
+    assert np.max(np.abs(fd - sd)) < 1e-9
 
 
 def _plan(m):
@@ -93,17 +95,85 @@ def _spy(monkeypatch):
     return calls
 
 
-def test_compiled_kernels_are_in_use_and_agree_at_the_poles(monkeypatch):
-    m = _model(np.random.default_rng(1), 30.0)
-    calls = _spy(monkeypatch)
-    h = np.linspace(-3, 3, 400)
-    d = np.concatenate([np.full(100, 0.5 * math.pi - 1e-3), np.full(100, 0.5 * math.pi + 2e-3),
-                        np.full(100, 1.5 * math.pi - 1e-3), np.full(100, -0.5 * math.pi + 1e-4)])
-    ch, cd = m.true_from_raw(h, d)
-    assert calls  # the fast path was taken
+def _fallbacks(monkeypatch):
+    """Record how many positions the compiled path hands to the numpy kernels (its
+    fallback), per call of ``equatorial.forward`` / ``equatorial.solve_inverse`` from it."""
+    got = {"forward": [], "solve_inverse": []}
+    for name, sink in got.items():
+        real = getattr(equatorial, name)
+
+        def counted(plan, ha, dec, *rest, _real=real, _sink=sink):
+            _sink.append(np.size(ha))
+            return _real(plan, ha, dec, *rest)
+
+        monkeypatch.setattr(numba_equatorial.equatorial, name, counted)
+    return got
+
+
+def _around_poles(rng, n, lo_deg, hi_deg):
+    """Raw positions between lo and hi degrees from either pole, on both pier sides
+    (the south pole's far side written below −90°)."""
+    off = rng.uniform(lo_deg, hi_deg, n) * math.pi / 180 * rng.choice([-1.0, 1.0], n)
+    pole = rng.choice([0.5 * math.pi, -0.5 * math.pi], n)
+    return rng.uniform(-math.pi, math.pi, n), pole + off
+
+
+def test_compiled_kernels_answer_next_to_the_poles(monkeypatch):
+    """1.5°–4° from a pole (the model moves positions by ≤ 0.2°) the compiled kernels
+    answer both ways, no position falls back, and they agree with the numpy kernels."""
+    m = _model(np.random.default_rng(1), 30.0, scale=0.05)
+    h, d = _around_poles(np.random.default_rng(2), 4000, 1.5, 4.0)
     nh, nd = _numpy(m, "true_from_raw", h, d)
-    np.testing.assert_allclose(cd, nd, rtol=0, atol=1e-12)
+    qh, qd, st_n = _numpy(m, "raw_from_true_status", nh, nd)
+    got = _fallbacks(monkeypatch)
+    ch, cd = m.true_from_raw(h, d)
+    rh, rd, st_c = m.raw_from_true_status(nh, nd)
+    assert sum(got["forward"]) == 0 and sum(got["solve_inverse"]) == 0, got
+    assert np.max(np.abs(cd - nd)) < 1e-12
     assert np.max(_hdiff(ch, nh) * np.abs(np.cos(nd))) < 1e-12
+    assert np.all(st_c == 0) and np.all(st_n == 0)
+    assert np.max(np.abs(rd - qd)) < 1e-11 and np.max(_hdiff(rh, qh)) < 1e-10
+    assert np.max(_hdiff(rd, d)) < 1e-9 and np.max(_hdiff(rh, h) * np.abs(np.cos(d))) < 1e-9
+
+
+def test_within_a_degree_of_a_pole_the_numpy_kernels_answer(monkeypatch):
+    m = _model(np.random.default_rng(1), 30.0, scale=0.05)
+    h, d = _around_poles(np.random.default_rng(3), 400, 0.0, 0.5)
+    nh, nd = _numpy(m, "true_from_raw", h, d)
+    got = _fallbacks(monkeypatch)
+    ch, cd = m.true_from_raw(h, d)
+    rh, rd, status = m.raw_from_true_status(nh, nd)
+    assert sum(got["forward"]) == 400 and sum(got["solve_inverse"]) == 400
+    np.testing.assert_array_equal(cd, nd)
+    np.testing.assert_array_equal(ch, nh)
+    assert np.all(status == 0)
+    fh, fd = _numpy(m, "true_from_raw", rh, rd)
+    assert np.max(np.abs(fd - nd)) < 1e-9 and np.max(_hdiff(fh, nh) * np.abs(np.cos(nd))) < 1e-9
+
+
+def test_compiled_inverse_finds_the_raw_side_across_the_pole(monkeypatch):
+    """ID = −4° carries raw 87.2°–88.5° past the pole (true 91.2°–92.5°, written on the
+    far side); ID@FAR acts by the raw side (raw 91.2°–92.8°).  The compiled inverse
+    assumes the target's side, sees its solution on the other, and solves there: no
+    fallback, exact round trips, the raw side kept."""
+    m = PointingModel(["IH", "ID", "ID@FAR", "CH"], [300.0, -4 * 3600.0, 900.0, 60.0],
+                      mount="gem", latitude_deg=40.0)
+    rng = np.random.default_rng(4)
+    h = rng.uniform(-math.pi, math.pi, 2000)
+    d = np.radians(np.concatenate([rng.uniform(87.2, 88.5, 1000), rng.uniform(91.2, 92.8, 1000)]))
+    nh, nd = _numpy(m, "true_from_raw", h, d)
+    assert np.all(equatorial.pier_side(nd[:1000]) == "far")  # written on the other side
+    got = _fallbacks(monkeypatch)
+    ch, cd = m.true_from_raw(h, d)
+    rh, rd, status = m.raw_from_true_status(nh, nd)
+    assert sum(got["forward"]) == 0 and sum(got["solve_inverse"]) == 0, got
+    np.testing.assert_allclose(cd, nd, rtol=0, atol=1e-12)
+    assert np.max(_hdiff(ch, nh)) < 1e-12
+    assert np.all(status == 0)
+    assert np.all(equatorial.pier_side(rd) == equatorial.pier_side(d))
+    assert np.max(np.abs(rd - d)) < 1e-9 and np.max(_hdiff(rh, h)) < 1e-9
+    scalar = m.raw_from_true_status(float(nh[3]), float(nd[3]))
+    assert scalar[2] == 0 and scalar[:2] == pytest.approx((rh[3], rd[3]), abs=1e-12)
 
 
 def test_scalars_match_arrays_both_ways():
