@@ -599,7 +599,10 @@ class EquatorialModel(PointingModel):
     declinations come back in −90°..270°).  ``raw_from_true`` keeps the side
     it is asked for and takes the other only where the asked one cannot
     reach.  Terms and conventions: :mod:`pointing.model.equatorial`.  The
-    numpy kernels apply them (the compiled kernels are alt-az only).
+    compiled kernels (:mod:`pointing.model.numba_equatorial`) apply them where
+    numba is installed, the numpy kernels elsewhere and near the poles (the
+    reference both are tested against).  Pier-side terms act by the raw
+    declination's side.
     """
 
     __slots__ = ("_latitude", "_mount")
