@@ -20,29 +20,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from pointing.jit import lazy_module
+
 __all__ = ["USE_COMPILED", "available", "kernels"]
 
 #: set to False to run the numpy path even where numba is installed (tests, debugging)
 USE_COMPILED = True
 
-_jit: Any = None
-_tried = False
+#: lazy: numba's import cost is paid by the first measurement only
+_load = lazy_module("pointing.camera.numba_kernels")
 
 
 def kernels() -> Any:
     """The compiled kernels module, or None (numba missing or :data:`USE_COMPILED` off)."""
-    global _jit, _tried
-    if not USE_COMPILED:
-        return None
-    if not _tried:
-        _tried = True
-        try:  # lazy: numba's import cost is paid by the first measurement only
-            from pointing.camera import numba_kernels
-        except ImportError:  # pragma: no cover - numba is a declared dependency
-            _jit = None
-        else:
-            _jit = numba_kernels
-    return _jit
+    return _load() if USE_COMPILED else None
 
 
 def available() -> bool:

@@ -60,6 +60,7 @@ from typing import Any
 
 import numpy as np
 
+from pointing.jit import lazy_module
 from pointing.model.compiled_layout import (
     CHECK,
     COEF,
@@ -93,26 +94,13 @@ _FCODE = {"TF": 1, "TX": 2, "ECES": 3, "ECEC": 4}
 #: bound of |f″| of TX (−cot E held at the limit: 2·cos E / sin³ E at its largest)
 _TX_CURVATURE = 2.0 * (1.0 + TX_COT_LIMIT ** 2) ** 1.5
 
-_jit: Any = None
-_tried = False
+#: lazy: numba's import cost is paid by the first model application only
+_kernels = lazy_module("pointing.model.numba_kernels")
 
 
 def available() -> bool:
     """Whether the compiled kernels can be used (numba importable)."""
     return _kernels() is not None
-
-
-def _kernels() -> Any:
-    global _jit, _tried
-    if not _tried:
-        _tried = True
-        try:  # lazy: numba's import cost is paid by the first model application only
-            from pointing.model import numba_kernels
-        except ImportError:  # pragma: no cover - numba is a declared dependency
-            _jit = None
-        else:
-            _jit = numba_kernels
-    return _jit
 
 
 def encode(ops: tuple[tuple[Any, ...], ...], par: tuple[int, ...] = ()

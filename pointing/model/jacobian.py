@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from pointing.jit import lazy_module
 from pointing.model import compiled, kernels
 from pointing.model import model as model_module
 from pointing.model.terms import Term
@@ -27,7 +28,8 @@ __all__ = ["available", "forward", "forward_and_jacobian"]
 
 _TILT_STEP = 1e-5  # radians: central differences of the tilt matrix (error ~1e-11)
 _LAST_KIND = 9  # operation kinds 0..9 of compiled.encode are differentiated
-_kernel: Any = None
+#: lazy: numba's import is paid by the first exact fit only
+_kernels = lazy_module("pointing.model.numba_jacobian")
 
 
 def available() -> bool:
@@ -36,12 +38,7 @@ def available() -> bool:
 
 
 def _compiled() -> Any:
-    global _kernel
-    if _kernel is None:  # lazy: numba's import is paid by the first exact fit only
-        from pointing.model import numba_jacobian
-
-        _kernel = numba_jacobian.forward_jacobian_many
-    return _kernel
+    return _kernels().forward_jacobian_many
 
 
 @functools.lru_cache(maxsize=512)

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from pointing.jit import lazy_module
 from pointing.model import equatorial
 from pointing.model.kernels import Plan, tilt_matrix
 from pointing.model.terms import MATH
@@ -37,25 +38,8 @@ _ADDITIVE = {"el": 7, "az": 8, "sky": 9, "xy": 10}
 _LAW = {"FO": 11, "DAF": 12, "TF": 13, "TX": 14}
 _LO, _HI = equatorial.DEC_LIMITS[0], equatorial.DEC_LIMITS[2]
 
-_jit: Any = None
-_tried = False
-
-
-def _kernels() -> Any:
-    global _jit, _tried
-    if not _tried:
-        _tried = True
-        try:  # lazy: numba's import cost is paid by the first compiled call only
-            import numba  # noqa: F401
-        except ImportError:  # pragma: no cover - numba is a declared dependency
-            _jit = None
-        else:
-            # not inside the try: a helper missing from numba_kernels is a bug to see,
-            # not a reason to fall back to the numpy kernels without a word
-            from pointing.model import numba_equatorial_jit
-
-            _jit = numba_equatorial_jit
-    return _jit
+#: lazy: numba's import cost is paid by the first compiled call only
+_kernels = lazy_module("pointing.model.numba_equatorial_jit")
 
 
 def available() -> bool:
