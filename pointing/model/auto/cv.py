@@ -38,7 +38,13 @@ import numpy as np
 from pointing.errors import FitError
 from pointing.model.auto.path import grow_along_path, prefix_errors
 from pointing.model.auto.pool import complexity
-from pointing.model.auto.screening import EQUATORIAL_ORDER, customary, design, screen
+from pointing.model.auto.screening import (
+    EQUATORIAL_ORDER,
+    customary,
+    design,
+    screen,
+    try_add,
+)
 from pointing.model.auto.screening import screening_fit as fit
 from pointing.model.fit import FitResult
 from pointing.model.run import Observations
@@ -196,14 +202,8 @@ def select_cv(obs: Observations, pool: Sequence[Term], base: Sequence[str], *,
                                             stability, **opts):
             if len(chosen) >= opts["max_terms"]:
                 break
-            try:
-                current = fit(obs, [*chosen, name])
-            except FitError as exc:
-                refused[name] = str(exc)
-                continue
-            chosen.append(name)
-            steps.append({"action": "add", "term": name, "chosen_in_fraction": freq,
-                          "sky_rms_arcsec": current.sky_rms, "loo_rms_arcsec": current.loo_rms})
+            current = try_add(obs, chosen, [name], steps, refused,
+                              chosen_in_fraction=freq) or current
     for _, name in provisional:
         if len(chosen) <= max_terms:
             break
@@ -262,17 +262,9 @@ def _grow_harmonics(obs: Observations, current: FitResult, chosen: list[str],
         j, gain, se = pick
         term = tier[j]
         _drop(tier, cand, j)
-        try:
-            current = fit(obs, [*chosen, term.name])
-        except FitError as exc:
-            refused[term.name] = str(exc)
-            continue
-        chosen.append(term.name)
-        steps.append({"action": "add", "term": term.name,
-                      "inner_cv_rms_arcsec": math.sqrt(each[:, j].sum() / repeats / az.size
-                                                       / 2) / ARCSEC,
-                      "gain_in_se": gain / se if se > 0 else math.inf,
-                      "sky_rms_arcsec": current.sky_rms, "loo_rms_arcsec": current.loo_rms})
+        inner = math.sqrt(each[:, j].sum() / repeats / az.size / 2) / ARCSEC
+        current = try_add(obs, chosen, [term.name], steps, refused, inner_cv_rms_arcsec=inner,
+                          gain_in_se=gain / se if se > 0 else math.inf) or current
     return current
 
 
@@ -336,17 +328,8 @@ def _try_pair(obs: Observations, current: FitResult, chosen: list[str], pair: li
     if pick is None:
         return current
     names = [t.name for t in pair]
-    try:
-        current = fit(obs, [*chosen, *names])
-    except FitError as exc:
-        refused[label] = str(exc)
-        return current
-    chosen.extend(names)
-    for name in names:
-        steps.append({"action": "add", "term": name, "with": label,
-                      "gain_in_se": pick[1] / pick[2] if pick[2] > 0 else math.inf,
-                      "sky_rms_arcsec": current.sky_rms, "loo_rms_arcsec": current.loo_rms})
-    return current
+    return try_add(obs, chosen, names, steps, refused, **{"with": label},
+                   gain_in_se=pick[1] / pick[2] if pick[2] > 0 else math.inf) or current
 
 
 def _try_physical(obs: Observations, current: FitResult, chosen: list[str], term: Term,
@@ -364,15 +347,11 @@ def _try_physical(obs: Observations, current: FitResult, chosen: list[str], term
     pick = _cv_pick([term], b, each, indep >= min_independence, se_factor)
     if pick is None:
         return current, False
-    try:
-        current = fit(obs, [*chosen, name])
-    except FitError as exc:
-        refused[name] = str(exc)
+    added = try_add(obs, chosen, [name], steps, refused,
+                    gain_in_se=pick[1] / pick[2] if pick[2] > 0 else math.inf)
+    if added is None:
         return current, False
-    chosen.append(name)
-    steps.append({"action": "add", "term": name,
-                  "gain_in_se": pick[1] / pick[2] if pick[2] > 0 else math.inf,
-                  "sky_rms_arcsec": current.sky_rms, "loo_rms_arcsec": current.loo_rms})
+    current = added
     return current, True
 
 

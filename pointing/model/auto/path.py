@@ -26,9 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from pointing.errors import FitError
-from pointing.model.auto.screening import design
-from pointing.model.auto.screening import screening_fit as fit
+from pointing.model.auto.screening import design, try_add
 from pointing.model.fit import FitResult
 from pointing.model.run import Observations
 from pointing.model.terms import Term
@@ -142,13 +140,5 @@ def grow_along_path(obs: Observations, current: FitResult, chosen: list[str],
                       "inner_cv_rms_by_length_arcsec": [round(float(v), 4) for v in cv_rms],
                       "length": ell})
         for j in path:
-            name = tier[j].name
-            try:
-                current = fit(obs, [*chosen, name])
-            except FitError as exc:
-                refused[name] = str(exc)
-                continue
-            chosen.append(name)
-            steps.append({"action": "add", "term": name, "sky_rms_arcsec": current.sky_rms,
-                          "loo_rms_arcsec": current.loo_rms})
+            current = try_add(obs, chosen, [tier[j].name], steps, refused) or current
     return current

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from pointing.errors import FitError
 from pointing.model.auto.pool import EQUATORIAL_BASE, EQUATORIAL_GEOMETRIC
 from pointing.model.fit import FitResult, Geometry
 from pointing.model.fit import fit as exact_fit
@@ -17,6 +18,24 @@ from pointing.model.terms import Term, parse_term
 def screening_fit(observations: Observations, terms: Sequence[str], **kwargs: Any) -> FitResult:
     """The screening refit: rigorous residuals, first-order Jacobian (see ``exact_jacobian``)."""
     return exact_fit(observations, terms, exact_jacobian=False, **kwargs)
+
+
+def try_add(obs: Observations, chosen: list[str], names: Sequence[str],
+            steps: list[dict[str, Any]], refused: dict[str, str], **step: Any
+            ) -> FitResult | None:
+    """Refit with ``names`` appended to ``chosen``: the new fit, ``chosen`` and
+    ``steps`` updated (one "add" step per name, with ``step``'s fields), or
+    ``None`` with the reason in ``refused`` (under the names joined by "+")."""
+    try:
+        current = screening_fit(obs, [*chosen, *names])
+    except FitError as exc:
+        refused["+".join(names)] = str(exc)
+        return None
+    chosen.extend(names)
+    for name in names:
+        steps.append({"action": "add", "term": name, **step, "sky_rms_arcsec": current.sky_rms,
+                      "loo_rms_arcsec": current.loo_rms})
+    return current
 
 
 #: the order physical terms are listed, and so applied, in (TPOINT's customary one)
