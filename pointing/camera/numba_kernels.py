@@ -13,6 +13,7 @@ import math
 import numba
 import numpy as np
 
+from pointing.camera import starfit
 from pointing.camera.numba_detect import (
     bin_sum_int,
     box_sums,
@@ -358,12 +359,8 @@ def background_plane(z, x, y, iterations):
     return coef, std, np.count_nonzero(keep)
 
 
-@njit
-def eig2(xx, yy, xy):
-    """Eigenvalues (ascending) of [[xx, xy], [xy, yy]]."""
-    mean = 0.5 * (xx + yy)
-    rad = math.hypot(0.5 * (xx - yy), xy)
-    return mean - rad, mean + rad
+#: the moments' window and pixel corrections: the numpy reference's own scalar function
+window_axis_ratio = helper(starfit.window_axis_ratio)
 
 
 @njit
@@ -398,21 +395,7 @@ def moments(f, xs, ys, x, y, sigma_w, var):
     var_e *= 0.5
     e = math.hypot(e1, e2)
     significant = e > 3.0 * math.sqrt(var_e)
-    mxx, myy, mxy = a / s, b / s, c / s
-    lo, hi = eig2(mxx, myy, mxy)
-    lower = math.sqrt(hi / lo) if lo > 0 else math.inf
-    det = mxx * myy - mxy * mxy
-    if not det > 0:
-        return lower, significant
-    w2 = 1.0 / sigma_w**2
-    ixx, iyy, ixy = myy / det - w2, mxx / det - w2, -mxy / det
-    det_i = ixx * iyy - ixy * ixy
-    if not det_i > 0 or ixx <= 0:
-        return lower, significant
-    lo, hi = eig2(iyy / det_i - 1 / 12, ixx / det_i - 1 / 12, -ixy / det_i)
-    if lo <= 0:
-        return lower, significant
-    return max(math.sqrt(hi / lo), 1.0), significant
+    return window_axis_ratio(a, b, c, s, sigma_w), significant
 
 
 @njit

@@ -47,7 +47,7 @@ from pointing.camera.detect import (
 )
 from pointing.camera.psf import FWHM_PER_SIGMA, model_and_jacobian, star_model
 
-__all__ = ["MeasureOptions", "StarFit", "background_plane", "eig2", "fit_star", "lm_fit",
+__all__ = ["MeasureOptions", "StarFit", "background_plane", "fit_star", "lm_fit",
            "mirrored", "mismatch", "moments", "residual_neighbour", "residual_outliers",
            "saturation_level", "shot_from_residuals", "windowed_centroid"]
 
@@ -806,26 +806,31 @@ def moments(f: np.ndarray, xs: np.ndarray, ys: np.ndarray, x: float, y: float,
     var_e = 0.5 * float(np.sum((de1 * de1 + de2 * de2) * var))
     e = math.hypot(e1, e2)
     significant = e > 3.0 * math.sqrt(var_e)
-    # undo the window (exact for a Gaussian star: Σ⁻¹ = M⁻¹ − W⁻¹), then the pixel width
+    return window_axis_ratio(a, b, c, s, sigma_w), significant
+
+
+def window_axis_ratio(a: float, b: float, c: float, s: float, sigma_w: float) -> float:
+    """Axis ratio (≥ 1) of a star from its Gaussian-weighted second moments.
+
+    ``a``, ``b``, ``c`` are Σ w·f·dx², Σ w·f·dy², Σ w·f·dx·dy and ``s`` is
+    Σ w·f (px², px; window σ ``sigma_w`` px).  The window is undone (exact for a
+    Gaussian star: Σ⁻¹ = M⁻¹ − W⁻¹), then the pixel width (1/12 px²); a star
+    larger than the window gives the weighted ratio, a lower bound.  Scalar
+    arithmetic only, no calls: the compiled kernels compile this same function.
+    """
     mxx, myy, mxy = a / s, b / s, c / s
-    lo, hi = eig2(mxx, myy, mxy)
-    lower = math.sqrt(hi / lo) if lo > 0 else math.inf
+    mean, rad = 0.5 * (mxx + myy), math.hypot(0.5 * (mxx - myy), mxy)  # eigenvalues mean ± rad
+    lower = math.sqrt((mean + rad) / (mean - rad)) if mean - rad > 0 else math.inf
     det = mxx * myy - mxy * mxy
     if not det > 0:
-        return lower, significant
+        return lower
     w2 = 1.0 / sigma_w**2
     ixx, iyy, ixy = myy / det - w2, mxx / det - w2, -mxy / det
     det_i = ixx * iyy - ixy * ixy
     if not det_i > 0 or ixx <= 0:
-        return lower, significant  # star larger than the window: the weighted ratio
-    lo, hi = eig2(iyy / det_i - 1 / 12, ixx / det_i - 1 / 12, -ixy / det_i)
-    if lo <= 0:
-        return lower, significant
-    return max(math.sqrt(hi / lo), 1.0), significant
-
-
-def eig2(xx: float, yy: float, xy: float) -> tuple[float, float]:
-    """Eigenvalues (ascending) of the symmetric matrix [[xx, xy], [xy, yy]]."""
-    mean = 0.5 * (xx + yy)
-    rad = math.hypot(0.5 * (xx - yy), xy)
-    return mean - rad, mean + rad
+        return lower  # star larger than the window: the weighted ratio
+    pxx, pyy, pxy = iyy / det_i - 1 / 12, ixx / det_i - 1 / 12, -ixy / det_i
+    mean, rad = 0.5 * (pxx + pyy), math.hypot(0.5 * (pxx - pyy), pxy)
+    if mean - rad <= 0:
+        return lower
+    return max(math.sqrt((mean + rad) / (mean - rad)), 1.0)
