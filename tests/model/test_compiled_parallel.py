@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 import pytest
+from _model_paths import numpy_kernels, numpy_path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -29,12 +30,14 @@ PARALLEL = ["&HESE", "&HECE3", "&HACA2", "&HASA7", "&HSCA5CE8", "&HSSA6CE6", "&H
             "&HZCZ2", "&HESACE", "&HVSA"]
 
 
-def numpy_path(model, fn, *args):
-    model_module.USE_COMPILED = False
-    try:
-        return getattr(model, fn)(*args)
-    finally:
-        model_module.USE_COMPILED = True
+def assert_jacobian_matches_numpy(terms, values, free, a, e):
+    """The compiled Jacobian against the numpy path's central differences."""
+    fa, fe, jac = jacobian.forward_and_jacobian(terms, values, free, a, e)
+    with numpy_kernels():
+        ga, ge, ref = model_module.forward_and_jacobian(terms, values, free, a, e)
+    np.testing.assert_allclose(fa, ga, atol=1e-12)
+    np.testing.assert_allclose(fe, ge, atol=1e-12)
+    np.testing.assert_allclose(jac, ref, atol=2e-8 * np.abs(ref).max(), rtol=1e-7)
 
 
 def sky_miss(a1, e1, a2, e2):
@@ -133,15 +136,7 @@ def test_the_0314_fauto_jacobian_matches_central_differences(model_0314):
     a, e = rng.uniform(-7, 7, 60), rng.uniform(-0.1, 1.5, 60)
     terms, values = model_0314.terms, np.array(list(model_0314.values.values()))
     free = list(range(len(terms)))
-    fa, fe, jac = jacobian.forward_and_jacobian(terms, values, free, a, e)
-    model_module.USE_COMPILED = False
-    try:
-        ga, ge, ref = model_module.forward_and_jacobian(terms, values, free, a, e)
-    finally:
-        model_module.USE_COMPILED = True
-    np.testing.assert_allclose(fa, ga, atol=1e-12)
-    np.testing.assert_allclose(fe, ge, atol=1e-12)
-    np.testing.assert_allclose(jac, ref, atol=2e-8 * np.abs(ref).max(), rtol=1e-7)
+    assert_jacobian_matches_numpy(terms, values, free, a, e)
 
 
 @pytest.mark.skipif(not jacobian.available(), reason="numba not installed")
@@ -158,12 +153,4 @@ def test_random_parallel_jacobians_match_central_differences(seed):
     values[rng.uniform(size=len(names)) < 0.2] = 0.0
     free = sorted(rng.choice(len(names), size=rng.integers(1, len(names) + 1), replace=False))
     a, e = rng.uniform(-7, 7, 40), rng.uniform(-0.2, 1.45, 40)
-    fa, fe, jac = jacobian.forward_and_jacobian(terms, values, free, a, e)
-    model_module.USE_COMPILED = False
-    try:
-        ga, ge, ref = model_module.forward_and_jacobian(terms, values, free, a, e)
-    finally:
-        model_module.USE_COMPILED = True
-    np.testing.assert_allclose(fa, ga, atol=1e-12)
-    np.testing.assert_allclose(fe, ge, atol=1e-12)
-    np.testing.assert_allclose(jac, ref, atol=2e-8 * np.abs(ref).max(), rtol=1e-7)
+    assert_jacobian_matches_numpy(terms, values, free, a, e)

@@ -11,11 +11,11 @@ import threading
 
 import numpy as np
 import pytest
+from _model_paths import numpy_path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pointing.model import compiled
-from pointing.model import model as model_module
 from pointing.model.model import PointingModel
 
 pytestmark = pytest.mark.skipif(not compiled.available(), reason="numba not installed")
@@ -23,14 +23,6 @@ pytestmark = pytest.mark.skipif(not compiled.available(), reason="numba not inst
 DEG = math.pi / 180.0
 ALL_KINDS = ["IA", "IE", "CA", "NPAE", "AN", "AW", "TF", "TX", "HESE", "HACA2", "HSSA", "NRX",
              "NRY", "ECES", "HSCA5CE8", "HASA3", "HZCZ2"]
-
-
-def numpy_path(model, fn, *args):
-    model_module.USE_COMPILED = False
-    try:
-        return getattr(model, fn)(*args)
-    finally:
-        model_module.USE_COMPILED = True
 
 
 def sky_miss(a1, e1, a2, e2):
