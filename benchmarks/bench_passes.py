@@ -19,14 +19,12 @@ Timings are medians of 5 runs; on a shared machine they are noisy.
 
 from __future__ import annotations
 
-import statistics
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 import numpy as np
+from _timing import timed
 from astropy.time import Time
 from skyfield.api import EarthSatellite, load, wgs84
 
@@ -34,19 +32,12 @@ from pointing.config.station import load_station
 from pointing.model import PointingModel
 from pointing.passes import TrackComputer, load_satellite, pass_trajectory, predict_passes
 from pointing.passes.predict import datetime64_to_jd
+from pointing.units import ARCSEC
 
 REPO = Path(__file__).resolve().parents[1]
 START = "2021-04-28T00:00:00"
-ARCSEC = np.pi / 648000.0
 
 
-def timed(fn, repeat=5):
-    out, times = None, []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-    return out, statistics.median(times)
 
 
 def main() -> None:

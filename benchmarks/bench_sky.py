@@ -21,10 +21,10 @@ import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 import astropy.units as u
 import erfa
 import numpy as np
+from _timing import timed
 from astropy.coordinates import AltAz, Distance, SkyCoord
 from astropy.time import Time
 
@@ -32,18 +32,11 @@ from pointing.config.station import load_station, station_names
 from pointing.sky import catalog as catmod
 from pointing.sky.places import earth_orientation, moon_altaz, observed_altaz, star_astrometry
 from pointing.sky.select import select_stars
+from pointing.units import ARCSEC
 
 T0 = Time("2026-12-01T14:00:00", scale="utc")  # 22:00 China Standard Time
-ARCSEC = np.pi / (180 * 3600)
 
 
-def timed(fn, repeat=5):
-    out, times = None, []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-    return out, statistics.median(times)
 
 
 def astropy_altaz(cat, st, times):
